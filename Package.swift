@@ -1,0 +1,81 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point down: cosci (command line) → engines → adapters/core → CosciModel.
+// The pure core (CosciModel, CosciTemplate, CosciPlanner) imports no C module and does no I/O.
+let package = Package(
+    name: "cosci",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cosci", targets: ["cosci"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // MARK: C libraries (module map over a shim header; no Swift)
+        .systemLibrary(
+            name: "CGit2", pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+
+        // MARK: Pure core
+        /** Value types: PackageID, Version, VersionSelector, Digest, CacheKey, Value, canonical JSON. */
+        .target(
+            name: "CosciModel",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        /** A Go text/template engine with the sprig functions luet trees use. */
+        .target(
+            name: "CosciTemplate",
+            dependencies: ["CosciModel", .product(name: "Yams", package: "Yams")]),
+        /** The build graph, cache keys (scheme v1), explanations. Pure. */
+        .target(
+            name: "CosciPlanner",
+            dependencies: ["CosciModel", .product(name: "Crypto", package: "swift-crypto")]),
+
+        // MARK: Loading and adapters
+        /** Tree loading: definition/collection/build.yaml, values, templates, diagnostics with file:line. */
+        .target(
+            name: "CosciManifest",
+            dependencies: [
+                "CosciModel", "CosciTemplate",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        /** libgit2 adapter. */
+        .target(name: "CosciGit", dependencies: ["CosciModel", "CGit2"]),
+        /** libarchive adapter. */
+        .target(name: "CosciArchive", dependencies: ["CosciModel", "CArchive"]),
+        /** OCI registry client over libcurl. */
+        .target(name: "CosciRegistry", dependencies: ["CosciModel", "CCurl"]),
+
+        // MARK: Engine
+        /** Wires loading, planning and adapters into what the commands do; renders reports. */
+        .target(
+            name: "CosciEngine",
+            dependencies: ["CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry"]),
+
+        // MARK: Command line
+        .executableTarget(
+            name: "cosci",
+            dependencies: [
+                "CosciModel", "CosciEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests
+        .testTarget(name: "CosciModelTests", dependencies: ["CosciModel"]),
+        .testTarget(name: "CosciTemplateTests", dependencies: ["CosciTemplate", "CosciModel"]),
+        .testTarget(name: "CosciManifestTests", dependencies: ["CosciManifest", "CosciModel"]),
+        .testTarget(name: "CosciPlannerTests", dependencies: ["CosciPlanner", "CosciModel"]),
+        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciModel"]),
+        .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
+    ]
+)

@@ -1,0 +1,10 @@
+#ifndef CARCHIVE_SHIM_H
+#define CARCHIVE_SHIM_H
+#include <archive.h>
+#include <archive_entry.h>
+
+/* AE_IF* are cast macros; Swift does not import them. */
+static const unsigned int CARCHIVE_AE_IFREG = AE_IFREG;
+static const unsigned int CARCHIVE_AE_IFDIR = AE_IFDIR;
+static const unsigned int CARCHIVE_AE_IFLNK = AE_IFLNK;
+#endif

@@ -1,0 +1,42 @@
+import CosciManifest
+import CosciModel
+import CosciPlanner
+
+/// A loaded tree with its build graph and cache keys: what `list`, `explain`, `graph` and `check` show.
+public struct Analysis: Sendable {
+    public let project: Project
+    public let tree: LoadedTree
+    public let graph: BuildGraph
+    public let keys: [PackageID: CacheKeyComponents]
+    /// Every problem: configuration warnings, loading, resolution. Sorted, without duplicates.
+    public let diagnostics: [Diagnostic]
+
+    /// Whether any diagnostic is an error.
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    /// Loads the project's tree, resolves the graph and computes keys.
+    public static func run(_ project: Project) -> Analysis {
+        let tree = TreeLoader.load(project.loadOptions)
+        let (graph, graphDiagnostics) = BuildGraph.resolve(tree.packages)
+        let keys = CacheKeys.compute(graph, platform: project.platform)
+        let all = Set(project.warnings + tree.diagnostics + graphDiagnostics)
+        return Analysis(project: project, tree: tree, graph: graph, keys: keys, diagnostics: all.sorted())
+    }
+
+    /// Packages matching a reference, sorted; the error lists close matches.
+    public func packages(matching text: String) throws(Diagnostic) -> [PackageID] {
+        let ref: PackageReference
+        do { ref = try PackageReference(parsing: text) } catch {
+            throw Diagnostic(at: nil, error.description, hint: "for example: system/cos or system/cos@0.6.0")
+        }
+        let found = tree.packages.map(\.id).filter { ref.matches($0) }
+        if found.isEmpty {
+            let sameName = tree.packages.map(\.id).filter { $0.name == ref.name || $0.family == ref.category + "/" + ref.name }
+            throw Diagnostic(
+                at: nil, "no package matches \(ref)",
+                hint: sameName.isEmpty
+                    ? "`cosci list` shows every package" : "did you mean: \(sameName.map(\.description).joined(separator: ", "))")
+        }
+        return found
+    }
+}

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import Crypto
+import CosciModel
+
+/// Reads a directory tree from the file system: walks it once, finds package directories and template
+/// directories, and reads files with plain POSIX calls (this runs over tens of thousands of files).
+struct FileSystemTree {
+    /// A package directory: holds `build.yaml` and `definition.yaml` or `collection.yaml`.
+    struct PackageDirectory: Sendable {
+        /// Relative to the tree root, `/`-separated ("" for the root itself).
+        let relativePath: String
+        let hasDefinition: Bool
+        let hasCollection: Bool
+        /// Files owned by this directory (nested package directories own their own), relative to it.
+        var files: [(path: String, kind: FileKind)] = []
+    }
+
+    enum FileKind: Sendable {
+        case regular, executable, symlink
+
+        /// git's mode for the kind.
+        var gitMode: UInt32 {
+            switch self {
+            case .regular: return 0o100644
+            case .executable: return 0o100755
+            case .symlink: return 0o120000
+            }
+        }
+    }
+
+    /// The tree root as given (absolute or relative to the working directory).
+    let root: String
+    private(set) var packageDirectories: [PackageDirectory] = []
+    /// Shared template files (`*.yaml` directly in any directory named `templates`), sorted by path bytes.
+    private(set) var templateFiles: [String] = []
+
+    /// Walks `root`. Throws when the root cannot be read; unreadable subdirectories are reported as `problems`.
+    init(root: String) throws(Diagnostic) {
+        self.root = root
+        var st = stat()
+        guard stat(root, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw Diagnostic(
+                at: SourceLocation(file: root, line: 0), "package tree not found or not a directory",
+                hint: "pass --tree DIR, or set `tree:` in cosci.yaml")
+        }
+        walk(relative: "", owner: nil)
+        templateFiles.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Joins the tree root and a relative path.
+    func absolute(_ relative: String) -> String {
+        relative.isEmpty ? root : (root.hasSuffix("/") ? root + relative : root + "/" + relative)
+    }
+
+    private mutating func walk(relative: String, owner: Int?) {
+        let entries = FileSystemTree.list(absolute(relative))
+        let names = Set(entries.filter { $0.kind != nil }.map(\.name))
+        var owner = owner
+        if names.contains("build.yaml") && (names.contains("definition.yaml") || names.contains("collection.yaml")) {
+            packageDirectories.append(
+                PackageDirectory(
+                    relativePath: relative, hasDefinition: names.contains("definition.yaml"),
+                    hasCollection: names.contains("collection.yaml")))
+            owner = packageDirectories.count - 1
+        }
+        let isTemplates = relative.split(separator: "/").last == "templates"
+        for entry in entries {
+            let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
+            if let kind = entry.kind {
+                if let owner {
+                    let base = packageDirectories[owner].relativePath
+                    let rel = base.isEmpty ? child : String(child.dropFirst(base.count + 1))
+                    packageDirectories[owner].files.append((rel, kind))
+                }
+                if isTemplates && kind != .symlink && entry.name.hasSuffix(".yaml") {
+                    templateFiles.append(child)
+                }
+            } else {
+                walk(relative: child, owner: owner)
+            }
+        }
+    }
+
+    /// Directory entries sorted by name bytes; `kind` nil means a directory. `.git` and sockets,
+    /// devices and FIFOs are skipped.
+    static func list(_ path: String) -> [(name: String, kind: FileKind?)] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var out: [(String, FileKind?)] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." || name == ".git" { continue }
+            var st = stat()
+            guard lstat(path + "/" + name, &st) == 0 else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: out.append((name, nil))
+            case S_IFREG: out.append((name, (st.st_mode & 0o111) != 0 ? .executable : .regular))
+            case S_IFLNK: out.append((name, .symlink))
+            default: continue
+            }
+        }
+        out.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        return out
+    }
+
+    /// Reads a whole file (or a symlink's target for `.symlink`).
+    static func read(_ path: String, kind: FileKind = .regular) throws(Diagnostic) -> [UInt8] {
+        if kind == .symlink {
+            var buf = [CChar](repeating: 0, count: 4096)
+            let n = readlink(path, &buf, buf.count)
+            guard n >= 0 else { throw ioError(path) }
+            return buf[0..<n].map { UInt8(bitPattern: $0) }
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError(path) }
+        defer { close(fd) }
+        var st = stat()
+        var bytes = [UInt8]()
+        if fstat(fd, &st) == 0 { bytes.reserveCapacity(Int(st.st_size)) }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 65536) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError(path)
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return bytes
+    }
+
+    private static func ioError(_ path: String) -> Diagnostic {
+        Diagnostic(at: SourceLocation(file: path, line: 0), "cannot read: \(String(cString: strerror(errno)))")
+    }
+
+    /// git's blob id: SHA-1 over `blob <size>\0` and the bytes.
+    static func blobID(of bytes: [UInt8]) -> String {
+        var h = Insecure.SHA1()
+        h.update(data: Array("blob \(bytes.count)\u{0}".utf8))
+        h.update(data: bytes)
+        return Hex.encode(h.finalize())
+    }
+}
+
+/// File reading for the layers above the loader (configuration, lock files), with the loader's errors.
+public enum ManifestFiles {
+    /// Reads a whole file; the error names the path and the system's reason.
+    public static func read(_ path: String) throws(Diagnostic) -> [UInt8] {
+        try FileSystemTree.read(path)
+    }
+}

@@ -1,0 +1,89 @@
+import CosciModel
+import Yams
+
+/// The project configuration, `cosci.yaml` in the project root. Every field is optional; with no file at
+/// all, the tree is the project root and nothing else is set.
+///
+/// ```yaml
+/// tree: packages            # where package definitions are searched (relative to this file)
+/// values: [values/common.yaml]
+/// flavors:
+///   green: {values: [values/green.yaml]}
+/// flavor: green             # the default flavor
+/// platform: linux/amd64
+/// cache: .cosci/cache
+/// output: dist
+/// images: images
+/// channels: channels
+/// ```
+public struct ProjectConfig: Sendable, Hashable {
+    public var tree = "."
+    public var values: [String] = []
+    public var flavors: [String: [String]] = [:]
+    public var flavor: String?
+    public var platform: String?
+    public var cache: String?
+    public var output: String?
+    public var images: String?
+    public var channels: String?
+
+    /// The file name looked for in the project root.
+    public static let fileName = "cosci.yaml"
+    static let knownKeys: Set<String> = [
+        "tree", "values", "flavors", "flavor", "platform", "cache", "output", "images", "channels",
+    ]
+
+    public init() {}
+
+    /// Parses a `cosci.yaml`; `file` is the name used in diagnostics. Unknown keys are warnings.
+    public static func parse(_ text: String, file: String) throws(Diagnostic) -> (ProjectConfig, [Diagnostic]) {
+        var config = ProjectConfig()
+        var warnings: [Diagnostic] = []
+        let doc = try YAMLDocument(text: text, file: file)
+        guard let root = doc.root else { return (config, []) }
+        if root.isNull { return (config, []) }
+        guard case .mapping = root else {
+            throw Diagnostic(at: doc.location(of: root), "cosci.yaml must be a mapping, found \(root.kindName)")
+        }
+        for (key, keyNode, _) in root.resolvedEntries() where !knownKeys.contains(key) {
+            warnings.append(
+                Diagnostic(
+                    .warning, at: doc.location(of: keyNode), field: key, "unknown setting (ignored)",
+                    hint: "known settings: \(knownKeys.sorted().joined(separator: ", "))"))
+        }
+        let f = FieldReader(doc: doc, node: root, prefix: nil)
+        config.tree = try f.optionalString("tree") ?? "."
+        config.values = try f.strings("values")
+        config.flavor = try f.optionalString("flavor")
+        config.platform = try f.optionalString("platform")
+        if let p = config.platform {
+            do { _ = try Platform(parsing: p) } catch {
+                throw Diagnostic(at: doc.location(of: root.entry("platform")), field: "platform", error.description)
+            }
+        }
+        config.cache = try f.optionalString("cache")
+        config.output = try f.optionalString("output")
+        config.images = try f.optionalString("images")
+        config.channels = try f.optionalString("channels")
+        if let flavors = root.entry("flavors") {
+            guard case .mapping = flavors else {
+                throw Diagnostic(
+                    at: doc.location(of: flavors), field: "flavors",
+                    "expected a mapping of flavor names to {values: [...]}, found \(flavors.kindName)")
+            }
+            for (name, _, body) in flavors.resolvedEntries() {
+                guard case .mapping = body else {
+                    throw Diagnostic(
+                        at: doc.location(of: body), field: "flavors.\(name)", "expected a mapping with `values:`")
+                }
+                config.flavors[name] = try FieldReader(doc: doc, node: body, prefix: "flavors.\(name)").strings("values")
+            }
+        }
+        if let flavor = config.flavor, config.flavors[flavor] == nil {
+            throw Diagnostic(
+                at: doc.location(of: root.entry("flavor")), field: "flavor", "flavor \"\(flavor)\" is not defined under `flavors:`",
+                hint: config.flavors.isEmpty ? "define it under `flavors:`" : "defined flavors: \(config.flavors.keys.sorted().joined(separator: ", "))")
+        }
+        return (config, warnings)
+    }
+}

@@ -1,0 +1,231 @@
+import CosciModel
+import CosciTemplate
+import Yams
+
+/// Reads one definition stanza: identity, runtime requirements, provides, and the stanza as template values.
+struct StanzaParser {
+    let id: PackageID
+    let value: Value
+    let requires: [Requirement]
+    let conflicts: [Requirement]
+    let provides: [Requirement]
+
+    init(doc: YAMLDocument, node: Node, fieldPrefix: String?) throws(Diagnostic) {
+        let field = { (name: String) in fieldPrefix.map { "\($0).\(name)" } ?? name }
+        guard case .mapping = node else {
+            throw Diagnostic(
+                at: doc.location(of: node), field: fieldPrefix,
+                "a package definition must be a mapping with name, category and version, found \(node.kindName)")
+        }
+        let fields = FieldReader(doc: doc, node: node, prefix: fieldPrefix)
+        let name = try fields.requiredString("name")
+        let category = try fields.requiredString("category")
+        let versionText = try fields.requiredString("version")
+        for (label, text) in [("name", name), ("category", category)] {
+            if text.contains("/") || text.contains("@") || text.contains(" ") || text.isEmpty {
+                throw Diagnostic(
+                    at: doc.location(of: node.entry(label)), field: field(label),
+                    "\"\(text)\" is not a valid \(label): it must be non-empty without '/', '@' or spaces")
+            }
+        }
+        let version: Version
+        do {
+            version = try Version(versionText)
+        } catch {
+            throw Diagnostic(
+                at: doc.location(of: node.entry("version")), field: field("version"), error.description,
+                hint: "versions look like 1.2.3, 1.2.3-2, 1.2.3+2 or 1:1.2.3")
+        }
+        id = PackageID(category: category, name: name, version: version)
+        requires = try fields.requirements("requires")
+        conflicts = try fields.requirements("conflicts")
+        provides = try fields.requirements("provides")
+        try fields.expect("labels", kind: "mapping")
+        try fields.expect("annotations", kind: "mapping")
+        try fields.expect("hidden", kind: "bool")
+        value = try node.value(in: doc)
+    }
+}
+
+/// Typed access to the fields of a YAML mapping, with errors that name file, line and field.
+struct FieldReader {
+    let doc: YAMLDocument
+    let node: Node
+    let prefix: String?
+
+    func path(_ name: String) -> String { prefix.map { "\($0).\(name)" } ?? name }
+
+    func requiredString(_ name: String) throws(Diagnostic) -> String {
+        guard let n = node.entry(name) else {
+            throw Diagnostic(at: doc.location(of: node), field: path(name), "missing required field `\(name)`")
+        }
+        return try scalar(n, path(name))
+    }
+
+    func optionalString(_ name: String) throws(Diagnostic) -> String? {
+        guard let n = node.entry(name) else { return nil }
+        if n.isNull { return nil }
+        return try scalar(n, path(name))
+    }
+
+    func bool(_ name: String) throws(Diagnostic) -> Bool {
+        guard let n = node.entry(name) else { return false }
+        if n.isNull { return false }
+        guard case .scalar = n, let b = n.bool else {
+            throw Diagnostic(at: doc.location(of: n), field: path(name), "expected true or false, found \(describe(n))")
+        }
+        return b
+    }
+
+    func strings(_ name: String) throws(Diagnostic) -> [String] {
+        guard let n = node.entry(name) else { return [] }
+        switch n {
+        case .scalar where n.isNull: return []
+        case .sequence(let seq):
+            var out: [String] = []
+            for (i, item) in seq.enumerated() { out.append(try scalar(item, "\(path(name))[\(i)]")) }
+            return out
+        default:
+            throw Diagnostic(at: doc.location(of: n), field: path(name), "expected a list of strings, found \(describe(n))")
+        }
+    }
+
+    func expect(_ name: String, kind: String) throws(Diagnostic) {
+        guard let n = node.entry(name) else { return }
+        if n.isNull { return }
+        let ok: Bool
+        switch (kind, n) {
+        case ("mapping", .mapping): ok = true
+        case ("bool", .scalar): ok = n.bool != nil
+        default: ok = false
+        }
+        if !ok { throw Diagnostic(at: doc.location(of: n), field: path(name), "expected a \(kind), found \(describe(n))") }
+    }
+
+    func requirements(_ name: String) throws(Diagnostic) -> [Requirement] {
+        guard let n = node.entry(name) else { return [] }
+        switch n {
+        case .scalar where n.isNull: return []
+        case .sequence(let seq):
+            var out: [Requirement] = []
+            for (i, item) in seq.enumerated() {
+                out.append(try requirement(item, "\(path(name))[\(i)]"))
+            }
+            return out
+        default:
+            throw Diagnostic(
+                at: doc.location(of: n), field: path(name),
+                "expected a list of {name, category, version}, found \(describe(n))")
+        }
+    }
+
+    func requirement(_ item: Node, _ itemPath: String) throws(Diagnostic) -> Requirement {
+        guard case .mapping = item else {
+            throw Diagnostic(
+                at: doc.location(of: item), field: itemPath,
+                "expected a mapping {name, category, version}, found \(describe(item))")
+        }
+        let sub = FieldReader(doc: doc, node: item, prefix: itemPath)
+        let name = try sub.requiredString("name")
+        let category = try sub.requiredString("category")
+        let text = try sub.optionalString("version") ?? ">=0"
+        do {
+            return Requirement(
+                category: category, name: name, selector: try VersionSelector(text.isEmpty ? ">=0" : text),
+                location: doc.location(of: item))
+        } catch {
+            throw Diagnostic(
+                at: doc.location(of: item.entry("version")), field: "\(itemPath).version", error.description,
+                hint: "use an operator and a version: >=0, <2.0, =1.2.3, or a bare version")
+        }
+    }
+
+    func scalar(_ n: Node, _ fieldPath: String) throws(Diagnostic) -> String {
+        guard case .scalar(let s) = n, !n.isNull else {
+            throw Diagnostic(at: doc.location(of: n), field: fieldPath, "expected a string, found \(describe(n))")
+        }
+        return s.string
+    }
+
+    func describe(_ n: Node) -> String {
+        if case .scalar(let s) = n {
+            return n.isNull ? "nothing (null)" : "\"\(s.string)\""
+        }
+        return n.kindName
+    }
+}
+
+/// Reads a rendered `build.yaml` into a `BuildSpec`, mapping every error back to the template's line.
+enum BuildSpecParser {
+    /// The fields luet's compile spec knows; anything else is reported as a warning (likely a typo).
+    static let knownFields: Set<String> = [
+        "image", "requires", "requires_final_images", "conflicts", "provides", "prelude", "steps", "env",
+        "package_dir", "unpack", "includes", "excludes", "retrieve", "copy", "subpackages", "seed", "build_options",
+        "network",
+    ]
+
+    static func parse(
+        _ rendered: RenderedText, file: String, package: PackageID, warnings: inout [Diagnostic]
+    ) throws(Diagnostic) -> BuildSpec {
+        let doc = try YAMLDocument(text: rendered.text, file: file) { line in
+            rendered.origin(ofOutputLine: line) ?? SourceLocation(file: file, line: 0)
+        }
+        var spec = BuildSpec()
+        guard let root = doc.root else { return spec }
+        if root.isNull { return spec }
+        guard case .mapping = root else {
+            throw Diagnostic(
+                at: doc.location(of: root), "the rendered build spec of \(package) must be a mapping, found \(root.kindName)")
+        }
+        for (key, keyNode, _) in root.resolvedEntries() where !knownFields.contains(key) {
+            warnings.append(
+                Diagnostic(
+                    .warning, at: doc.location(of: keyNode), field: key, "unknown build spec field (luet ignores it)",
+                    hint: "known fields: \(knownFields.sorted().joined(separator: ", "))"))
+        }
+        let f = FieldReader(doc: doc, node: root, prefix: nil)
+        spec.image = try f.optionalString("image")
+        spec.requires = try f.requirements("requires")
+        spec.requiresFinalImages = try f.bool("requires_final_images")
+        spec.conflicts = try f.requirements("conflicts")
+        spec.provides = try f.requirements("provides")
+        spec.prelude = try f.strings("prelude")
+        spec.steps = try f.strings("steps")
+        spec.env = try f.strings("env")
+        spec.packageDir = try f.optionalString("package_dir")
+        spec.unpack = try f.bool("unpack")
+        spec.includes = try f.strings("includes")
+        spec.excludes = try f.strings("excludes")
+        spec.retrieve = try f.strings("retrieve")
+        if let copy = root.entry("copy") {
+            guard case .sequence(let items) = copy else {
+                if copy.isNull { return try finish(spec, root, doc) }
+                throw Diagnostic(at: doc.location(of: copy), field: "copy", "expected a list of copy entries, found \(f.describe(copy))")
+            }
+            for (i, item) in items.enumerated() {
+                let path = "copy[\(i)]"
+                guard case .mapping = item else {
+                    throw Diagnostic(at: doc.location(of: item), field: path, "expected a mapping {package|image, source, destination}")
+                }
+                let sub = FieldReader(doc: doc, node: item, prefix: path)
+                let pkg = try item.entry("package").map { n throws(Diagnostic) in try sub.requirement(n, "\(path).package") }
+                let image = try sub.optionalString("image")
+                guard (pkg == nil) != (image == nil) else {
+                    throw Diagnostic(
+                        at: doc.location(of: item), field: path, "a copy entry needs exactly one of `package` or `image`")
+                }
+                spec.copy.append(
+                    CopySpec(
+                        package: pkg, image: image, source: try sub.requiredString("source"),
+                        destination: try sub.requiredString("destination")))
+            }
+        }
+        return try finish(spec, root, doc)
+    }
+
+    private static func finish(_ spec: BuildSpec, _ root: Node, _ doc: YAMLDocument) throws(Diagnostic) -> BuildSpec {
+        var spec = spec
+        spec.document = try root.value(in: doc)
+        return spec
+    }
+}

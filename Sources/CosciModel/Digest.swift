@@ -1,0 +1,95 @@
+import Crypto
+
+/// A content digest, `sha256:<64 lowercase hex>`. Validated on construction.
+public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    /// The 64 lowercase hex characters.
+    public let hex: String
+
+    /// Why a string is not a digest.
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        public let text: String
+        public var description: String { "invalid digest \"\(text)\": expected sha256:<64 lowercase hex digits>" }
+    }
+
+    public init(parsing text: String) throws(ParseError) {
+        guard text.hasPrefix("sha256:") else { throw ParseError(text: text) }
+        let hex = String(text.dropFirst(7))
+        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+            throw ParseError(text: text)
+        }
+        self.hex = hex
+    }
+
+    /// The digest of a finished SHA-256.
+    public init(_ digest: SHA256.Digest) {
+        self.hex = Hex.encode(digest)
+    }
+
+    /// The SHA-256 of `bytes`.
+    public static func sha256<B: Sequence>(of bytes: B) -> Digest where B.Element == UInt8 {
+        var h = SHA256()
+        h.update(data: Array(bytes))
+        return Digest(h.finalize())
+    }
+
+    public var description: String { "sha256:\(hex)" }
+
+    public static func < (a: Digest, b: Digest) -> Bool { a.hex < b.hex }
+
+    public init(from decoder: Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        do { self = try Digest(parsing: s) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// Lowercase hexadecimal encoding.
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    /// Encodes bytes as lowercase hex.
+    public static func encode<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Length-framed SHA-256: every field is written as an 8-byte big-endian length followed by its bytes,
+/// so no two different field sequences can produce the same byte stream (`["ab","c"]` ≠ `["a","bc"]`).
+public struct FramedHasher {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    /// Adds one field.
+    public mutating func add(_ field: String) {
+        add(bytes: Array(field.utf8))
+    }
+
+    /// Adds one field of raw bytes.
+    public mutating func add(bytes: [UInt8]) {
+        var length = UInt64(bytes.count).bigEndian
+        withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
+        hasher.update(data: bytes)
+    }
+
+    /// Adds a named field: the name, then the value, each framed.
+    public mutating func add(_ name: String, _ value: String) {
+        add(name)
+        add(value)
+    }
+
+    /// Finishes and returns the digest.
+    public func finalize() -> Digest { Digest(hasher.finalize()) }
+}

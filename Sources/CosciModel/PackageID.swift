@@ -1,0 +1,82 @@
+/// A package's identity: `category/name@version`.
+public struct PackageID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let category: String
+    public let name: String
+    public let version: Version
+
+    public init(category: String, name: String, version: Version) {
+        self.category = category
+        self.name = name
+        self.version = version
+    }
+
+    /// `category/name@version`, the form cosci prints and accepts.
+    public var description: String { "\(category)/\(name)@\(version.text)" }
+
+    /// `category/name`, the package family without a version.
+    public var family: String { "\(category)/\(name)" }
+
+    /// luet's fingerprint and artifact file stem: `name-category-version`.
+    public var fingerprint: String { "\(name)-\(category)-\(version.text)" }
+
+    /// luet's image tag (`ImageID`): the fingerprint with `+` turned into `-`.
+    public var imageTag: String { fingerprint.replacingAll("+", with: "-") }
+
+    public static func == (a: PackageID, b: PackageID) -> Bool {
+        a.category == b.category && a.name == b.name && a.version.text == b.version.text
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(category)
+        hasher.combine(name)
+        hasher.combine(version.text)
+    }
+
+    /// Orders by the printed form's bytes (category, then name, then version text), which is stable and
+    /// independent of the platform's string collation.
+    public static func < (a: PackageID, b: PackageID) -> Bool {
+        a.description.utf8.lexicographicallyPrecedes(b.description.utf8)
+    }
+}
+
+/// A reference to packages as a user types it: `category/name`, `category/name@version`,
+/// or `category/name@<selector>` (e.g. `toolchain/yq@>=4`).
+public struct PackageReference: Sendable, Hashable, CustomStringConvertible {
+    public let category: String
+    public let name: String
+    public let selector: VersionSelector?
+
+    /// Why the text is not a package reference.
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        public let text: String
+        public var description: String {
+            "invalid package reference \"\(text)\": expected category/name or category/name@version"
+        }
+    }
+
+    public init(parsing text: String) throws(ParseError) {
+        let (head, version): (Substring, Substring?) = {
+            if let at = text.firstIndex(of: "@") { return (text[..<at], text[text.index(after: at)...]) }
+            return (Substring(text), nil)
+        }()
+        let parts = head.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ParseError(text: text) }
+        category = String(parts[0])
+        name = String(parts[1])
+        if let version {
+            guard let sel = try? VersionSelector(String(version)) else { throw ParseError(text: text) }
+            selector = sel
+        } else {
+            selector = nil
+        }
+    }
+
+    /// Whether `id` is what this reference names.
+    public func matches(_ id: PackageID) -> Bool {
+        id.category == category && id.name == name && (selector?.matches(id.version) ?? true)
+    }
+
+    public var description: String {
+        selector.map { "\(category)/\(name)@\($0.text)" } ?? "\(category)/\(name)"
+    }
+}

@@ -1,0 +1,129 @@
+/// A dependency on another package: `{category, name, version}` where `version` is a selector,
+/// as written in `requires`, `conflicts`, `provides` and `copy[].package`.
+public struct Requirement: Sendable, Hashable, CustomStringConvertible {
+    public let category: String
+    public let name: String
+    public let selector: VersionSelector
+    /// Where the requirement was written.
+    public let location: SourceLocation?
+
+    public init(category: String, name: String, selector: VersionSelector, location: SourceLocation?) {
+        self.category = category
+        self.name = name
+        self.selector = selector
+        self.location = location
+    }
+
+    /// `category/name` and the selector, e.g. `toolchain/yq >=0`.
+    public var description: String { "\(category)/\(name) \(selector.text)" }
+
+    /// `category/name`.
+    public var family: String { "\(category)/\(name)" }
+}
+
+/// A `copy:` entry of a build spec: files taken from another package's artifact or from an image.
+public struct CopySpec: Sendable, Hashable {
+    /// The package to copy from, when the source is a package.
+    public let package: Requirement?
+    /// The image to copy from, when the source is an image.
+    public let image: String?
+    public let source: String
+    public let destination: String
+
+    public init(package: Requirement?, image: String?, source: String, destination: String) {
+        self.package = package
+        self.image = image
+        self.source = source
+        self.destination = destination
+    }
+}
+
+/// The rendered `build.yaml` of one package, with its fields typed.
+public struct BuildSpec: Sendable, Hashable {
+    public var image: String?
+    public var requires: [Requirement] = []
+    public var requiresFinalImages = false
+    public var conflicts: [Requirement] = []
+    public var provides: [Requirement] = []
+    public var copy: [CopySpec] = []
+    public var prelude: [String] = []
+    public var steps: [String] = []
+    public var env: [String] = []
+    public var packageDir: String?
+    public var unpack = false
+    public var includes: [String] = []
+    public var excludes: [String] = []
+    public var retrieve: [String] = []
+    /// The whole rendered document, as parsed: what the cache key hashes.
+    public var document: Value = .map([:])
+
+    public init() {}
+}
+
+/// One file of a package directory as git would record it.
+public struct ContentEntry: Sendable, Hashable {
+    /// Path relative to the package directory, `/`-separated.
+    public let path: String
+    /// git's mode: `0o100644`, `0o100755` or `0o120000` (symlink).
+    public let mode: UInt32
+    /// git's blob id (SHA-1 hex) of the file's bytes (of the link target for a symlink).
+    public let blobID: String
+
+    public init(path: String, mode: UInt32, blobID: String) {
+        self.path = path
+        self.mode = mode
+        self.blobID = blobID
+    }
+
+    /// The digest of a package directory: framed SHA-256 over `cosci-dir/1` and, for each entry sorted
+    /// by path bytes, its path, its mode in octal and its blob id. The same for a git tree and a work tree.
+    public static func directoryDigest(_ entries: [ContentEntry]) -> Digest {
+        var h = FramedHasher()
+        h.add("cosci-dir/1")
+        for e in entries.sorted(by: { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }) {
+            h.add(e.path)
+            h.add(String(e.mode, radix: 8))
+            h.add(e.blobID)
+        }
+        return h.finalize()
+    }
+}
+
+/// A package as loaded from the tree: identity, its own definition stanza, its rendered build spec and
+/// the digest of its directory. Everything the planner needs, nothing it has to read from disk.
+public struct PackageSpec: Sendable {
+    public let id: PackageID
+    /// The package directory relative to the project root, `/`-separated.
+    public let path: String
+    /// Where the package is defined: the definition file and the line of its stanza.
+    public let definedAt: SourceLocation
+    /// The build spec file (`<path>/build.yaml`).
+    public let buildFile: String
+    /// The package's own stanza (definition.yaml, or its entry of collection.yaml), merge keys resolved.
+    public let stanza: Value
+    /// Runtime `requires` of the definition.
+    public let runtimeRequires: [Requirement]
+    /// `provides` of the definition and the build spec.
+    public let provides: [Requirement]
+    public let build: BuildSpec
+    /// The files of the package directory (nested package directories and `collection.yaml` excluded).
+    public let content: [ContentEntry]
+    /// `ContentEntry.directoryDigest(content)`.
+    public let contentDigest: Digest
+
+    public init(
+        id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
+        runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, content: [ContentEntry]
+    ) {
+        self.id = id
+        self.path = path
+        self.definedAt = definedAt
+        self.buildFile = buildFile
+        self.stanza = stanza
+        self.runtimeRequires = runtimeRequires
+        self.provides = provides
+        self.build = build
+        self.content = content
+        self.contentDigest = ContentEntry.directoryDigest(content)
+    }
+}

@@ -1,0 +1,91 @@
+import CosciModel
+
+/// Everything that goes into one package's cache key (scheme v1), kept so `cosci explain` can show it.
+///
+/// ```
+/// key(p) = framed SHA-256 of, in this order (each name and value length-framed):
+///   "cosci-key/1"
+///   "platform"  os/arch[/variant]
+///   "spec"      sha256 of the canonical JSON of p's rendered build spec (volatile fields dropped)
+///   "stanza"    sha256 of the canonical JSON of p's own definition stanza
+///   "content"   digest of p's package directory (ContentEntry.directoryDigest)
+///   "image"     the base image: its digest when pinned or locked, else the reference as written, else ""
+///   "deps"      the number of build dependencies, then each dependency's key, sorted
+/// ```
+/// Siblings never couple: a key depends only on the package and the keys of its own dependencies.
+public struct CacheKeyComponents: Sendable {
+    /// The scheme tag, framed first. Changing anything in this computation means a new tag.
+    public static let scheme = "cosci-key/1"
+
+    public let id: PackageID
+    public let platform: Platform
+    /// Canonical JSON of the rendered build spec and its digest.
+    public let specJSON: String
+    public let specDigest: Digest
+    /// Canonical JSON of the stanza and its digest.
+    public let stanzaJSON: String
+    public let stanzaDigest: Digest
+    public let contentDigest: Digest
+    /// The base image field as hashed ("" when the package has no `image:`).
+    public let image: String
+    /// The dependencies' keys, sorted by key.
+    public let dependencyKeys: [(id: PackageID, key: Digest)]
+    /// The key.
+    public let key: Digest
+}
+
+/// Computes cache keys for a build graph, dependencies first.
+public enum CacheKeys {
+    /// Build spec fields that never affect the build's output and are left out of the key:
+    /// luet-internal bookkeeping that a tool may write back.
+    static let volatileSpecFields: Set<String> = ["build_options", "seed"]
+
+    /// Keys for every package in `graph.order`. `images` maps base image references to pinned digests
+    /// (from a lock file or a registry); a reference that already carries `@sha256:` is used as it is.
+    public static func compute(
+        _ graph: BuildGraph, platform: Platform, images: [String: Digest] = [:]
+    ) -> [PackageID: CacheKeyComponents] {
+        var out: [PackageID: CacheKeyComponents] = [:]
+        for id in graph.order {
+            guard let spec = graph.packages[id] else { continue }
+            let deps = graph.dependencies(of: id).compactMap { dep in out[dep].map { (id: dep, key: $0.key) } }
+                .sorted { $0.key.hex < $1.key.hex }
+            out[id] = components(spec, platform: platform, images: images, dependencyKeys: deps)
+        }
+        return out
+    }
+
+    /// The key of one package given its dependencies' keys.
+    public static func components(
+        _ spec: PackageSpec, platform: Platform, images: [String: Digest], dependencyKeys: [(id: PackageID, key: Digest)]
+    ) -> CacheKeyComponents {
+        var document = spec.build.document
+        if case .map(var m) = document {
+            for f in volatileSpecFields { m[f] = nil }
+            document = .map(m)
+        }
+        let specJSON = CanonicalJSON.encode(document)
+        let stanzaJSON = CanonicalJSON.encode(spec.stanza)
+        let specDigest = Digest.sha256(of: specJSON.utf8)
+        let stanzaDigest = Digest.sha256(of: stanzaJSON.utf8)
+        let image = spec.build.image.map { ref in
+            if ref.contains("@sha256:") { return ref }
+            return images[ref].map { "\(ref)@\($0)" } ?? ref
+        } ?? ""
+        let sortedDeps = dependencyKeys.sorted { $0.key.hex < $1.key.hex }
+
+        var h = FramedHasher()
+        h.add(CacheKeyComponents.scheme)
+        h.add("platform", platform.description)
+        h.add("spec", specDigest.description)
+        h.add("stanza", stanzaDigest.description)
+        h.add("content", spec.contentDigest.description)
+        h.add("image", image)
+        h.add("deps", String(sortedDeps.count))
+        for d in sortedDeps { h.add(d.key.description) }
+        return CacheKeyComponents(
+            id: spec.id, platform: platform, specJSON: specJSON, specDigest: specDigest, stanzaJSON: stanzaJSON,
+            stanzaDigest: stanzaDigest, contentDigest: spec.contentDigest, image: image, dependencyKeys: sortedDeps,
+            key: h.finalize())
+    }
+}

@@ -1,0 +1,227 @@
+import CosciModel
+
+/// Schema identifiers of the JSON documents cosci prints. A consumer checks `schema` before reading;
+/// any incompatible change to a document's shape gets a new version.
+public enum Schema {
+    /// `cosci list --json`: `{schema, platform, packages: [{id, key, path, deps}]}`.
+    public static let list = "cosci.list/v1"
+    /// `cosci graph --format json`: `{schema, platform, nodes: [{id, key, path}], edges: [{from, to, kind}]}`.
+    public static let graph = "cosci.graph/v1"
+    /// `cosci explain --json`: `{schema, packages: [{id, key, scheme, fields…, dependencies: [...]}]}`.
+    public static let explain = "cosci.explain/v1"
+    /// `cosci check --json`: `{schema, packages, errors, warnings, diagnostics: [...]}`.
+    public static let check = "cosci.check/v1"
+}
+
+/// Builds the documents of the inspection commands from a graph and its keys. Pure: values in, values out.
+public struct TreeReports: Sendable {
+    public let graph: BuildGraph
+    public let keys: [PackageID: CacheKeyComponents]
+    public let platform: Platform
+
+    public init(graph: BuildGraph, keys: [PackageID: CacheKeyComponents], platform: Platform) {
+        self.graph = graph
+        self.keys = keys
+        self.platform = platform
+    }
+
+    /// Keyed packages, sorted by id.
+    public var ids: [PackageID] { graph.order.sorted() }
+
+    /// The `cosci list` document.
+    public func list() -> Value {
+        let packages: [Value] = ids.compactMap { id in
+            guard let spec = graph.packages[id], let key = keys[id] else { return nil }
+            return .map([
+                "id": .string(id.description),
+                "key": .string(key.key.description),
+                "path": .string(spec.path),
+                "deps": .list(graph.dependencies(of: id).map { .string($0.description) }),
+            ])
+        }
+        return .map(["schema": .string(Schema.list), "platform": .string(platform.description), "packages": .list(packages)])
+    }
+
+    /// `cosci list` as an aligned table: id, short key, path, dependency count.
+    public func listTable() -> String {
+        var rows: [[String]] = [["PACKAGE", "KEY", "PATH", "DEPS"]]
+        for id in ids {
+            guard let spec = graph.packages[id], let key = keys[id] else { continue }
+            rows.append([id.description, String(key.key.hex.prefix(12)), spec.path, String(graph.dependencies(of: id).count)])
+        }
+        return TextTable.render(rows)
+    }
+
+    /// Edges from each package to its build dependencies, with how each came about.
+    func edges() -> [(from: PackageID, to: PackageID, kind: String)] {
+        var out: [(PackageID, PackageID, String)] = []
+        for id in ids {
+            var seen = Set<PackageID>()
+            for r in graph.resolutions[id] ?? [] where seen.insert(r.chosen).inserted {
+                out.append((id, r.chosen, TreeReports.kindName(r.kind)))
+            }
+        }
+        return out.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+    }
+
+    static func kindName(_ kind: DependencyKind) -> String {
+        switch kind {
+        case .requires: return "requires"
+        case .copy: return "copy"
+        case .finalImage: return "final-image"
+        }
+    }
+
+    /// The `cosci graph --format json` document.
+    public func graphDocument() -> Value {
+        let nodes: [Value] = ids.compactMap { id in
+            guard let spec = graph.packages[id], let key = keys[id] else { return nil }
+            return .map(["id": .string(id.description), "key": .string(key.key.description), "path": .string(spec.path)])
+        }
+        let edges: [Value] = edges().map {
+            .map(["from": .string($0.from.description), "to": .string($0.to.description), "kind": .string($0.kind)])
+        }
+        return .map([
+            "schema": .string(Schema.graph), "platform": .string(platform.description), "nodes": .list(nodes),
+            "edges": .list(edges),
+        ])
+    }
+
+    /// The build graph in Graphviz dot: an edge points from a package to what it needs.
+    public func graphDot() -> String {
+        var out = "digraph cosci {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n"
+        for id in ids {
+            out += "  \(DotText.quote(id.description));\n"
+        }
+        for e in edges() {
+            let style = e.kind == "requires" ? "" : " [style=dashed, label=\(DotText.quote(e.kind))]"
+            out += "  \(DotText.quote(e.from.description)) -> \(DotText.quote(e.to.description))\(style);\n"
+        }
+        return out + "}\n"
+    }
+
+    /// The `cosci explain` document for the given packages.
+    public func explain(_ selected: [PackageID]) -> Value {
+        .map(["schema": .string(Schema.explain), "packages": .list(selected.compactMap(explainEntry))])
+    }
+
+    func explainEntry(_ id: PackageID) -> Value? {
+        guard let spec = graph.packages[id], let k = keys[id] else { return nil }
+        let deps: [Value] = (graph.resolutions[id] ?? []).map { r in
+            var m: [String: Value] = [
+                "requirement": .string(r.requirement.description),
+                "kind": .string(TreeReports.kindName(r.kind)),
+                "chosen": .string(r.chosen.description),
+                "reason": .string(r.reason),
+                "candidates": .list(r.candidates.map { .string($0.description) }),
+            ]
+            if let key = keys[r.chosen] { m["key"] = .string(key.key.description) }
+            if let loc = r.requirement.location { m["at"] = .string(loc.description) }
+            if case .finalImage(let via) = r.kind { m["via"] = .string(via.description) }
+            return .map(m)
+        }
+        return .map([
+            "id": .string(id.description),
+            "key": .string(k.key.description),
+            "scheme": .string(CacheKeyComponents.scheme),
+            "path": .string(spec.path),
+            "definedAt": .string(spec.definedAt.description),
+            "platform": .string(k.platform.description),
+            "spec": .map(["digest": .string(k.specDigest.description), "json": .string(k.specJSON)]),
+            "stanza": .map(["digest": .string(k.stanzaDigest.description), "json": .string(k.stanzaJSON)]),
+            "content": .map([
+                "digest": .string(k.contentDigest.description),
+                "files": .list(
+                    spec.content.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }.map {
+                        .map(["path": .string($0.path), "mode": .string(String($0.mode, radix: 8)), "blob": .string($0.blobID)])
+                    }),
+            ]),
+            "image": .string(k.image),
+            "dependencyKeys": .list(k.dependencyKeys.map { .map(["id": .string($0.id.description), "key": .string($0.key.description)]) }),
+            "dependencies": .list(deps),
+        ])
+    }
+
+    /// `cosci explain` as text: each field and sub-hash of the key, then each dependency and why it was chosen.
+    public func explainText(_ selected: [PackageID]) -> String {
+        var out = ""
+        for id in selected {
+            guard let spec = graph.packages[id], let k = keys[id] else { continue }
+            out += "\(id)\n"
+            out += "  key       \(k.key)   (\(CacheKeyComponents.scheme): framed SHA-256 of the fields below)\n"
+            out += "  platform  \(k.platform)\n"
+            out += "  spec      \(k.specDigest)   rendered \(spec.buildFile), canonical JSON, \(k.specJSON.utf8.count) bytes\n"
+            out += "  stanza    \(k.stanzaDigest)   \(spec.definedAt)\n"
+            out += "  content   \(k.contentDigest)   \(spec.content.count) file(s) in \(spec.path)\n"
+            for e in spec.content.sorted(by: { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }) {
+                out += "              \(String(e.mode, radix: 8)) \(e.blobID)  \(e.path)\n"
+            }
+            out += "  image     \(k.image.isEmpty ? "(none)" : k.image)\n"
+            out += "  deps      \(k.dependencyKeys.count)\n"
+            for d in k.dependencyKeys {
+                out += "              \(d.key)  \(d.id)\n"
+            }
+            let resolutions = graph.resolutions[id] ?? []
+            if !resolutions.isEmpty {
+                out += "  chosen because\n"
+                for r in resolutions {
+                    let via: String
+                    if case .finalImage(let from) = r.kind { via = " (runtime dependency of \(from), requires_final_images)" } else { via = "" }
+                    let at = r.requirement.location.map { "  [\($0)]" } ?? ""
+                    out += "    \(TreeReports.kindName(r.kind)) \(r.requirement) → \(r.chosen): \(r.reason)\(via)\(at)\n"
+                }
+            }
+        }
+        return out
+    }
+
+    /// The `cosci check` document.
+    public static func check(packages: Int, diagnostics: [Diagnostic]) -> Value {
+        let list: [Value] = diagnostics.map { d in
+            var m: [String: Value] = ["severity": .string(d.severity.rawValue), "message": .string(d.message)]
+            if let loc = d.location {
+                m["file"] = .string(loc.file)
+                if loc.line > 0 { m["line"] = .int(loc.line) }
+            }
+            if let f = d.field { m["field"] = .string(f) }
+            if let h = d.hint { m["hint"] = .string(h) }
+            return .map(m)
+        }
+        return .map([
+            "schema": .string(Schema.check),
+            "packages": .int(packages),
+            "errors": .int(diagnostics.filter { $0.severity == .error }.count),
+            "warnings": .int(diagnostics.filter { $0.severity == .warning }.count),
+            "diagnostics": .list(list),
+        ])
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+public enum TextTable {
+    public static func render(_ rows: [[String]]) -> String {
+        let widths = (0..<(rows.map(\.count).max() ?? 0)).map { col in rows.map { col < $0.count ? $0[col].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+enum DotText {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for c in s {
+            if c == "\"" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out + "\""
+    }
+}
+
+extension String {
+    func padding(toLength n: Int, withPad pad: String, startingAt _: Int) -> String {
+        count >= n ? self : self + String(repeating: pad, count: n - count)
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import CosciEngine
+import CosciModel
+import Foundation
+
+/// The command line. Commands parse, resolve the project, call the engine and print; nothing else.
+@main
+struct Cosci: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cosci",
+        abstract: "CI orchestrator for immutable Linux derivatives built from luet package trees.",
+        discussion: """
+            Exit codes: 0 success; 1 a command failed (environment, I/O); 2 the tree or configuration has errors;
+            64 bad usage.
+            """,
+        version: CosciVersion.text,
+        subcommands: [List.self, Explain.self, Graph.self, Check.self, Version.self]
+    )
+}
+
+/// Options shared by every command that reads the tree.
+struct TreeOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Project root (holding cosci.yaml) or package tree.", valueName: "dir"))
+    var tree: String?
+
+    @Option(name: .long, help: ArgumentHelp("A values file applied after the configured ones (repeatable).", valueName: "file"))
+    var values: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Flavor from cosci.yaml `flavors:` whose values files apply.", valueName: "name"))
+    var flavor: String?
+
+    @Option(name: .long, help: ArgumentHelp("Target platform, os/arch[/variant].", valueName: "os/arch"))
+    var platform: String?
+
+    @Option(name: .long, help: ArgumentHelp("Threads used to load the tree (default: all cores).", valueName: "n"))
+    var jobs: Int?
+
+    var flags: ProjectFlags {
+        ProjectFlags(tree: tree, values: values, flavor: flavor, platform: platform, jobs: jobs)
+    }
+
+    /// Resolves the project and analyses the tree. Prints warnings; on errors prints them and exits 2
+    /// unless `tolerateErrors` (for `check`, which reports them itself).
+    func analyse(tolerateErrors: Bool = false) throws -> Analysis {
+        let project: Project
+        do {
+            project = try Project.resolve(
+                flags, environment: ProcessInfo.processInfo.environment,
+                cwd: FileManager.default.currentDirectoryPath)
+        } catch {
+            Output.error(error.description)
+            throw ExitCode(ExitStatus.treeErrors)
+        }
+        let analysis = Analysis.run(project)
+        if tolerateErrors { return analysis }
+        for d in analysis.diagnostics { Output.error(d.description) }
+        if analysis.hasErrors {
+            let errors = analysis.diagnostics.filter { $0.severity == .error }.count
+            Output.error("cosci: the tree has \(errors) error(s); `cosci check` lists them all")
+            throw ExitCode(ExitStatus.treeErrors)
+        }
+        return analysis
+    }
+}
+
+/// Exit codes, decided here and nowhere else.
+enum ExitStatus {
+    static let failure: Int32 = 1
+    static let treeErrors: Int32 = 2
+}
+
+enum Output {
+    static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    static func json(_ value: Value) {
+        write(CanonicalJSON.encode(value, pretty: true) + "\n")
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}

@@ -1,0 +1,152 @@
+import CosciModel
+import Foundation
+import Testing
+
+@testable import CosciManifest
+
+/// Writes small trees into a temporary directory.
+struct ScratchTree {
+    let root: URL
+
+    init(_ files: [String: String]) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-manifest-\(UUID().uuidString)")
+        for (path, text) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+    }
+
+    func load(values: [String] = []) -> LoadedTree {
+        TreeLoader.load(LoadOptions(projectRoot: root.path, tree: ".", valuesFiles: values, jobs: 1))
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: root) }
+
+    /// `git hash-object` as an independent oracle for blob ids.
+    func gitBlobID(_ path: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["hash-object", root.appendingPathComponent(path).path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+@Suite struct Loading {
+    @Test func blobIDsMatchGit() throws {
+        let t = try ScratchTree([
+            "pkg/definition.yaml": "name: a\ncategory: c\nversion: 1\n",
+            "pkg/build.yaml": "steps:\n- echo ü\n",
+            "pkg/files/script.sh": "#!/bin/sh\necho hi\n",
+        ])
+        defer { t.remove() }
+        let tree = t.load()
+        #expect(tree.diagnostics.isEmpty)
+        let pkg = try #require(tree.packages.first)
+        for entry in pkg.content {
+            #expect(entry.blobID == (try t.gitBlobID("pkg/" + entry.path)), "\(entry.path)")
+        }
+        #expect(pkg.content.map(\.path) == ["build.yaml", "definition.yaml", "files/script.sh"])
+    }
+
+    @Test func nestedPackagesAndCollectionFileAreExcludedFromContent() throws {
+        let t = try ScratchTree([
+            "cos/collection.yaml": "packages:\n- {name: a, category: c, version: 1}\n- {name: b, category: c, version: 1}\n",
+            "cos/build.yaml": "steps: [echo]\n",
+            "cos/inner/definition.yaml": "name: inner\ncategory: c\nversion: 1\n",
+            "cos/inner/build.yaml": "steps: [echo]\n",
+            "cos/inner/extra.txt": "x",
+        ])
+        defer { t.remove() }
+        let tree = t.load()
+        #expect(tree.diagnostics.isEmpty)
+        let a = try #require(tree.packages.first { $0.id.name == "a" })
+        #expect(a.content.map(\.path) == ["build.yaml"])
+        let inner = try #require(tree.packages.first { $0.id.name == "inner" })
+        #expect(inner.content.map(\.path) == ["build.yaml", "definition.yaml", "extra.txt"])
+        #expect(inner.path == "cos/inner")
+    }
+
+    @Test func valuesFilesWinOverDefinitionAndLaterFilesWin() throws {
+        let t = try ScratchTree([
+            "p/definition.yaml": "name: a\ncategory: c\nversion: 1\ncolor: red\nsize: s\n",
+            "p/build.yaml": "steps:\n- echo {{ .Values.color }} {{ .Values.size }} {{ .Values.shape }}\n",
+            "v1.yaml": "color: blue\nshape: round\n",
+            "v2.yaml": "shape: square\n",
+        ])
+        defer { t.remove() }
+        let tree = t.load(values: ["v1.yaml", "v2.yaml"])
+        #expect(tree.diagnostics.isEmpty)
+        #expect(tree.packages.first?.build.steps == ["echo blue s square"])
+    }
+
+    @Test func mergeKeysAndAnchorsInCollections() throws {
+        let t = try ScratchTree([
+            "c/collection.yaml": """
+            packages:
+            - &base
+              name: one
+              category: sys
+              version: 1.0
+              flag: yes
+            - <<: *base
+              name: two
+            - !!merge <<: *base
+              name: three
+              version: 2.0
+            """,
+            "c/build.yaml": "steps:\n- echo {{ .Values.name }} {{ .Values.version }} {{ .Values.flag }}\n",
+        ])
+        defer { t.remove() }
+        let tree = t.load()
+        #expect(tree.diagnostics.isEmpty, "\(tree.diagnostics)")
+        #expect(tree.packages.map(\.id.description) == ["sys/one@1.0", "sys/three@2.0", "sys/two@1.0"])
+        #expect(tree.packages.first { $0.id.name == "three" }?.build.steps == ["echo three 2 true"])
+    }
+
+    @Test func renderedYAMLErrorsPointAtTheTemplateLine() throws {
+        let t = try ScratchTree([
+            "templates/x.yaml": "{{ define \"x\" }}\n- a\n{{ end }}\n",
+            "p/definition.yaml": "name: a\ncategory: c\nversion: 1\n",
+            "p/build.yaml": "steps:\n{{ template \"x\" }}\n- b\nenv: [\n",
+        ])
+        defer { t.remove() }
+        let tree = t.load()
+        let d = try #require(tree.diagnostics.first)
+        #expect(d.location?.file == "p/build.yaml")
+        #expect(d.location?.line == 4)
+    }
+
+    @Test func workTreeDigestEqualsGitTreeDigest() throws {
+        // The directory digest from files must equal the one from a commit's tree entries.
+        let t = try ScratchTree([
+            "p/definition.yaml": "name: a\ncategory: c\nversion: 1\n",
+            "p/build.yaml": "steps: [echo]\n",
+            "p/sub/file": "data\n",
+        ])
+        defer { t.remove() }
+        let pkg = try #require(t.load().packages.first)
+        let fromGit = try ["build.yaml", "definition.yaml", "sub/file"].map {
+            ContentEntry(path: $0, mode: 0o100644, blobID: try t.gitBlobID("p/" + $0))
+        }
+        #expect(pkg.contentDigest == ContentEntry.directoryDigest(fromGit.reversed()))
+    }
+}
+
+@Suite struct Config {
+    @Test func parsesAndValidates() throws {
+        let (c, warnings) = try ProjectConfig.parse(
+            "tree: packages\nflavors:\n  green: {values: [v/g.yaml]}\nflavor: green\nplatform: linux/arm64\nbogus: 1\n",
+            file: "cosci.yaml")
+        #expect(c.tree == "packages")
+        #expect(c.flavors == ["green": ["v/g.yaml"]])
+        #expect(warnings.first?.location == SourceLocation(file: "cosci.yaml", line: 6))
+        #expect(throws: Diagnostic.self) { try ProjectConfig.parse("flavor: nope\n", file: "cosci.yaml") }
+        #expect(throws: Diagnostic.self) { try ProjectConfig.parse("platform: linux\n", file: "cosci.yaml") }
+    }
+}
