@@ -30,15 +30,18 @@ let package = Package(
         /** Value types: PackageID, Version, VersionSelector, Digest, CacheKey, Value, canonical JSON. */
         .target(
             name: "CosciModel",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["README.md"]),
         /** A Go text/template engine with the sprig functions luet trees use. */
         .target(
             name: "CosciTemplate",
-            dependencies: ["CosciModel", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["CosciModel", .product(name: "Yams", package: "Yams")],
+            exclude: ["README.md"]),
         /** The build graph, cache keys (scheme v1), explanations. Pure. */
         .target(
             name: "CosciPlanner",
-            dependencies: ["CosciModel", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CosciModel"],
+            exclude: ["README.md"]),
 
         // MARK: Loading and adapters
         /** Tree loading: definition/collection/build.yaml, values, templates, diagnostics with file:line. */
@@ -48,7 +51,8 @@ let package = Package(
                 "CosciModel", "CosciTemplate",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]),
+            ],
+            exclude: ["README.md"]),
         /** libgit2 adapter. */
         .target(name: "CosciGit", dependencies: ["CosciModel", "CGit2"]),
         /** libarchive adapter. */

@@ -168,7 +168,13 @@ enum BuildSpecParser {
         _ rendered: RenderedText, file: String, package: PackageID, warnings: inout [Diagnostic]
     ) throws(Diagnostic) -> BuildSpec {
         let doc = try YAMLDocument(text: rendered.text, file: file) { line in
-            rendered.origin(ofOutputLine: line) ?? SourceLocation(file: file, line: 0)
+            // A YAML error at the end of input is reported past the last line: use the last line that has an origin.
+            var l = line
+            while l > 0 {
+                if let origin = rendered.origin(ofOutputLine: l) { return origin }
+                l -= 1
+            }
+            return SourceLocation(file: file, line: 0)
         }
         var spec = BuildSpec()
         guard let root = doc.root else { return spec }

@@ -54,11 +54,12 @@ public enum Value: Sendable, Hashable {
         }
     }
 
-    /// Formats a double the way Go's `%v` does for float64: integral values without a fraction.
+    /// Formats a double deterministically: integral values below 1e15 without a fraction, others as Swift's
+    /// shortest round-trip form. Template printing uses Go's exact `%v` instead (CosciTemplate.GoFormat).
     public static func formatDouble(_ d: Double) -> String {
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d < 0 ? "-Inf" : "+Inf" }
-        if d == d.rounded(), abs(d) < 1e21 {
+        if d == d.rounded(), abs(d) < 1e15 {
             return String(Int64(d))
         }
         return "\(d)"

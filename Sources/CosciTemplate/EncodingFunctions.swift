@@ -43,7 +43,7 @@ extension Functions {
             return .value(.string(String(decoding: data, as: UTF8.self)))
         case .sha256sum:
             try args.require(1)
-            return .value(.string(SHA256.hexDigest(Array(try args.string(0).utf8))))
+            return .value(.string(Digest.sha256(of: Array(try args.string(0).utf8)).hex))
         case .kindOf:
             try args.require(1)
             return .value(.string(args[0].storable.goKindName))
@@ -63,55 +63,7 @@ extension Functions {
 
     /// Compact (or two-space indented) JSON with sorted keys, as `CanonicalJSON` writes it.
     static func json(_ value: Value, pretty: Bool) -> String {
-        if !containsHugeDouble(value) { return CanonicalJSON.encode(value, pretty: pretty) }
-        // `Value.formatDouble` converts integral doubles through Int64, which cannot hold 9.2e18…1e21;
-        // such values take this slower path with the same layout.
-        var out = ""
-        writeJSON(value, into: &out, pretty: pretty, depth: 0)
-        return out
-    }
-
-    private static func isHuge(_ d: Double) -> Bool { d.isFinite && abs(d) >= 9.0e18 && abs(d) < 1e21 }
-
-    private static func containsHugeDouble(_ value: Value) -> Bool {
-        switch value {
-        case .double(let d): return isHuge(d)
-        case .list(let items): return items.contains(where: containsHugeDouble)
-        case .map(let map): return map.values.contains(where: containsHugeDouble)
-        default: return false
-        }
-    }
-
-    private static func writeJSON(_ value: Value, into out: inout String, pretty: Bool, depth: Int) {
-        func newline(_ depth: Int) {
-            if pretty { out += "\n" + String(repeating: "  ", count: depth) }
-        }
-        switch value {
-        case .double(let d) where isHuge(d):
-            out += String(format: "%.0f", d)
-        case .list(let items) where !items.isEmpty:
-            out += "["
-            for (k, item) in items.enumerated() {
-                if k > 0 { out += "," }
-                newline(depth + 1)
-                writeJSON(item, into: &out, pretty: pretty, depth: depth + 1)
-            }
-            newline(depth)
-            out += "]"
-        case .map(let map) where !map.isEmpty:
-            out += "{"
-            for (k, entry) in (value.sortedEntries ?? []).enumerated() {
-                if k > 0 { out += "," }
-                newline(depth + 1)
-                CanonicalJSON.writeString(entry.key, into: &out)
-                out += pretty ? ": " : ":"
-                writeJSON(entry.value, into: &out, pretty: pretty, depth: depth + 1)
-            }
-            newline(depth)
-            out += "}"
-        default:
-            out += CanonicalJSON.encode(value)
-        }
+        CanonicalJSON.encode(value, pretty: pretty)
     }
 
     /// helm's `fromYaml`: a map, an empty map for an empty document, or `{"Error": …}` when the text is not a

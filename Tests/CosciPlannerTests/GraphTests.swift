@@ -7,11 +7,11 @@ import Testing
 struct Fixture {
     var specs: [PackageSpec] = []
 
-    static func req(_ family: String, _ selector: String = ">=0", line: Int = 1) -> Requirement {
+    static func req(_ family: String, _ selector: String = ">=0", line: Int = 1, in file: String = "packages/x/build.yaml") -> Requirement {
         let parts = family.split(separator: "/").map(String.init)
         return Requirement(
             category: parts[0], name: parts[1], selector: try! VersionSelector(selector),
-            location: SourceLocation(file: "packages/\(parts[1])/build.yaml", line: line))
+            location: SourceLocation(file: file, line: line))
     }
 
     @discardableResult
@@ -74,7 +74,7 @@ struct Fixture {
     @Test func missingDependencyNamesWhoAskedAndWhere() throws {
         var f = Fixture()
         f.add("toolchain/yq@4.25.2-2")
-        let app = f.add("utils/app@1.0", requires: [Fixture.req("toolchain/yq", ">=5", line: 7)])
+        let app = f.add("utils/app@1.0", requires: [Fixture.req("toolchain/yq", ">=5", line: 7, in: "packages/app/build.yaml")])
         let dependent = f.add("meta/all@1", requires: [Fixture.req("utils/app")])
         let (graph, diagnostics) = BuildGraph.resolve(f.specs)
         let d = try #require(diagnostics.first)
