@@ -1,3 +1,5 @@
+import Foundation
+
 /// A structured value as YAML and JSON carry it: the data model of package definitions, values files,
 /// rendered build specs and template data.
 ///
@@ -54,13 +56,14 @@ public enum Value: Sendable, Hashable {
         }
     }
 
-    /// Formats a double deterministically: integral values below 1e15 without a fraction, others as Swift's
+    /// Formats a double deterministically: integral values below 1e21 without a fraction, others as Swift's
     /// shortest round-trip form. Template printing uses Go's exact `%v` instead (CosciTemplate.GoFormat).
     public static func formatDouble(_ d: Double) -> String {
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d < 0 ? "-Inf" : "+Inf" }
-        if d == d.rounded(), abs(d) < 1e15 {
-            return String(Int64(d))
+        if d == d.rounded(), abs(d) < 1e21 {
+            // Integral values print as integers, as JSON encoders do below 1e21 (exact decimal expansion).
+            return abs(d) < 1e15 ? String(Int64(d)) : String(format: "%.0f", d)
         }
         return "\(d)"
     }
