@@ -32,7 +32,8 @@ let package = Package(
             name: "CosciModel",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             exclude: ["README.md"]),
-        /** A Go text/template engine with the sprig functions luet trees use. */
+        /** A Go text/template engine with the sprig functions luet trees use, and the YAML composer
+            (libyaml events, from the copy Yams embeds as `CYaml`). */
         .target(
             name: "CosciTemplate",
             dependencies: ["CosciModel", .product(name: "Yams", package: "Yams")],
@@ -49,7 +50,6 @@ let package = Package(
             name: "CosciManifest",
             dependencies: [
                 "CosciModel", "CosciTemplate",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["README.md"]),

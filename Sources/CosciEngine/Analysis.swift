@@ -1,6 +1,7 @@
 import CosciManifest
 import CosciModel
 import CosciPlanner
+import Foundation
 
 /// A loaded tree with its build graph and cache keys: what `list`, `explain`, `graph` and `check` show.
 public struct Analysis: Sendable {
@@ -15,10 +16,10 @@ public struct Analysis: Sendable {
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 
     /// Loads the project's tree, resolves the graph and computes keys.
-    public static func run(_ project: Project) -> Analysis {
-        let tree = TreeLoader.load(project.loadOptions)
-        let (graph, graphDiagnostics) = BuildGraph.resolve(tree.packages)
-        let keys = CacheKeys.compute(graph, platform: project.platform)
+    public static func run(_ project: Project, timings: PhaseTimings? = nil) -> Analysis {
+        let tree = timings.measure("load") { TreeLoader.load(project.loadOptions) }
+        let (graph, graphDiagnostics) = timings.measure("graph") { BuildGraph.resolve(tree.packages) }
+        let keys = timings.measure("keys") { CacheKeys.compute(graph, platform: project.platform) }
         let all = Set(project.warnings + tree.diagnostics + graphDiagnostics)
         return Analysis(project: project, tree: tree, graph: graph, keys: keys, diagnostics: all.sorted())
     }
@@ -38,5 +39,36 @@ public struct Analysis: Sendable {
                     ? "`cosci list` shows every package" : "did you mean: \(sameName.map(\.description).joined(separator: ", "))")
         }
         return found
+    }
+}
+
+/// Wall-clock durations of named phases, for `--timings` (never part of canonical output).
+public final class PhaseTimings: @unchecked Sendable {
+    // @unchecked: only the command's own thread records phases; nothing else touches `phases`.
+    public private(set) var phases: [(name: String, seconds: Double)] = []
+
+    public init() {}
+
+    func record<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        let clock = ContinuousClock()
+        let start = clock.now
+        defer {
+            let d = clock.now - start
+            phases.append((name, Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18))
+        }
+        return try body()
+    }
+
+    /// `phase  1.234 s` lines.
+    public var report: String {
+        phases.map { "\($0.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(format: "%.3f", $0.seconds)) s" }
+            .joined(separator: "\n")
+    }
+}
+
+extension Optional where Wrapped == PhaseTimings {
+    func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard let self else { return try body() }
+        return try self.record(name, body)
     }
 }

@@ -1,5 +1,4 @@
 import CosciModel
-import Yams
 
 /// The project configuration, `cosci.yaml` in the project root. Every field is optional; with no file at
 /// all, the tree is the project root and nothing else is set.

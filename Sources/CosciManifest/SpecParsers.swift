@@ -1,6 +1,5 @@
 import CosciModel
 import CosciTemplate
-import Yams
 
 /// Reads one definition stanza: identity, runtime requirements, provides, and the stanza as template values.
 struct StanzaParser {
@@ -10,7 +9,7 @@ struct StanzaParser {
     let conflicts: [Requirement]
     let provides: [Requirement]
 
-    init(doc: YAMLDocument, node: Node, fieldPrefix: String?) throws(Diagnostic) {
+    init(doc: YAMLDocument, node: YAMLNode, fieldPrefix: String?) throws(Diagnostic) {
         let field = { (name: String) in fieldPrefix.map { "\($0).\(name)" } ?? name }
         guard case .mapping = node else {
             throw Diagnostic(
@@ -50,7 +49,7 @@ struct StanzaParser {
 /// Typed access to the fields of a YAML mapping, with errors that name file, line and field.
 struct FieldReader {
     let doc: YAMLDocument
-    let node: Node
+    let node: YAMLNode
     let prefix: String?
 
     func path(_ name: String) -> String { prefix.map { "\($0).\(name)" } ?? name }
@@ -71,7 +70,7 @@ struct FieldReader {
     func bool(_ name: String) throws(Diagnostic) -> Bool {
         guard let n = node.entry(name) else { return false }
         if n.isNull { return false }
-        guard case .scalar = n, let b = n.bool else {
+        guard let b = n.boolValue else {
             throw Diagnostic(at: doc.location(of: n), field: path(name), "expected true or false, found \(describe(n))")
         }
         return b
@@ -81,7 +80,7 @@ struct FieldReader {
         guard let n = node.entry(name) else { return [] }
         switch n {
         case .scalar where n.isNull: return []
-        case .sequence(let seq):
+        case .sequence(let seq, _):
             var out: [String] = []
             for (i, item) in seq.enumerated() { out.append(try scalar(item, "\(path(name))[\(i)]")) }
             return out
@@ -96,7 +95,7 @@ struct FieldReader {
         let ok: Bool
         switch (kind, n) {
         case ("mapping", .mapping): ok = true
-        case ("bool", .scalar): ok = n.bool != nil
+        case ("bool", .scalar): ok = n.boolValue != nil
         default: ok = false
         }
         if !ok { throw Diagnostic(at: doc.location(of: n), field: path(name), "expected a \(kind), found \(describe(n))") }
@@ -106,7 +105,7 @@ struct FieldReader {
         guard let n = node.entry(name) else { return [] }
         switch n {
         case .scalar where n.isNull: return []
-        case .sequence(let seq):
+        case .sequence(let seq, _):
             var out: [Requirement] = []
             for (i, item) in seq.enumerated() {
                 out.append(try requirement(item, "\(path(name))[\(i)]"))
@@ -119,7 +118,7 @@ struct FieldReader {
         }
     }
 
-    func requirement(_ item: Node, _ itemPath: String) throws(Diagnostic) -> Requirement {
+    func requirement(_ item: YAMLNode, _ itemPath: String) throws(Diagnostic) -> Requirement {
         guard case .mapping = item else {
             throw Diagnostic(
                 at: doc.location(of: item), field: itemPath,
@@ -140,16 +139,16 @@ struct FieldReader {
         }
     }
 
-    func scalar(_ n: Node, _ fieldPath: String) throws(Diagnostic) -> String {
+    func scalar(_ n: YAMLNode, _ fieldPath: String) throws(Diagnostic) -> String {
         guard case .scalar(let s) = n, !n.isNull else {
             throw Diagnostic(at: doc.location(of: n), field: fieldPath, "expected a string, found \(describe(n))")
         }
-        return s.string
+        return s.text
     }
 
-    func describe(_ n: Node) -> String {
+    func describe(_ n: YAMLNode) -> String {
         if case .scalar(let s) = n {
-            return n.isNull ? "nothing (null)" : "\"\(s.string)\""
+            return n.isNull ? "nothing (null)" : "\"\(s.text)\""
         }
         return n.kindName
     }
@@ -204,7 +203,7 @@ enum BuildSpecParser {
         spec.excludes = try f.strings("excludes")
         spec.retrieve = try f.strings("retrieve")
         if let copy = root.entry("copy") {
-            guard case .sequence(let items) = copy else {
+            guard case .sequence(let items, _) = copy else {
                 if copy.isNull { return try finish(spec, root, doc) }
                 throw Diagnostic(at: doc.location(of: copy), field: "copy", "expected a list of copy entries, found \(f.describe(copy))")
             }
@@ -229,7 +228,7 @@ enum BuildSpecParser {
         return try finish(spec, root, doc)
     }
 
-    private static func finish(_ spec: BuildSpec, _ root: Node, _ doc: YAMLDocument) throws(Diagnostic) -> BuildSpec {
+    private static func finish(_ spec: BuildSpec, _ root: YAMLNode, _ doc: YAMLDocument) throws(Diagnostic) -> BuildSpec {
         var spec = spec
         spec.document = try root.value(in: doc)
         return spec

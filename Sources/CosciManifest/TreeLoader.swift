@@ -4,7 +4,6 @@
 import CosciModel
 import CosciTemplate
 import Dispatch
-import Yams
 
 /// What to load: where the tree is and which values files apply.
 public struct LoadOptions: Sendable {
@@ -190,9 +189,9 @@ public enum TreeLoader {
             result.diagnostics.append(error)
             return result
         }
-        var stanzas: [(node: Node, field: String?)] = []
+        var stanzas: [(node: YAMLNode, field: String?)] = []
         if dir.hasCollection {
-            guard let root = doc.root, case .mapping = root, let list = root.entry("packages"), case .sequence(let seq) = list
+            guard let root = doc.root, case .mapping = root, let list = root.entry("packages"), case .sequence(let seq, _) = list
             else {
                 result.diagnostics.append(
                     Diagnostic(

@@ -52,6 +52,12 @@ public enum CanonicalJSON {
     /// Writes a JSON string literal: `"` and `\` escaped, control characters as `\n`, `\t`, … or `\u00XX`.
     public static func writeString(_ s: String, into out: inout String) {
         out += "\""
+        // Fast path: nothing to escape.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out += s
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -1,6 +1,6 @@
 import CosciModel
 import Foundation
-import Yams
+
 
 extension Functions {
     static func encoding(_ function: Builtin, _ args: Arguments) throws(FunctionFailure) -> Datum {
@@ -70,8 +70,8 @@ extension Functions {
     /// YAML map.
     static func fromYaml(_ text: String) -> Value {
         do {
-            guard let node = try Yams.compose(yaml: text) else { return .map([:]) }
-            let value = try Value(yamlNode: node)
+            guard let node = try YAMLNode.compose(text) else { return .map([:]) }
+            let value = try Value(yaml: node)
             switch value {
             case .map: return value
             case .null: return .map([:])

@@ -1,10 +1,10 @@
 import CosciModel
 import Foundation
-import Yams
+
 
 /// A YAML document that cannot become a `Value`: a non-scalar map key, a bad merge key, an unresolved alias.
 public struct YAMLValueError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The 1-based line of the offending node, when Yams knows it.
+    /// The 1-based line of the offending node, when known.
     public let line: Int?
     /// What is wrong.
     public let message: String
@@ -20,68 +20,68 @@ public struct YAMLValueError: Error, Sendable, Hashable, CustomStringConvertible
 }
 
 extension Value {
-    /// Converts a composed YAML node, resolving scalars as Yams tags them (YAML 1.1: `yes`/`on` are booleans,
-    /// `0755` is octal, `~` is null) and merge keys: `<<: *a` or `<<: [*a, *b]`; explicit keys win over merged
-    /// ones, and an earlier merged map wins over a later one.
-    public init(yamlNode: Yams.Node) throws {
-        switch yamlNode {
+    /// Converts a composed YAML node: plain scalars are typed as YAML 1.1 does (`yes`/`on` are booleans,
+    /// `0755` is octal, `~` is null; see `YAMLScalar`), explicitly tagged scalars by their tag, and merge keys
+    /// `<<: *a` or `<<: [*a, *b]` are resolved: explicit keys win over merged ones, and an earlier merged map
+    /// wins over a later one.
+    public init(yaml node: YAMLNode) throws(YAMLValueError) {
+        switch node {
         case .scalar(let scalar):
-            self = Value.scalar(scalar, tag: yamlNode.tag.rawValue)
-        case .sequence(let sequence):
+            self = Value.scalar(scalar)
+        case .sequence(let sequence, _):
             var items: [Value] = []
             items.reserveCapacity(sequence.count)
-            for node in sequence { items.append(try Value(yamlNode: node)) }
+            for item in sequence { items.append(try Value(yaml: item)) }
             self = .list(items)
-        case .mapping(let mapping):
+        case .mapping(let pairs, _):
             var map: [String: Value] = [:]
-            map.reserveCapacity(mapping.count)
+            map.reserveCapacity(pairs.count)
             var merged: [String: Value] = [:]
-            for (key, value) in mapping {
-                guard case .scalar(let keyScalar) = key else {
-                    throw YAMLValueError(line: key.mark.map { $0.line }, message: "a map key must be a scalar")
+            for pair in pairs {
+                guard case .scalar(let keyScalar) = pair.key else {
+                    throw YAMLValueError(line: pair.key.line, message: "a map key must be a scalar")
                 }
-                if key.tag.rawValue == Tag.Name.merge.rawValue {
-                    let sources: [Yams.Node]
-                    switch value {
-                    case .mapping: sources = [value]
-                    case .sequence(let sequence): sources = Array(sequence)
+                if keyScalar.isMergeKey {
+                    let sources: [YAMLNode]
+                    switch pair.value {
+                    case .mapping: sources = [pair.value]
+                    case .sequence(let sequence, _): sources = sequence
                     default:
-                        throw YAMLValueError(
-                            line: value.mark.map { $0.line }, message: "a merge key (<<) needs a map or a list of maps")
+                        throw YAMLValueError(line: pair.value.line, message: "a merge key (<<) needs a map or a list of maps")
                     }
                     for source in sources {
-                        guard case .mapping = source, case .map(let entries) = try Value(yamlNode: source) else {
-                            throw YAMLValueError(
-                                line: source.mark.map { $0.line }, message: "a merge key (<<) list may only hold maps")
+                        guard case .mapping = source, case .map(let entries) = try Value(yaml: source) else {
+                            throw YAMLValueError(line: source.line, message: "a merge key (<<) list may only hold maps")
                         }
                         for (k, v) in entries where merged[k] == nil { merged[k] = v }
                     }
                 } else {
-                    map[keyScalar.string] = try Value(yamlNode: value)
+                    map[keyScalar.text] = try Value(yaml: pair.value)
                 }
             }
             for (k, v) in merged where map[k] == nil { map[k] = v }
             self = .map(map)
-        case .alias:
-            throw YAMLValueError(line: yamlNode.mark.map { $0.line }, message: "unresolved alias")
         }
     }
 
-    private static func scalar(_ scalar: Yams.Node.Scalar, tag: String) -> Value {
-        switch tag {
-        case Tag.Name.null.rawValue:
-            return .null
-        case Tag.Name.bool.rawValue:
-            return Bool.construct(from: scalar).map(Value.bool) ?? .string(scalar.string)
-        case Tag.Name.int.rawValue:
-            if let i = Int.construct(from: scalar) { return .int(i) }
-            if let d = Double.construct(from: scalar) { return .double(d) }
-            return .string(scalar.string)
-        case Tag.Name.float.rawValue:
-            return Double.construct(from: scalar).map(Value.double) ?? .string(scalar.string)
-        default:
-            return .string(scalar.string)
+    private static func scalar(_ scalar: YAMLNode.Scalar) -> Value {
+        guard let tag = scalar.tag else {
+            return scalar.style == .plain ? YAMLScalar.resolve(plain: scalar.text) : .string(scalar.text)
         }
+        let typed = YAMLScalar.resolve(plain: scalar.text)
+        switch tag {
+        case "tag:yaml.org,2002:null": return .null
+        case "tag:yaml.org,2002:bool": if case .bool = typed { return typed }
+        case "tag:yaml.org,2002:int": if case .int = typed { return typed }
+        case "tag:yaml.org,2002:float":
+            switch typed {
+            case .double: return typed
+            case .int(let i): return .double(Double(i))
+            default: break
+            }
+        default: break
+        }
+        return .string(scalar.text)
     }
 
     /// Block-style YAML as Go's yaml.v2 `Marshal` writes it: map keys sorted by UTF-8 bytes, lists at their
@@ -231,18 +231,7 @@ struct YAMLWriter {
         case "y", "Y", "n", "N", "<<", "=": return true
         default: break
         }
-        guard let first = s.utf8.first else { return true }
-        // Only these first characters can start a non-string plain scalar; skip the regular expressions otherwise.
-        switch first {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
-            UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "o"),
-            UInt8(ascii: "O"):
-            let tag = Resolver.default.resolveTag(of: Yams.Node.scalar(.init(s)))
-            return tag != .str
-        default:
-            return false
-        }
+        return YAMLScalar.isNonString(plain: s)
     }
 
     /// libyaml's `yaml_emitter_analyze_scalar`, for block context.

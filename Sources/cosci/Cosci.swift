@@ -35,6 +35,9 @@ struct TreeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Threads used to load the tree (default: all cores).", valueName: "n"))
     var jobs: Int?
 
+    @Flag(help: "Print how long each phase took, on standard error.")
+    var timings = false
+
     var flags: ProjectFlags {
         ProjectFlags(tree: tree, values: values, flavor: flavor, platform: platform, jobs: jobs)
     }
@@ -51,7 +54,9 @@ struct TreeOptions: ParsableArguments {
             Output.error(error.description)
             throw ExitCode(ExitStatus.treeErrors)
         }
-        let analysis = Analysis.run(project)
+        let phaseTimings = timings ? PhaseTimings() : nil
+        let analysis = Analysis.run(project, timings: phaseTimings)
+        if let phaseTimings { Output.error(phaseTimings.report) }
         if tolerateErrors { return analysis }
         for d in analysis.diagnostics { Output.error(d.description) }
         if analysis.hasErrors {

@@ -1,6 +1,6 @@
 import CosciModel
 import Testing
-import Yams
+
 
 @testable import CosciTemplate
 
@@ -41,8 +41,8 @@ struct LuetTemplateTests {
 
             """
         #expect(rendered.text == "\nprelude:\n\n\n\n\n\n\n- |\n  " + script.replacingOccurrences(of: "\n", with: "\n  ").dropLast(2))
-        let node = try #require(try Yams.compose(yaml: rendered.text))
-        #expect(try Value(yamlNode: node) == .map(["prelude": .list([.string(script)])]))
+        let node = try #require(try YAMLNode.compose(rendered.text))
+        #expect(try Value(yaml: node) == .map(["prelude": .list([.string(script)])]))
         // "- |" comes from line 6 of the shared template.
         let lines = rendered.text.split(separator: "\n", omittingEmptySubsequences: false)
         let dashLine = try #require(lines.firstIndex(of: "- |")) + 1

@@ -1,14 +1,14 @@
 import CosciModel
 import Testing
-import Yams
+
 
 @testable import CosciTemplate
 
 @Suite("YAML conversion")
 struct YAMLTests {
     private func value(_ yaml: String) throws -> Value {
-        guard let node = try Yams.compose(yaml: yaml) else { return .null }
-        return try Value(yamlNode: node)
+        guard let node = try YAMLNode.compose(yaml) else { return .null }
+        return try Value(yaml: node)
     }
 
     @Test("scalars resolve as YAML 1.1 does")
@@ -124,8 +124,8 @@ struct YAMLTests {
             "weird keys": .map(["yes": .int(1), "a: b": .int(2), "": .int(3), "123": .int(4)]),
         ])
         let text = original.yamlText()
-        let node = try #require(try Yams.compose(yaml: text))
-        #expect(try Value(yamlNode: node) == original, "\(text)")
+        let node = try #require(try YAMLNode.compose(text))
+        #expect(try Value(yaml: node) == original, "\(text)")
     }
 
     @Test("toYaml and fromYaml round trip through a template")
@@ -144,5 +144,51 @@ struct YAMLTests {
     func hugeDoubleJSON() throws {
         #expect(try render("{{ toJson (list 1e19 1.5) }}") == "[10000000000000000000,1.5]")
         #expect(try render("{{ 1e19 }} {{ 1e6 }}") == "1e+19 1e+06")
+    }
+}
+
+@Suite("Plain scalar typing")
+struct PlainScalarTyping {
+    @Test(arguments: [
+        ("~", Value.null), ("null", .null), ("", .null), ("yes", .bool(true)), ("Off", .bool(false)), ("TRUE", .bool(true)),
+        ("12", .int(12)), ("-12", .int(-12)), ("0x1F", .int(31)), ("0755", .int(493)), ("0o17", .int(15)), ("0b101", .int(5)),
+        ("1_000", .int(1000)), ("190:20:30", .int(685230)), ("1.5", .double(1.5)), ("1e3", .double(1000)), ("-.inf", .double(-.infinity)),
+        ("1.0", .double(1.0)), ("0.20210719", .double(0.20210719)), ("4.25.2-2", .string("4.25.2-2")), ("1:2.0", .string("1:2.0")),
+        ("0999", .string("0999")), ("y", .string("y")), ("nope", .string("nope")), ("2001-12-14", .string("2001-12-14")),
+        ("+", .string("+")), (".", .string(".")), ("1e", .string("1e")), ("v1.0", .string("v1.0")),
+    ])
+    func resolves(_ text: String, _ expected: Value) {
+        #expect(YAMLScalar.resolve(plain: text) == expected, "\(text)")
+    }
+}
+
+@Suite("YAML composer")
+struct YAMLComposer {
+    @Test func linesAnchorsAndTags() throws {
+        let node = try #require(try YAMLNode.compose("a: &x\n  b: 1\nc: *x\nd: !!str 12\ne: !!int \"7\"\n"))
+        #expect(node.line == 1)
+        #expect(try Value(yaml: node) == .map(["a": .map(["b": .int(1)]), "c": .map(["b": .int(1)]), "d": .string("12"), "e": .int(7)]))
+    }
+
+    @Test(arguments: [
+        ("a: 1\na: 2\n", 2, "duplicate mapping key \"a\""),
+        ("a: *nope\n", 1, "undefined alias"),
+        ("a: 1\n---\nb: 2\n", 2, "single document"),
+        ("a: [1, 2\n", 2, "did not find expected ',' or ']'"),
+        ("a:\n  - b\n c: d\n", 3, "did not find expected key"),
+    ])
+    func syntaxErrors(_ text: String, _ line: Int, _ fragment: String) {
+        do {
+            _ = try YAMLNode.compose(text)
+            Issue.record("expected an error for \(text)")
+        } catch {
+            #expect(error.line == line, "\(error)")
+            #expect(error.message.contains(fragment), "\(error)")
+        }
+    }
+
+    @Test func emptyStreamIsNil() throws {
+        #expect(try YAMLNode.compose("") == nil)
+        #expect(try YAMLNode.compose("# only a comment\n") == nil)
     }
 }
