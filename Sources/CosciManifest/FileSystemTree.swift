@@ -121,18 +121,21 @@ struct FileSystemTree {
         guard fd >= 0 else { throw ioError(path) }
         defer { close(fd) }
         var st = stat()
-        var bytes = [UInt8]()
-        if fstat(fd, &st) == 0 { bytes.reserveCapacity(Int(st.st_size)) }
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        let expected = fstat(fd, &st) == 0 ? max(Int(st.st_size), 0) : 0
+        // Read straight into a buffer of the file's size (plus room to notice a file that grew).
+        var bytes = [UInt8](repeating: 0, count: expected + 1)
+        var filled = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 65536) }
+            if filled == bytes.count { bytes.append(contentsOf: [UInt8](repeating: 0, count: max(4096, bytes.count))) }
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ioError(path)
             }
             if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+            filled += n
         }
+        bytes.removeSubrange(filled...)
         return bytes
     }
 

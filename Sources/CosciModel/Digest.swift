@@ -26,6 +26,13 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, C
     }
 
     /// The SHA-256 of `bytes`.
+    public static func sha256(of bytes: [UInt8]) -> Digest {
+        var h = SHA256()
+        h.update(data: bytes)
+        return Digest(h.finalize())
+    }
+
+    /// The SHA-256 of a byte sequence.
     public static func sha256<B: Sequence>(of bytes: B) -> Digest where B.Element == UInt8 {
         var h = SHA256()
         h.update(data: Array(bytes))

@@ -3,15 +3,15 @@ public struct PackageID: Sendable, Hashable, Comparable, CustomStringConvertible
     public let category: String
     public let name: String
     public let version: Version
+    /// `category/name@version`, the form cosci prints and accepts (kept: ids are compared and sorted often).
+    public let description: String
 
     public init(category: String, name: String, version: Version) {
         self.category = category
         self.name = name
         self.version = version
+        self.description = "\(category)/\(name)@\(version.text)"
     }
-
-    /// `category/name@version`, the form cosci prints and accepts.
-    public var description: String { "\(category)/\(name)@\(version.text)" }
 
     /// `category/name`, the package family without a version.
     public var family: String { "\(category)/\(name)" }
@@ -23,13 +23,11 @@ public struct PackageID: Sendable, Hashable, Comparable, CustomStringConvertible
     public var imageTag: String { fingerprint.replacingAll("+", with: "-") }
 
     public static func == (a: PackageID, b: PackageID) -> Bool {
-        a.category == b.category && a.name == b.name && a.version.text == b.version.text
+        a.description == b.description
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(category)
-        hasher.combine(name)
-        hasher.combine(version.text)
+        hasher.combine(description)
     }
 
     /// Orders by the printed form's bytes (category, then name, then version text), which is stable and

@@ -110,6 +110,29 @@ public struct PackageSpec: Sendable {
     public let content: [ContentEntry]
     /// `ContentEntry.directoryDigest(content)`.
     public let contentDigest: Digest
+    /// SHA-256 of the canonical JSON of the rendered build spec (volatile fields dropped): the key's `spec` field.
+    public let specDigest: Digest
+    /// SHA-256 of the canonical JSON of the stanza: the key's `stanza` field.
+    public let stanzaDigest: Digest
+
+    /// Build spec fields that never affect the build's output and are left out of the key: luet-internal
+    /// bookkeeping that a tool may write back.
+    public static let volatileSpecFields: Set<String> = ["build_options", "seed"]
+
+    /// The canonical JSON that `specDigest` hashes.
+    public var specJSON: [UInt8] { PackageSpec.canonicalJSON(of: build) }
+
+    static func canonicalJSON(of build: BuildSpec) -> [UInt8] {
+        var document = build.document
+        if case .map(var m) = document {
+            for f in PackageSpec.volatileSpecFields { m[f] = nil }
+            document = .map(m)
+        }
+        return CanonicalJSON.bytes(document)
+    }
+
+    /// The canonical JSON that `stanzaDigest` hashes.
+    public var stanzaJSON: [UInt8] { CanonicalJSON.bytes(stanza) }
 
     public init(
         id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
@@ -125,5 +148,8 @@ public struct PackageSpec: Sendable {
         self.build = build
         self.content = content
         self.contentDigest = ContentEntry.directoryDigest(content)
+        // Digests are computed once, here, where loading runs in parallel.
+        self.specDigest = .sha256(of: PackageSpec.canonicalJSON(of: build))
+        self.stanzaDigest = .sha256(of: CanonicalJSON.bytes(stanza))
     }
 }

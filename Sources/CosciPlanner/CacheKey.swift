@@ -19,11 +19,9 @@ public struct CacheKeyComponents: Sendable {
 
     public let id: PackageID
     public let platform: Platform
-    /// Canonical JSON of the rendered build spec and its digest.
-    public let specJSON: String
+    /// Digest of the canonical JSON of the rendered build spec (`PackageSpec.specJSON`).
     public let specDigest: Digest
-    /// Canonical JSON of the stanza and its digest.
-    public let stanzaJSON: String
+    /// Digest of the canonical JSON of the stanza (`PackageSpec.stanzaJSON`).
     public let stanzaDigest: Digest
     public let contentDigest: Digest
     /// The base image field as hashed ("" when the package has no `image:`).
@@ -36,10 +34,6 @@ public struct CacheKeyComponents: Sendable {
 
 /// Computes cache keys for a build graph, dependencies first.
 public enum CacheKeys {
-    /// Build spec fields that never affect the build's output and are left out of the key:
-    /// luet-internal bookkeeping that a tool may write back.
-    static let volatileSpecFields: Set<String> = ["build_options", "seed"]
-
     /// Keys for every package in `graph.order`. `images` maps base image references to pinned digests
     /// (from a lock file or a registry); a reference that already carries `@sha256:` is used as it is.
     public static func compute(
@@ -59,15 +53,8 @@ public enum CacheKeys {
     public static func components(
         _ spec: PackageSpec, platform: Platform, images: [String: Digest], dependencyKeys: [(id: PackageID, key: Digest)]
     ) -> CacheKeyComponents {
-        var document = spec.build.document
-        if case .map(var m) = document {
-            for f in volatileSpecFields { m[f] = nil }
-            document = .map(m)
-        }
-        let specJSON = CanonicalJSON.encode(document)
-        let stanzaJSON = CanonicalJSON.encode(spec.stanza)
-        let specDigest = Digest.sha256(of: specJSON.utf8)
-        let stanzaDigest = Digest.sha256(of: stanzaJSON.utf8)
+        let specDigest = spec.specDigest
+        let stanzaDigest = spec.stanzaDigest
         let image = spec.build.image.map { ref in
             if ref.contains("@sha256:") { return ref }
             return images[ref].map { "\(ref)@\($0)" } ?? ref
@@ -84,8 +71,7 @@ public enum CacheKeys {
         h.add("deps", String(sortedDeps.count))
         for d in sortedDeps { h.add(d.key.description) }
         return CacheKeyComponents(
-            id: spec.id, platform: platform, specJSON: specJSON, specDigest: specDigest, stanzaJSON: stanzaJSON,
-            stanzaDigest: stanzaDigest, contentDigest: spec.contentDigest, image: image, dependencyKeys: sortedDeps,
+            id: spec.id, platform: platform, specDigest: specDigest, stanzaDigest: stanzaDigest, contentDigest: spec.contentDigest, image: image, dependencyKeys: sortedDeps,
             key: h.finalize())
     }
 }
