@@ -6,83 +6,12 @@
 import Crypto
 import CosciModel
 
-/// Reads a directory tree from the file system: walks it once, finds package directories and template
-/// directories, and reads files with plain POSIX calls (this runs over tens of thousands of files).
-struct FileSystemTree {
-    /// A package directory: holds `build.yaml` and `definition.yaml` or `collection.yaml`.
-    struct PackageDirectory: Sendable {
-        /// Relative to the tree root, `/`-separated ("" for the root itself).
-        let relativePath: String
-        let hasDefinition: Bool
-        let hasCollection: Bool
-        /// Files owned by this directory (nested package directories own their own), relative to it.
-        var files: [(path: String, kind: FileKind)] = []
-    }
-
-    enum FileKind: Sendable {
-        case regular, executable, symlink
-
-        /// git's mode for the kind.
-        var gitMode: UInt32 {
-            switch self {
-            case .regular: return 0o100644
-            case .executable: return 0o100755
-            case .symlink: return 0o120000
-            }
-        }
-    }
-
-    /// The tree root as given (absolute or relative to the working directory).
-    let root: String
-    private(set) var packageDirectories: [PackageDirectory] = []
-    /// Shared template files (`*.yaml` directly in any directory named `templates`), sorted by path bytes.
-    private(set) var templateFiles: [String] = []
-
-    /// Walks `root`. Throws when the root cannot be read; unreadable subdirectories are reported as `problems`.
-    init(root: String) throws(Diagnostic) {
-        self.root = root
+/// File system helpers for the loader: listing, reading, and git blob ids, with plain POSIX calls
+/// (they run over tens of thousands of files).
+enum FileSystemTree {
+    static func isDirectory(_ path: String) -> Bool {
         var st = stat()
-        guard stat(root, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw Diagnostic(
-                at: SourceLocation(file: root, line: 0), "package tree not found or not a directory",
-                hint: "pass --tree DIR, or set `tree:` in cosci.yaml")
-        }
-        walk(relative: "", owner: nil)
-        templateFiles.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-    }
-
-    /// Joins the tree root and a relative path.
-    func absolute(_ relative: String) -> String {
-        relative.isEmpty ? root : (root.hasSuffix("/") ? root + relative : root + "/" + relative)
-    }
-
-    private mutating func walk(relative: String, owner: Int?) {
-        let entries = FileSystemTree.list(absolute(relative))
-        let names = Set(entries.filter { $0.kind != nil }.map(\.name))
-        var owner = owner
-        if names.contains("build.yaml") && (names.contains("definition.yaml") || names.contains("collection.yaml")) {
-            packageDirectories.append(
-                PackageDirectory(
-                    relativePath: relative, hasDefinition: names.contains("definition.yaml"),
-                    hasCollection: names.contains("collection.yaml")))
-            owner = packageDirectories.count - 1
-        }
-        let isTemplates = relative.split(separator: "/").last == "templates"
-        for entry in entries {
-            let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
-            if let kind = entry.kind {
-                if let owner {
-                    let base = packageDirectories[owner].relativePath
-                    let rel = base.isEmpty ? child : String(child.dropFirst(base.count + 1))
-                    packageDirectories[owner].files.append((rel, kind))
-                }
-                if isTemplates && kind != .symlink && entry.name.hasSuffix(".yaml") {
-                    templateFiles.append(child)
-                }
-            } else {
-                walk(relative: child, owner: owner)
-            }
-        }
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Directory entries sorted by name bytes; `kind` nil means a directory. `.git` and sockets,

@@ -33,37 +33,63 @@ public struct LoadedTree: Sendable {
     public let diagnostics: [Diagnostic]
     /// The shared template files, relative to the project root, in the order they are prepended.
     public let templateFiles: [String]
+    /// The values files applied, in order.
+    public let valuesFiles: [String]
+    /// What a later load of a similar tree can reuse: per package directory, keyed by everything its parse
+    /// depends on (directory, definition and build spec blobs, templates, values).
+    public let memo: LoadMemo
 
     /// Whether any diagnostic is an error.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 }
 
-/// Loads a luet package tree: walks it, parses every `definition.yaml`/`collection.yaml`, renders every
-/// `build.yaml` with `.Values` = the stanza merged with the values files (values files win) and the shared
-/// templates, parses the rendered spec, and digests each package directory.
+/// Parsed package directories by input key. A directory whose definition, build spec, templates and values
+/// are unchanged is not read, rendered or parsed again; only its content digest is recomputed.
+public struct LoadMemo: Sendable {
+    struct Entry: Sendable {
+        let packages: [PackageSpec]
+        let diagnostics: [Diagnostic]
+    }
+
+    var entries: [String: Entry] = [:]
+
+    public init() {}
+
+    /// How many directories are remembered.
+    public var count: Int { entries.count }
+}
+
+/// Loads a luet package tree: finds package directories and templates, parses every
+/// `definition.yaml`/`collection.yaml`, renders every `build.yaml` with `.Values` = the stanza merged with the
+/// values files (values files win) and the shared templates, parses the rendered spec, and digests each package
+/// directory.
 public enum TreeLoader {
-    /// Loads the tree. Never throws: problems are diagnostics, and packages with problems are left out.
+    /// Loads the work tree on disk.
     public static func load(_ options: LoadOptions) -> LoadedTree {
-        var diagnostics: [Diagnostic] = []
-        let treePrefix = normalizedPrefix(options.tree)
-        let fsTree: FileSystemTree
         do {
-            fsTree = try FileSystemTree(root: join(options.projectRoot, options.tree))
+            let snapshot = try WorkTreeSnapshot(projectRoot: options.projectRoot, tree: options.tree)
+            return load(snapshot, options: options)
         } catch {
-            return LoadedTree(packages: [], diagnostics: [error], templateFiles: [])
+            return LoadedTree(packages: [], diagnostics: [error], templateFiles: [], valuesFiles: options.valuesFiles, memo: LoadMemo())
         }
+    }
+
+    /// Loads a snapshot. Never throws: problems are diagnostics, and packages with problems are left out.
+    /// Directories found in `memo` with the same inputs are reused without reading them.
+    public static func load(_ snapshot: some TreeSnapshot, options: LoadOptions, memo: LoadMemo = LoadMemo()) -> LoadedTree {
+        var diagnostics: [Diagnostic] = []
+        let layout = TreeLayout(snapshot.files)
 
         // Values files: merged in order, later files win.
         var values = Value.map([:])
         for file in options.valuesFiles {
             do {
-                let bytes = try FileSystemTree.read(join(options.projectRoot, file))
+                let bytes = try snapshot.read(file, kind: .regular)
                 let doc = try YAMLDocument(text: String(decoding: bytes, as: UTF8.self), file: file)
-                guard let root = doc.root else { continue }
+                guard let root = doc.root, !root.isNull else { continue }
                 guard case .mapping = root else {
                     diagnostics.append(
-                        Diagnostic(
-                            at: doc.location(of: root), "a values file must be a mapping, found \(root.kindName)"))
+                        Diagnostic(at: doc.location(of: root), "a values file must be a mapping, found \(root.kindName)"))
                     continue
                 }
                 values = values.merging(try root.value(in: doc))
@@ -72,19 +98,23 @@ public enum TreeLoader {
             }
         }
 
-        // Shared templates, parsed once.
+        // Shared templates, parsed once. Their bytes and the values make the environment every render shares.
         var shared: [ParsedTemplate] = []
-        let templateFiles = fsTree.templateFiles.map { treePrefix + $0 }
-        for (rel, shown) in zip(fsTree.templateFiles, templateFiles) {
+        var environment = FramedHasher()
+        environment.add("cosci-load/1")
+        environment.add(bytes: CanonicalJSON.bytes(values))
+        for file in layout.templateFiles {
             do {
-                let bytes = try FileSystemTree.read(fsTree.absolute(rel))
-                shared.append(try ParsedTemplate.parse(String(decoding: bytes, as: UTF8.self), file: shown))
+                let bytes = try snapshot.read(file.path, kind: file.kind)
+                environment.add(file.path)
+                environment.add(bytes: bytes)
+                shared.append(try ParsedTemplate.parse(String(decoding: bytes, as: UTF8.self), file: file.path))
             } catch let error as TemplateError {
                 diagnostics.append(Diagnostic(at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)"))
             } catch let error as Diagnostic {
                 diagnostics.append(error)
             } catch {
-                diagnostics.append(Diagnostic(at: SourceLocation(file: shown, line: 0), "\(error)"))
+                diagnostics.append(Diagnostic(at: SourceLocation(file: file.path, line: 0), "\(error)"))
             }
         }
         let templates: TemplateSet
@@ -96,9 +126,10 @@ public enum TreeLoader {
         }
 
         // Package directories, in parallel; each slot is written by exactly one iteration.
-        let dirs = fsTree.packageDirectories
-        let results = Slots<DirectoryResult>(count: dirs.count)
-        let context = DirectoryContext(tree: fsTree, prefix: treePrefix, values: values, templates: templates)
+        let dirs = layout.packageDirectories
+        let results = Slots<(key: String?, result: LoadMemo.Entry)>(count: dirs.count)
+        let context = DirectoryContext(
+            snapshot: snapshot, values: values, templates: templates, environment: environment.finalize().hex, memo: memo)
         let workers = options.jobs > 0 ? options.jobs : ProcessorCount.online
         if workers <= 1 || dirs.count < 8 {
             for i in dirs.indices { results[i] = loadDirectory(dirs[i], context) }
@@ -115,10 +146,12 @@ public enum TreeLoader {
         // Gather, and reject duplicate identities (luet silently keeps the first; we say so).
         var packages: [PackageSpec] = []
         var seen: [PackageID: SourceLocation] = [:]
-        for result in results.values {
-            guard let result else { continue }
-            diagnostics.append(contentsOf: result.diagnostics)
-            for pkg in result.packages {
+        var nextMemo = LoadMemo()
+        for slot in results.values {
+            guard let slot else { continue }
+            if let key = slot.key { nextMemo.entries[key] = slot.result }
+            diagnostics.append(contentsOf: slot.result.diagnostics)
+            for pkg in slot.result.packages {
                 if let first = seen[pkg.id] {
                     diagnostics.append(
                         Diagnostic(
@@ -131,53 +164,72 @@ public enum TreeLoader {
             }
         }
         packages.sort { $0.id < $1.id }
-        return LoadedTree(packages: packages, diagnostics: diagnostics.sorted(), templateFiles: templateFiles)
+        return LoadedTree(
+            packages: packages, diagnostics: Array(Set(diagnostics)).sorted(),
+            templateFiles: layout.templateFiles.map(\.path), valuesFiles: options.valuesFiles, memo: nextMemo)
     }
 
     struct DirectoryContext: Sendable {
-        let tree: FileSystemTree
-        let prefix: String
+        let snapshot: any TreeSnapshot
         let values: Value
         let templates: TemplateSet
-    }
-
-    struct DirectoryResult: Sendable {
-        var packages: [PackageSpec] = []
-        var diagnostics: [Diagnostic] = []
+        /// Digest of the values and templates: part of every memo key.
+        let environment: String
+        let memo: LoadMemo
     }
 
     /// Loads one package directory: its definition or collection, its build spec for each stanza, its content.
-    static func loadDirectory(_ dir: FileSystemTree.PackageDirectory, _ ctx: DirectoryContext) -> DirectoryResult {
-        var result = DirectoryResult()
-        let shownDir = ctx.prefix + dir.relativePath
+    static func loadDirectory(_ dir: TreeLayout.PackageDirectory, _ ctx: DirectoryContext) -> (key: String?, result: LoadMemo.Entry) {
+        var packages: [PackageSpec] = []
+        var diagnostics: [Diagnostic] = []
+        let shownDir = dir.relativePath
         let shown = { (name: String) in shownDir.isEmpty ? name : shownDir + "/" + name }
         let defName = dir.hasCollection ? "collection.yaml" : "definition.yaml"
         if dir.hasCollection && dir.hasDefinition {
-            result.diagnostics.append(
+            diagnostics.append(
                 Diagnostic(
                     at: SourceLocation(file: shown("collection.yaml"), line: 0),
                     "the directory holds both definition.yaml and collection.yaml",
                     hint: "keep one: a collection's stanzas can hold the single definition"))
-            return result
+            return (nil, .init(packages: [], diagnostics: diagnostics))
         }
 
-        // Content: every owned file except collection.yaml, with git's blob id.
+        // Content: every owned file except collection.yaml, with git's blob id (read and hashed unless known).
         var content: [ContentEntry] = []
         var definitionBytes: [UInt8]?
         var buildBytes: [UInt8]?
-        for file in dir.files {
-            let rel = dir.relativePath.isEmpty ? file.path : dir.relativePath + "/" + file.path
+        var definitionBlob = "", buildBlob = ""
+        for (rel, file) in dir.files {
             do {
-                let bytes = try FileSystemTree.read(ctx.tree.absolute(rel), kind: file.kind)
-                if file.path == defName { definitionBytes = bytes }
-                if file.path == "build.yaml" { buildBytes = bytes }
-                if file.path == "collection.yaml" { continue }
-                content.append(ContentEntry(path: file.path, mode: file.kind.gitMode, blobID: FileSystemTree.blobID(of: bytes)))
+                var blob = file.blobID
+                if blob == nil {
+                    let bytes = try ctx.snapshot.read(file.path, kind: file.kind)
+                    blob = FileSystemTree.blobID(of: bytes)
+                    if rel == defName { definitionBytes = bytes }
+                    if rel == "build.yaml" { buildBytes = bytes }
+                }
+                if rel == defName { definitionBlob = blob ?? "" }
+                if rel == "build.yaml" { buildBlob = blob ?? "" }
+                if rel == "collection.yaml" { continue }
+                content.append(ContentEntry(path: rel, mode: file.kind.gitMode, blobID: blob ?? ""))
             } catch {
-                result.diagnostics.append(relabel(error, file: shownDir + "/" + file.path))
+                diagnostics.append(relabel(error, file: file.path))
             }
         }
-        guard let definitionBytes, let buildBytes else { return result }
+        if !diagnostics.isEmpty { return (nil, .init(packages: [], diagnostics: diagnostics)) }
+
+        // Reuse: the same directory with the same definition, build spec, templates and values parses the same.
+        let key = [shownDir, definitionBlob, buildBlob, ctx.environment].joined(separator: "\u{0}")
+        if let hit = ctx.memo.entries[key] {
+            return (key, .init(packages: hit.packages.map { $0.with(content: content) }, diagnostics: hit.diagnostics))
+        }
+        do {
+            if definitionBytes == nil { definitionBytes = try ctx.snapshot.read(shown(defName), kind: .regular) }
+            if buildBytes == nil { buildBytes = try ctx.snapshot.read(shown("build.yaml"), kind: .regular) }
+        } catch {
+            return (nil, .init(packages: [], diagnostics: [error]))
+        }
+        guard let definitionBytes, let buildBytes else { return (nil, .init(packages: [], diagnostics: diagnostics)) }
         let definitionFile = shown(defName)
         let buildFile = shown("build.yaml")
 
@@ -186,25 +238,24 @@ public enum TreeLoader {
         do {
             doc = try YAMLDocument(text: String(decoding: definitionBytes, as: UTF8.self), file: definitionFile)
         } catch {
-            result.diagnostics.append(error)
-            return result
+            return (key, .init(packages: [], diagnostics: [error]))
         }
         var stanzas: [(node: YAMLNode, field: String?)] = []
         if dir.hasCollection {
             guard let root = doc.root, case .mapping = root, let list = root.entry("packages"), case .sequence(let seq, _) = list
             else {
-                result.diagnostics.append(
+                diagnostics.append(
                     Diagnostic(
                         at: doc.location(of: doc.root), field: "packages",
                         "a collection must be a mapping with a `packages:` list of package definitions"))
-                return result
+                return (key, .init(packages: [], diagnostics: diagnostics))
             }
             stanzas = seq.enumerated().map { ($0.element, "packages[\($0.offset)]") }
         } else {
             guard let root = doc.root, case .mapping = root else {
-                result.diagnostics.append(
+                diagnostics.append(
                     Diagnostic(at: doc.location(of: doc.root), "a definition must be a mapping with name, category and version"))
-                return result
+                return (key, .init(packages: [], diagnostics: diagnostics))
             }
             stanzas = [(root, nil)]
         }
@@ -214,8 +265,8 @@ public enum TreeLoader {
         do {
             template = try ParsedTemplate.parse(String(decoding: buildBytes, as: UTF8.self), file: buildFile)
         } catch {
-            result.diagnostics.append(Diagnostic(at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)"))
-            return result
+            diagnostics.append(Diagnostic(at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)"))
+            return (key, .init(packages: [], diagnostics: diagnostics))
         }
 
         for (node, field) in stanzas {
@@ -230,21 +281,19 @@ public enum TreeLoader {
                         at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)",
                         hint: hint(forTemplateError: error.message, package: stanza.id))
                 }
-                var warnings: [Diagnostic] = []
-                let build = try BuildSpecParser.parse(rendered, file: buildFile, package: stanza.id, warnings: &warnings)
-                if stanzas.count == 1 || field == "packages[0]" { result.diagnostics.append(contentsOf: warnings) }
-                result.packages.append(
+                let build = try BuildSpecParser.parse(rendered, file: buildFile, package: stanza.id, warnings: &diagnostics)
+                packages.append(
                     PackageSpec(
                         id: stanza.id, path: shownDir.isEmpty ? "." : shownDir, definedAt: doc.location(of: node),
                         buildFile: buildFile, stanza: stanza.value, runtimeRequires: stanza.requires,
                         provides: stanza.provides + build.provides, build: build, content: content))
             } catch let error as Diagnostic {
-                result.diagnostics.append(error)
+                diagnostics.append(error)
             } catch {
-                result.diagnostics.append(Diagnostic(at: doc.location(of: node), "\(error)"))
+                diagnostics.append(Diagnostic(at: doc.location(of: node), "\(error)"))
             }
         }
-        return result
+        return (key, .init(packages: packages, diagnostics: diagnostics))
     }
 
     static func hint(forTemplateError message: String, package: PackageID) -> String? {
@@ -272,13 +321,6 @@ public enum TreeLoader {
         return a.hasSuffix("/") ? a + b : a + "/" + b
     }
 
-    /// `packages` → `packages/`; `.` → ``.
-    static func normalizedPrefix(_ tree: String) -> String {
-        var t = tree
-        while t.hasPrefix("./") { t.removeFirst(2) }
-        while t.hasSuffix("/") { t.removeLast() }
-        return (t.isEmpty || t == ".") ? "" : t + "/"
-    }
 }
 
 /// Fixed-size result slots for a parallel loop, in memory allocated once. `@unchecked Sendable`: each index

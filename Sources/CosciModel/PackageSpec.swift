@@ -107,9 +107,9 @@ public struct PackageSpec: Sendable {
     public let provides: [Requirement]
     public let build: BuildSpec
     /// The files of the package directory (nested package directories and `collection.yaml` excluded).
-    public let content: [ContentEntry]
+    public private(set) var content: [ContentEntry]
     /// `ContentEntry.directoryDigest(content)`.
-    public let contentDigest: Digest
+    public private(set) var contentDigest: Digest
     /// SHA-256 of the canonical JSON of the rendered build spec (volatile fields dropped): the key's `spec` field.
     public let specDigest: Digest
     /// SHA-256 of the canonical JSON of the stanza: the key's `stanza` field.
@@ -118,6 +118,14 @@ public struct PackageSpec: Sendable {
     /// Build spec fields that never affect the build's output and are left out of the key: luet-internal
     /// bookkeeping that a tool may write back.
     public static let volatileSpecFields: Set<String> = ["build_options", "seed"]
+
+    /// The same package with another directory content (as when only non-definition files changed).
+    public func with(content newContent: [ContentEntry]) -> PackageSpec {
+        var copy = self
+        copy.content = newContent
+        copy.contentDigest = ContentEntry.directoryDigest(newContent)
+        return copy
+    }
 
     /// The canonical JSON that `specDigest` hashes.
     public var specJSON: [UInt8] { PackageSpec.canonicalJSON(of: build) }

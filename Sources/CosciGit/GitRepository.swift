@@ -1,0 +1,283 @@
+internal import CGit2
+import CosciModel
+
+/// A git object id (SHA-1 hex).
+public struct ObjectID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let hex: String
+    public var description: String { hex }
+    /// The first 12 hex digits.
+    public var short: String { String(hex.prefix(12)) }
+    public static func < (a: ObjectID, b: ObjectID) -> Bool { a.hex < b.hex }
+
+    init(_ oid: UnsafePointer<git_oid>) {
+        var buf = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&buf, 41, oid)
+        hex = String(cString: buf)
+    }
+
+    func withOID<T>(_ body: (UnsafePointer<git_oid>) throws(GitError) -> T) throws(GitError) -> T {
+        var oid = git_oid()
+        guard git_oid_fromstr(&oid, hex) == 0 else {
+            throw GitError(code: -1, function: "git_oid_fromstr", subject: hex, message: "not an object id")
+        }
+        return try body(&oid)
+    }
+}
+
+/// A libgit2 failure: the function, what it was applied to, libgit2's own message and code.
+public struct GitError: Error, Sendable, CustomStringConvertible {
+    public let code: Int32
+    public let function: String
+    public let subject: String
+    public let message: String
+
+    /// True when libgit2 said the object, reference or revision does not exist.
+    public var isNotFound: Bool { code == GIT_ENOTFOUND.rawValue }
+
+    public var description: String { "\(function)(\(subject)): \(message) [\(code)]" }
+}
+
+/// Checks a libgit2 return code, reading libgit2's thread-local message at once (no suspension point may come
+/// between the call and this check).
+@discardableResult
+func check(_ rc: Int32, _ function: StaticString, _ subject: String) throws(GitError) -> Int32 {
+    guard rc < 0 else { return rc }
+    let message = git_error_last().map { String(cString: $0.pointee.message) } ?? "unknown error"
+    throw GitError(code: rc, function: "\(function)", subject: subject, message: message)
+}
+
+/// One file of a commit's tree.
+public struct TreeFile: Sendable, Hashable {
+    /// Relative to the listed directory, `/`-separated.
+    public let path: String
+    /// git's file mode: 0o100644, 0o100755 or 0o120000 (submodules are skipped).
+    public let mode: UInt32
+    public let blob: ObjectID
+}
+
+/// One changed path between two trees, or between HEAD and the working tree.
+public struct FileChange: Sendable, Hashable {
+    public enum Status: String, Sendable {
+        case added, deleted, modified, renamed, copied, typeChanged = "type-changed", untracked
+    }
+
+    public let status: Status
+    /// The path before (equal to `newPath` unless renamed or copied).
+    public let oldPath: String
+    /// The path after.
+    public let newPath: String
+}
+
+/// An open repository. Owns its `git_repository*`; not thread-safe, so deliberately not `Sendable`:
+/// open one per task.
+public final class GitRepository {
+    private let raw: OpaquePointer
+    private static let initialized: Int32 = git_libgit2_init()
+
+    /// Opens the repository containing `path` (searching upwards, as `git` does).
+    public init(discoveringFrom path: String) throws(GitError) {
+        _ = GitRepository.initialized
+        var handle: OpaquePointer?
+        try check(git_repository_open_ext(&handle, path, 0, nil), "git_repository_open_ext", path)
+        guard let handle else {
+            throw GitError(code: -1, function: "git_repository_open_ext", subject: path, message: "no repository")
+        }
+        raw = handle
+    }
+
+    deinit { git_repository_free(raw) }
+
+    /// The working directory (no trailing slash), or nil for a bare repository.
+    public var workdir: String? {
+        guard let p = git_repository_workdir(raw) else { return nil }
+        var s = String(cString: p)
+        while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
+        return s
+    }
+
+    /// Whether this is a shallow clone (its history may not reach a merge-base).
+    public var isShallow: Bool { git_repository_is_shallow(raw) == 1 }
+
+    /// Whether HEAD points at a commit rather than a branch.
+    public var isHeadDetached: Bool { git_repository_head_detached(raw) == 1 }
+
+    /// The short name of the branch HEAD points at, or nil when detached or unborn.
+    public var currentBranch: String? {
+        var ref: OpaquePointer?
+        guard git_repository_head(&ref, raw) == 0, let ref else { return nil }
+        defer { git_reference_free(ref) }
+        guard git_reference_is_branch(ref) == 1, let name = git_reference_shorthand(ref) else { return nil }
+        return String(cString: name)
+    }
+
+    /// Resolves any revspec (`HEAD~3`, a tag, a branch, `origin/main`, an id) to a commit.
+    public func commit(_ revspec: String) throws(GitError) -> ObjectID {
+        var object: OpaquePointer?
+        try check(git_revparse_single(&object, raw, revspec), "git_revparse_single", revspec)
+        defer { git_object_free(object) }
+        var commit: OpaquePointer?
+        try check(git_object_peel(&commit, object, GIT_OBJECT_COMMIT), "git_object_peel", revspec)
+        defer { git_object_free(commit) }
+        return ObjectID(git_object_id(commit))
+    }
+
+    /// Whether a revspec resolves to a commit.
+    public func resolves(_ revspec: String) -> Bool {
+        (try? commit(revspec)) != nil
+    }
+
+    /// The best common ancestor of two commits, or nil when their histories do not meet (here).
+    public func mergeBase(_ a: ObjectID, _ b: ObjectID) throws(GitError) -> ObjectID? {
+        var out = git_oid()
+        let rc = try a.withOID { (pa) throws(GitError) in
+            try b.withOID { (pb) throws(GitError) in git_merge_base(&out, raw, pa, pb) }
+        }
+        if rc == GIT_ENOTFOUND.rawValue { return nil }
+        try check(rc, "git_merge_base", "\(a.short) \(b.short)")
+        return ObjectID(&out)
+    }
+
+    /// The committer time of a commit, in seconds since the epoch.
+    public func commitTime(_ id: ObjectID) throws(GitError) -> Int64 {
+        try withCommit(id) { git_commit_time($0) }
+    }
+
+    private func withCommit<T>(_ id: ObjectID, _ body: (OpaquePointer) throws(GitError) -> T) throws(GitError) -> T {
+        var commit: OpaquePointer?
+        try id.withOID { (oid) throws(GitError) in
+            try check(git_commit_lookup(&commit, raw, oid), "git_commit_lookup", id.hex)
+        }
+        defer { git_commit_free(commit) }
+        return try body(commit!)
+    }
+
+    private func withTree<T>(_ commitID: ObjectID, _ body: (OpaquePointer) throws(GitError) -> T) throws(GitError) -> T {
+        try withCommit(commitID) { (commit) throws(GitError) in
+            var tree: OpaquePointer?
+            try check(git_commit_tree(&tree, commit), "git_commit_tree", commitID.hex)
+            defer { git_tree_free(tree) }
+            return try body(tree!)
+        }
+    }
+
+    /// Every file under `directory` (relative to the repository root; "" for the root) at a commit, straight
+    /// from the tree objects: paths, modes and blob ids, no blob is read. An absent directory gives [].
+    public func files(at commitID: ObjectID, under directory: String) throws(GitError) -> [TreeFile] {
+        try withTree(commitID) { (root) throws(GitError) in
+            var out: [TreeFile] = []
+            if directory.isEmpty || directory == "." {
+                try collect(root, prefix: "", into: &out)
+                return out
+            }
+            var entry: OpaquePointer?
+            let rc = git_tree_entry_bypath(&entry, root, directory)
+            if rc == GIT_ENOTFOUND.rawValue { return [] }
+            try check(rc, "git_tree_entry_bypath", directory)
+            defer { git_tree_entry_free(entry) }
+            guard git_tree_entry_type(entry) == GIT_OBJECT_TREE else { return [] }
+            var sub: OpaquePointer?
+            try check(git_tree_lookup(&sub, raw, git_tree_entry_id(entry)), "git_tree_lookup", directory)
+            defer { git_tree_free(sub) }
+            try collect(sub!, prefix: "", into: &out)
+            return out
+        }
+    }
+
+    private func collect(_ tree: OpaquePointer, prefix: String, into out: inout [TreeFile]) throws(GitError) {
+        let count = git_tree_entrycount(tree)
+        for i in 0..<count {
+            guard let entry = git_tree_entry_byindex(tree, i) else { continue }
+            let name = String(cString: git_tree_entry_name(entry))
+            let path = prefix.isEmpty ? name : prefix + "/" + name
+            let mode = UInt32(git_tree_entry_filemode(entry).rawValue)
+            switch mode {
+            case 0o040000:
+                var sub: OpaquePointer?
+                try check(git_tree_lookup(&sub, raw, git_tree_entry_id(entry)), "git_tree_lookup", path)
+                defer { git_tree_free(sub) }
+                try collect(sub!, prefix: path, into: &out)
+            case 0o100644, 0o100755, 0o120000:
+                out.append(TreeFile(path: path, mode: mode, blob: ObjectID(git_tree_entry_id(entry))))
+            default:
+                continue  // submodules (0o160000) are not part of the tree's content
+            }
+        }
+    }
+
+    /// A blob's bytes, from the object database.
+    public func blob(_ id: ObjectID) throws(GitError) -> [UInt8] {
+        var blob: OpaquePointer?
+        try id.withOID { (oid) throws(GitError) in try check(git_blob_lookup(&blob, raw, oid), "git_blob_lookup", id.hex) }
+        defer { git_blob_free(blob) }
+        let size = Int(git_blob_rawsize(blob))
+        guard size > 0, let content = git_blob_rawcontent(blob) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: content, count: size))
+    }
+
+    /// The changes between two commits' trees, with rename detection.
+    public func changes(from old: ObjectID, to new: ObjectID) throws(GitError) -> [FileChange] {
+        try withTree(old) { (oldTree) throws(GitError) in
+            try withTree(new) { (newTree) throws(GitError) in
+                var opts = git_diff_options()
+                try check(git_diff_options_init(&opts, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init", "")
+                var diff: OpaquePointer?
+                try check(git_diff_tree_to_tree(&diff, raw, oldTree, newTree, &opts), "git_diff_tree_to_tree", "\(old.short)..\(new.short)")
+                defer { git_diff_free(diff) }
+                return try deltas(diff!)
+            }
+        }
+    }
+
+    /// Uncommitted changes: HEAD to index to working tree, untracked files included (ignored ones not).
+    public func workingTreeChanges() throws(GitError) -> [FileChange] {
+        var opts = git_status_options()
+        try check(git_status_options_init(&opts, UInt32(GIT_STATUS_OPTIONS_VERSION)), "git_status_options_init", "")
+        opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR
+        opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED.rawValue | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS.rawValue
+            | GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX.rawValue | GIT_STATUS_OPT_SORT_CASE_SENSITIVELY.rawValue
+        var list: OpaquePointer?
+        try check(git_status_list_new(&list, raw, &opts), "git_status_list_new", workdir ?? "")
+        defer { git_status_list_free(list) }
+        var out: [FileChange] = []
+        for i in 0..<git_status_list_entrycount(list) {
+            guard let entry = git_status_byindex(list, i)?.pointee else { continue }
+            for delta in [entry.head_to_index, entry.index_to_workdir].compactMap({ $0?.pointee }) {
+                if let change = FileChange(delta) { out.append(change) }
+            }
+        }
+        return out
+    }
+
+    private func deltas(_ diff: OpaquePointer) throws(GitError) -> [FileChange] {
+        var find = git_diff_find_options()
+        try check(git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)), "git_diff_find_options_init", "")
+        find.flags = GIT_DIFF_FIND_RENAMES.rawValue
+        try check(git_diff_find_similar(diff, &find), "git_diff_find_similar", "")
+        var out: [FileChange] = []
+        for i in 0..<git_diff_num_deltas(diff) {
+            if let d = git_diff_get_delta(diff, i)?.pointee, let change = FileChange(d) { out.append(change) }
+        }
+        return out
+    }
+}
+
+@available(*, unavailable) extension GitRepository: Sendable {}
+
+extension FileChange {
+    init?(_ d: git_diff_delta) {
+        let status: Status
+        switch d.status {
+        case GIT_DELTA_ADDED: status = .added
+        case GIT_DELTA_DELETED: status = .deleted
+        case GIT_DELTA_MODIFIED: status = .modified
+        case GIT_DELTA_RENAMED: status = .renamed
+        case GIT_DELTA_COPIED: status = .copied
+        case GIT_DELTA_TYPECHANGE: status = .typeChanged
+        case GIT_DELTA_UNTRACKED: status = .untracked
+        default: return nil
+        }
+        let old = d.old_file.path.map { String(cString: $0) } ?? ""
+        let new = d.new_file.path.map { String(cString: $0) } ?? old
+        self.init(status: status, oldPath: old.isEmpty ? new : old, newPath: new)
+    }
+}
