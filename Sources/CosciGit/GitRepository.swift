@@ -9,6 +9,11 @@ public struct ObjectID: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var short: String { String(hex.prefix(12)) }
     public static func < (a: ObjectID, b: ObjectID) -> Bool { a.hex < b.hex }
 
+    /// An id from its 40 hex digits (not validated here; libgit2 rejects a bad one when it is used).
+    public init(hex: String) {
+        self.hex = hex
+    }
+
     init(_ oid: UnsafePointer<git_oid>) {
         var buf = [CChar](repeating: 0, count: 41)
         git_oid_tostr(&buf, 41, oid)
@@ -201,6 +206,19 @@ public final class GitRepository {
             default:
                 continue  // submodules (0o160000) are not part of the tree's content
             }
+        }
+    }
+
+    /// The blob id of a file at a commit, or nil when the path is absent or not a file.
+    public func blobID(at commitID: ObjectID, path: String) throws(GitError) -> ObjectID? {
+        try withTree(commitID) { (root) throws(GitError) in
+            var entry: OpaquePointer?
+            let rc = git_tree_entry_bypath(&entry, root, path)
+            if rc == GIT_ENOTFOUND.rawValue { return nil }
+            try check(rc, "git_tree_entry_bypath", path)
+            defer { git_tree_entry_free(entry) }
+            guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return nil }
+            return ObjectID(git_tree_entry_id(entry))
         }
     }
 

@@ -161,3 +161,37 @@ public struct PackageSpec: Sendable {
         self.stanzaDigest = .sha256(of: CanonicalJSON.bytes(stanza))
     }
 }
+
+/// A path that changed between two states of the repository, relative to the project root.
+public struct ChangedPath: Sendable, Hashable, Comparable {
+    public enum Status: String, Sendable {
+        case added, deleted, modified, renamed, copied, typeChanged = "type-changed", untracked
+    }
+
+    public let status: Status
+    /// The path after the change (before it, for a deletion).
+    public let path: String
+    /// The path before a rename or copy.
+    public let oldPath: String?
+
+    public init(status: Status, path: String, oldPath: String? = nil) {
+        self.status = status
+        self.path = path
+        self.oldPath = oldPath
+    }
+
+    public static func < (a: ChangedPath, b: ChangedPath) -> Bool {
+        a.path.utf8.lexicographicallyPrecedes(b.path.utf8)
+    }
+
+    /// `path changed`, `path added`, `old renamed to path`, …
+    public var sentence: String {
+        switch status {
+        case .added, .untracked: return "\(path) added"
+        case .deleted: return "\(path) removed"
+        case .modified, .typeChanged: return "\(path) changed"
+        case .renamed: return "\(oldPath ?? "?") renamed to \(path)"
+        case .copied: return "\(oldPath ?? "?") copied to \(path)"
+        }
+    }
+}

@@ -14,7 +14,7 @@ struct Cosci: ParsableCommand {
             64 bad usage.
             """,
         version: CosciVersion.text,
-        subcommands: [List.self, Explain.self, Graph.self, Check.self, Version.self]
+        subcommands: [List.self, Explain.self, Graph.self, Check.self, Affected.self, Version.self]
     )
 }
 
@@ -42,18 +42,23 @@ struct TreeOptions: ParsableArguments {
         ProjectFlags(tree: tree, values: values, flavor: flavor, platform: platform, jobs: jobs)
     }
 
-    /// Resolves the project and analyses the tree. Prints warnings; on errors prints them and exits 2
-    /// unless `tolerateErrors` (for `check`, which reports them itself).
-    func analyse(tolerateErrors: Bool = false) throws -> Analysis {
-        let project: Project
+    /// Resolves the project (flags, environment, cosci.yaml); exits 2 with the problem when it cannot.
+    func project() throws -> Project {
         do {
-            project = try Project.resolve(
+            let project = try Project.resolve(
                 flags, environment: ProcessInfo.processInfo.environment,
                 cwd: FileManager.default.currentDirectoryPath)
+            return project
         } catch {
             Output.error(error.description)
             throw ExitCode(ExitStatus.treeErrors)
         }
+    }
+
+    /// Resolves the project and analyses the tree. Prints warnings; on errors prints them and exits 2
+    /// unless `tolerateErrors` (for `check`, which reports them itself).
+    func analyse(tolerateErrors: Bool = false) throws -> Analysis {
+        let project = try project()
         let phaseTimings = timings ? PhaseTimings() : nil
         let analysis = Analysis.run(project, timings: phaseTimings)
         if let phaseTimings { Output.error(phaseTimings.report) }
@@ -81,6 +86,17 @@ enum Output {
 
     static func json(_ value: Value) {
         write(CanonicalJSON.encode(value, pretty: true) + "\n")
+    }
+
+    /// Writes a file atomically: a temporary file beside it, then a rename.
+    static func writeFile(_ path: String, _ text: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try Data(text.utf8).write(to: temp)
+        if rename(temp.path, url.path) != 0 {
+            try? FileManager.default.removeItem(at: temp)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
     }
 
     static func error(_ text: String) {

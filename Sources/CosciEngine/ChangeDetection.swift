@@ -1,0 +1,228 @@
+import CosciGit
+import CosciManifest
+import CosciModel
+import CosciPlanner
+import Foundation
+
+/// What `cosci affected` compares, as the user asked for it.
+public struct AffectedOptions: Sendable {
+    /// Base revision; nil means the merge-base of HEAD with the default branch.
+    public var base: String?
+    /// Head revision; nil means HEAD.
+    public var head: String?
+    /// Include uncommitted changes (the work tree) as the head side.
+    public var dirty: Bool
+    /// When the base cannot be found, treat every package as affected instead of failing.
+    public var fallbackAll: Bool
+
+    public init(base: String? = nil, head: String? = nil, dirty: Bool = false, fallbackAll: Bool = false) {
+        self.base = base
+        self.head = head
+        self.dirty = dirty
+        self.fallbackAll = fallbackAll
+    }
+}
+
+/// The outcome of change detection, with the commits it compared and the shape of the clone.
+public struct AffectedReport: Sendable {
+    public let base: ObjectID?
+    public let head: ObjectID
+    public let mergeBase: ObjectID?
+    /// Whether the head side is the work tree and it has uncommitted changes.
+    public let dirty: Bool
+    public let shallow: Bool
+    public let detached: Bool
+    /// Set when every package was treated as affected, and why.
+    public let fallback: String?
+    public let set: AffectedSet
+    /// Problems found loading either side.
+    public let diagnostics: [Diagnostic]
+}
+
+/// Change detection over git history: the affected set between two commits (or a commit and the work tree).
+public enum ChangeDetection {
+    /// Branches tried, in order, for the default base.
+    public static let defaultBranches = ["origin/HEAD", "origin/main", "origin/master", "main", "master"]
+
+    public static func affected(_ project: Project, _ options: AffectedOptions) throws(Diagnostic) -> AffectedReport {
+        let repo: GitRepository
+        do { repo = try GitRepository(discoveringFrom: project.root) } catch {
+            throw Diagnostic(
+                at: nil, "\(project.root) is not inside a git repository (\(error.message))",
+                hint: "change detection reads git history: run it in a clone")
+        }
+        guard let workdir = repo.workdir else {
+            throw Diagnostic(at: nil, "the repository has no working directory (bare)", hint: "run cosci in a clone")
+        }
+        let projectPrefix = project.root == workdir ? "" : String(project.root.dropFirst(workdir.count + 1)) + "/"
+
+        let head: ObjectID
+        do { head = try repo.commit(options.head ?? "HEAD") } catch {
+            throw Diagnostic(
+                at: nil, "cannot resolve head revision \"\(options.head ?? "HEAD")\": \(error.message)",
+                hint: options.head == nil ? "make a first commit" : "check the revision, or `git fetch` it")
+        }
+
+        // The base: as given, or the merge-base with the default branch.
+        var base: ObjectID?
+        var mergeBase: ObjectID?
+        var fallback: String?
+        do {
+            if let given = options.base {
+                let b: ObjectID
+                do { b = try repo.commit(given) } catch {
+                    throw Diagnostic(
+                        at: nil, "cannot resolve base revision \"\(given)\": \(error.message)",
+                        hint: repo.isShallow
+                            ? "this is a shallow clone: `git fetch --deepen=<n>` or `git fetch --unshallow`, or pass --fallback all"
+                            : "fetch it (`git fetch origin \(given)`), or pass --fallback all")
+                }
+                base = b
+                mergeBase = try? repo.mergeBase(b, head)
+            } else {
+                guard let branch = defaultBranches.first(where: repo.resolves) else {
+                    throw Diagnostic(
+                        at: nil, "no default branch to compare with (tried \(defaultBranches.joined(separator: ", ")))",
+                        hint: "pass --base REV, or fetch the default branch (`git fetch origin main`)")
+                }
+                let tip = try repo.commit(branch)
+                guard let mb = try repo.mergeBase(tip, head) else {
+                    throw Diagnostic(
+                        at: nil, "HEAD and \(branch) have no common ancestor in this clone",
+                        hint: repo.isShallow
+                            ? "this is a shallow clone whose history does not reach the merge-base: `git fetch --deepen=<n>` or `git fetch --unshallow`, or pass --fallback all"
+                            : "pass --base REV")
+                }
+                base = mb
+                mergeBase = mb
+            }
+        } catch let error as Diagnostic {
+            guard options.fallbackAll else { throw error }
+            fallback = "\(error.message); every package is treated as affected (--fallback all)"
+            base = nil
+        } catch {
+            guard options.fallbackAll else { throw Diagnostic(at: nil, "\(error)") }
+            fallback = "\(error); every package is treated as affected (--fallback all)"
+        }
+
+        // Head: the work tree (dirty) or the commit's objects. Base reuses what head parsed.
+        let headTree: LoadedTree
+        do {
+            if options.dirty {
+                headTree = TreeLoader.load(project.loadOptions)
+            } else {
+                let snapshot = try GitCommitSnapshot(
+                    repositoryPath: workdir, repository: repo, commit: head, projectPrefix: projectPrefix,
+                    tree: project.tree, valuesFiles: project.valuesFiles)
+                headTree = TreeLoader.load(snapshot, options: project.loadOptions)
+            }
+        } catch {
+            throw Diagnostic(at: nil, "cannot read commit \(head.short): \(error)")
+        }
+        let headKeyed = keyed(headTree, project)
+        var diagnostics = headTree.diagnostics
+
+        var changes: [ChangedPath] = []
+        var uncommitted = false
+        let baseKeyed: KeyedTree
+        if let base {
+            let baseTree: LoadedTree
+            do {
+                let snapshot = try GitCommitSnapshot(
+                    repositoryPath: workdir, repository: repo, commit: base, projectPrefix: projectPrefix,
+                    tree: project.tree, valuesFiles: project.valuesFiles)
+                baseTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: headTree.memo)
+                var raw = try repo.changes(from: base, to: head)
+                if options.dirty {
+                    let local = try repo.workingTreeChanges()
+                    uncommitted = !local.isEmpty
+                    raw += local
+                }
+                changes = raw.compactMap { relative($0, projectPrefix) }
+            } catch {
+                throw Diagnostic(at: nil, "cannot read commit \(base.short): \(error)")
+            }
+            diagnostics += baseTree.diagnostics.map { Diagnostic(.warning, at: $0.location, field: $0.field, "at base: \($0.message)", hint: $0.hint) }
+            baseKeyed = keyed(baseTree, project)
+        } else {
+            let (graph, _) = BuildGraph.resolve([])
+            baseKeyed = KeyedTree(graph: graph, keys: [:], inputs: [])
+        }
+        let set = AffectedSet.compare(base: baseKeyed, head: headKeyed, changes: changes)
+        return AffectedReport(
+            base: base, head: head, mergeBase: mergeBase, dirty: uncommitted, shallow: repo.isShallow,
+            detached: repo.isHeadDetached, fallback: fallback, set: set, diagnostics: diagnostics)
+    }
+
+    static func keyed(_ tree: LoadedTree, _ project: Project) -> KeyedTree {
+        let (graph, _) = BuildGraph.resolve(tree.packages)
+        let keys = CacheKeys.compute(graph, platform: project.platform)
+        return KeyedTree(graph: graph, keys: keys, inputs: Set(tree.templateFiles + tree.valuesFiles))
+    }
+
+    /// A repository change as a path relative to the project root; changes outside the project are dropped.
+    static func relative(_ change: FileChange, _ prefix: String) -> ChangedPath? {
+        func strip(_ p: String) -> String? {
+            if prefix.isEmpty { return p }
+            return p.hasPrefix(prefix) ? String(p.dropFirst(prefix.count)) : nil
+        }
+        guard let path = strip(change.newPath) ?? strip(change.oldPath) else { return nil }
+        let status = ChangedPath.Status(rawValue: change.status.rawValue) ?? .modified
+        let old = change.oldPath != change.newPath ? strip(change.oldPath) : nil
+        return ChangedPath(status: status, path: path, oldPath: old)
+    }
+}
+
+extension AffectedReport {
+    /// The schema of `cosci affected --json`.
+    public static let schema = "cosci.affected/v1"
+
+    /// The canonical document: sorted keys, no timestamps; packages sorted by id.
+    public func document(platform: Platform) -> Value {
+        var clone: [String: Value] = ["shallow": .bool(shallow), "detached": .bool(detached)]
+        clone["dirty"] = .bool(dirty)
+        var doc: [String: Value] = [
+            "schema": .string(AffectedReport.schema),
+            "platform": .string(platform.description),
+            "base": base.map { .string($0.hex) } ?? .null,
+            "head": .string(head.hex),
+            "mergeBase": mergeBase.map { .string($0.hex) } ?? .null,
+            "dirty": .bool(dirty),
+            "clone": .map(clone),
+            "affected": .list(
+                set.affected.map { a in
+                    .map([
+                        "id": .string(a.id.description), "key": .string(a.key.description),
+                        "baseKey": a.baseKey.map { .string($0.description) } ?? .null, "new": .bool(a.isNew),
+                        "reasons": .list(a.reasons.map(Value.string)),
+                    ])
+                }),
+            "removed": .list(set.removed.map { .map(["id": .string($0.id.description), "key": .string($0.key.description)]) }),
+            "counts": .map([
+                "affected": .int(set.affected.count), "new": .int(set.affected.filter(\.isNew).count),
+                "removed": .int(set.removed.count), "unchanged": .int(set.unchanged),
+            ]),
+        ]
+        if let fallback { doc["fallback"] = .string(fallback) }
+        return .map(doc)
+    }
+
+    /// Human-readable: the comparison, then each affected package with its reason chains.
+    public var text: String {
+        var out = "base  \(base?.short ?? "(none)")"
+        if let mergeBase, mergeBase == base { out += "  (merge-base)" }
+        out += "\nhead  \(head.short)\(dirty ? " + uncommitted changes" : "")\n"
+        if let fallback { out += "fallback: \(fallback)\n" }
+        let newCount = set.affected.filter(\.isNew).count
+        out += "\(set.affected.count) affected (\(newCount) new), \(set.removed.count) removed, \(set.unchanged) unchanged\n"
+        for a in set.affected {
+            out += "\n  \(a.id)\(a.isNew ? "  [new]" : "")\n"
+            for r in a.reasons { out += "      \(r)\n" }
+        }
+        if !set.removed.isEmpty {
+            out += "\nremoved\n"
+            for r in set.removed { out += "  \(r.id)\n" }
+        }
+        return out
+    }
+}

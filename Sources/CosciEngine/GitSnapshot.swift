@@ -1,0 +1,78 @@
+import CosciGit
+import CosciManifest
+import CosciModel
+import Foundation
+
+/// A project as of a commit, read straight from git's object database: the file list comes from tree
+/// objects (no blob is read for it), and the loader's reads go to a repository handle behind a lock.
+struct GitCommitSnapshot: TreeSnapshot {
+    let files: [SnapshotFile]
+    let commit: ObjectID
+    /// Blob ids of the project files the loader may read besides the tree (values files), by path.
+    let extraBlobs: [String: String]
+    /// Blob ids of `files` by path.
+    let index: [String: String]
+    let reader: LockedBlobReader
+
+    /// Lists `projectPrefix + tree` at `commit`; `valuesFiles` are looked up too.
+    init(repositoryPath: String, repository: GitRepository, commit: ObjectID, projectPrefix: String, tree: String, valuesFiles: [String])
+        throws(GitError)
+    {
+        let treePrefix = TreeLayoutPrefix.of(tree)
+        let listed = try repository.files(at: commit, under: projectPrefix + String(treePrefix.dropLast()))
+        files = listed.compactMap { f in
+            FileKind(gitMode: f.mode).map { SnapshotFile(path: treePrefix + f.path, kind: $0, blobID: f.blob.hex) }
+        }.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        var extra: [String: String] = [:]
+        for file in valuesFiles where !file.hasPrefix("/") {
+            if let blob = try repository.blobID(at: commit, path: projectPrefix + file) { extra[file] = blob.hex }
+        }
+        extraBlobs = extra
+        index = Dictionary(files.map { ($0.path, $0.blobID ?? "") }, uniquingKeysWith: { a, _ in a })
+        self.commit = commit
+        reader = LockedBlobReader(repositoryPath: repositoryPath)
+    }
+
+    func read(_ path: String, kind: FileKind) throws(Diagnostic) -> [UInt8] {
+        if path.hasPrefix("/") { return try ManifestFiles.read(path) }
+        let blob = extraBlobs[path] ?? index[path]
+        guard let blob else {
+            throw Diagnostic(at: SourceLocation(file: path, line: 0), "not found in commit \(commit.short)")
+        }
+        do {
+            return try reader.blob(ObjectID(hex: blob))
+        } catch {
+            throw Diagnostic(at: SourceLocation(file: path, line: 0), "cannot read from commit \(commit.short): \(error)")
+        }
+    }
+
+}
+
+/// Reads blobs for several loader threads through one repository handle.
+/// `@unchecked Sendable`: `lock` serialises every use of `repository`, which is opened lazily under it.
+final class LockedBlobReader: @unchecked Sendable {
+    private let repositoryPath: String
+    private let lock = NSLock()
+    private var repository: GitRepository?
+
+    init(repositoryPath: String) {
+        self.repositoryPath = repositoryPath
+    }
+
+    func blob(_ id: ObjectID) throws(GitError) -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        if repository == nil { repository = try GitRepository(discoveringFrom: repositoryPath) }
+        return try repository!.blob(id)
+    }
+}
+
+/// `packages` → `packages/`; `.` → ``.
+enum TreeLayoutPrefix {
+    static func of(_ tree: String) -> String {
+        var t = tree
+        while t.hasPrefix("./") { t.removeFirst(2) }
+        while t.hasSuffix("/") { t.removeLast() }
+        return (t.isEmpty || t == ".") ? "" : t + "/"
+    }
+}
