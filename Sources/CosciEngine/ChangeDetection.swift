@@ -78,7 +78,7 @@ public enum ChangeDetection {
                             : "fetch it (`git fetch origin \(given)`), or pass --fallback all")
                 }
                 base = b
-                mergeBase = try? repo.mergeBase(b, head)
+                mergeBase = try? repo.mergeBase(b, head)  // informational: the comparison uses `b` itself
             } else {
                 guard let branch = defaultBranches.first(where: repo.resolves) else {
                     throw Diagnostic(
@@ -86,7 +86,8 @@ public enum ChangeDetection {
                         hint: "pass --base REV, or fetch the default branch (`git fetch origin main`)")
                 }
                 let tip = try repo.commit(branch)
-                guard let mb = try repo.mergeBase(tip, head) else {
+                // In a shallow clone the walk can hit a missing parent before it finds an ancestor: same meaning.
+                guard let mb = try ChangeDetection.mergeBase(repo, tip, head) else {
                     throw Diagnostic(
                         at: nil, "HEAD and \(branch) have no common ancestor in this clone",
                         hint: repo.isShallow
@@ -152,6 +153,16 @@ public enum ChangeDetection {
         return AffectedReport(
             base: base, head: head, mergeBase: mergeBase, dirty: uncommitted, shallow: repo.isShallow,
             detached: repo.isHeadDetached, fallback: fallback, set: set, diagnostics: diagnostics)
+    }
+
+    /// The merge-base, or nil when none is reachable (including a shallow history that ends first).
+    static func mergeBase(_ repo: GitRepository, _ a: ObjectID, _ b: ObjectID) throws(GitError) -> ObjectID? {
+        do {
+            return try repo.mergeBase(a, b)
+        } catch {
+            if repo.isShallow { return nil }
+            throw error
+        }
     }
 
     static func keyed(_ tree: LoadedTree, _ project: Project) -> KeyedTree {

@@ -1,0 +1,276 @@
+import CosciModel
+import CosciPlanner
+import Foundation
+import Testing
+
+@testable import CosciEngine
+
+/// A temporary git repository driven by the `git` command line (fixed author and dates), holding a copy of
+/// a fixture tree. The `git` CLI is the independent oracle for what libgit2 reads.
+final class GitFixture {
+    let root: URL
+    private var tick = 0
+
+    init(tree: String = "cos-style") throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-git-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        for item in try FileManager.default.contentsOfDirectory(atPath: Paths.trees.appendingPathComponent(tree).path) {
+            try FileManager.default.copyItem(
+                at: Paths.trees.appendingPathComponent(tree).appendingPathComponent(item), to: root.appendingPathComponent(item))
+        }
+        try git("init", "-q", "-b", "main")
+        try commitAll("initial")
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    @discardableResult
+    func git(_ args: String..., in dir: URL? = nil) throws -> String {
+        tick += 1
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = args
+        p.currentDirectoryURL = dir ?? root
+        let date = "2026-01-01T00:\(String(format: "%02d", tick % 60)):00Z"
+        p.environment = [
+            "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "Test",
+            "GIT_COMMITTER_EMAIL": "test@example.com", "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
+            "HOME": root.path, "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin",
+        ]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw FixtureError("git \(args.joined(separator: " ")): \(String(decoding: errData, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func commitAll(_ message: String) throws {
+        try git("add", "-A")
+        try git("commit", "-q", "--allow-empty", "-m", message)
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        let url = root.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    func read(_ path: String) throws -> String {
+        try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    func replace(_ path: String, _ old: String, _ new: String) throws {
+        let text = try read(path)
+        guard text.contains(old) else { throw FixtureError("\(path) does not contain \(old)") }
+        try write(path, text.replacingOccurrences(of: old, with: new))
+    }
+
+    func move(_ from: String, _ to: String) throws {
+        let dest = root.appendingPathComponent(to)
+        try FileManager.default.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: root.appendingPathComponent(from), to: dest)
+    }
+
+    func remove(_ path: String) throws {
+        try FileManager.default.removeItem(at: root.appendingPathComponent(path))
+    }
+
+    func project(flavor: String? = nil) throws -> Project {
+        try Project.resolve(ProjectFlags(tree: root.path, flavor: flavor), environment: [:], cwd: root.path)
+    }
+
+    /// The oracle: `cosci list` keys of a plain checkout of `rev` (extracted with `git archive`).
+    func listKeys(at rev: String, flavor: String? = nil) throws -> [String: String] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-checkout-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tar = dir.appendingPathComponent("tree.tar")
+        try git("archive", "-o", tar.path, rev)
+        try git("-C", dir.path, "init", "-q")  // any cwd with git; extraction below uses tar
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/tar")
+        p.arguments = ["-xf", tar.path, "-C", dir.path]
+        try p.run()
+        p.waitUntilExit()
+        let project = try Project.resolve(ProjectFlags(tree: dir.path, flavor: flavor), environment: [:], cwd: dir.path)
+        let analysis = Analysis.run(project)
+        return Dictionary(uniqueKeysWithValues: analysis.keys.map { ($0.key.description, $0.value.key.description) })
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// One generated history step and what a user expects of it beyond the oracle.
+struct Mutation: Sendable, CustomStringConvertible {
+    let description: String
+    let apply: @Sendable (GitFixture) throws -> Void
+    /// Packages that must be affected (a subset check), and packages that must not be.
+    var mustAffect: [String] = []
+    var mustNotAffect: [String] = []
+    var nothingAffected = false
+}
+
+let mutations: [Mutation] = [
+    Mutation(description: "edit a build spec", apply: { try $0.replace("packages/toolchain/yip/build.yaml", "steps:\n", "steps:\n- echo more\n") },
+             mustAffect: ["toolchain/yip@0.9.4-1", "system/cos@0.6.0"], mustNotAffect: ["toolchain/yq@4.30.1", "distro/base@0.20210719"]),
+    Mutation(description: "add a file to a package", apply: { try $0.write("packages/toolchain/yq/patch.diff", "--- a\n") },
+             mustAffect: ["toolchain/yq@4.30.1", "toolchain/yq@4.25.2-2", "system/cos-wrapper@0.32-7"]),
+    Mutation(description: "rename a package directory, content identical", apply: { try $0.move("packages/installer", "packages/legacy-installer") },
+             nothingAffected: true),
+    Mutation(description: "move a package to another category", apply: {
+        try $0.replace("packages/installer/definition.yaml", "category: \"utils\"", "category: \"tools\"")
+        try $0.move("packages/installer", "packages/tools/installer")
+    }, mustAffect: ["tools/installer@0.1"]),
+    Mutation(description: "delete a collection stanza", apply: {
+        try $0.replace("packages/toolchain/yq/collection.yaml", "- name: \"yq\"\n  category: \"toolchain\"\n  version: 4.30.1\n", "")
+    }, mustNotAffect: ["toolchain/yq@4.25.2-2"]),
+    Mutation(description: "change a values file", apply: { try $0.replace("values/green.yaml", "codename: \"green\"", "codename: \"emerald\"") },
+             mustAffect: ["system/cos-setup@1:0.4.1", "distro/base@0.20210719"], mustNotAffect: ["utils/installer@0.1"]),
+    Mutation(description: "add an unused value", apply: { try $0.write("values/green.yaml", try $0.read("values/green.yaml") + "unused: 1\n") },
+             nothingAffected: true),
+    Mutation(description: "change a shared template", apply: { try $0.replace("packages/templates/tools.yaml", "install -m 0755", "install -D -m 0755") },
+             mustAffect: ["toolchain/yip@0.9.4-1"], mustNotAffect: ["distro/base@0.20210719", "toolchain/yq@4.30.1"]),
+    Mutation(description: "bump a version", apply: { try $0.replace("packages/cos-setup/definition.yaml", "1:0.4.1", "1:0.4.2") },
+             mustAffect: ["system/cos-setup@1:0.4.2", "system/cos@0.6.0"]),
+    Mutation(description: "edit a dependency selector", apply: { try $0.replace("packages/cos-wrapper/build.yaml", "\"<4.30\"", "\">=4.30\"") },
+             mustAffect: ["system/cos-wrapper@0.32-7"], mustNotAffect: ["toolchain/yq@4.25.2-2"]),
+    Mutation(description: "comment-only edit of a definition", apply: { try $0.write("packages/installer/definition.yaml", try $0.read("packages/installer/definition.yaml") + "# a comment\n") },
+             mustAffect: ["utils/installer@0.1"], mustNotAffect: ["system/cos@0.6.0"]),
+    Mutation(description: "bump one stanza of a collection", apply: { try $0.replace("packages/toolchain/yq/collection.yaml", "4.25.2-2", "4.25.2-3") },
+             mustAffect: ["toolchain/yq@4.25.2-3"], mustNotAffect: ["toolchain/yq@4.30.1"]),
+]
+
+@Suite(.serialized) struct AffectedOracle {
+    /// For each generated history step: the affected set equals the set of packages whose `cosci list` key
+    /// differs between checkouts of base and head (plus packages new at head); removed ones are reported apart.
+    @Test(arguments: mutations)
+    func affectedEqualsKeyDifference(_ mutation: Mutation) throws {
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        try mutation.apply(repo)
+        try repo.commitAll(mutation.description)
+
+        let report = try ChangeDetection.affected(try repo.project(), AffectedOptions(base: "main", head: "HEAD"))
+        let baseKeys = try repo.listKeys(at: "main"), headKeys = try repo.listKeys(at: "HEAD")
+        let expected = Set(headKeys.filter { baseKeys[$0.key] != $0.value }.map(\.key))
+        let actual = Set(report.set.affected.map(\.id.description))
+        #expect(actual == expected, "\(mutation): extra \(actual.subtracting(expected)), missing \(expected.subtracting(actual))")
+        let expectedRemoved = Set(baseKeys.keys).subtracting(headKeys.keys)
+        #expect(Set(report.set.removed.map(\.id.description)) == expectedRemoved)
+        for a in report.set.affected {
+            #expect(a.key.description == headKeys[a.id.description])
+            #expect(a.baseKey?.description == baseKeys[a.id.description])
+            #expect(!a.reasons.isEmpty)
+            #expect(a.reasons.allSatisfy { $0.contains(a.id.description) || $0.hasPrefix("also changed") })
+        }
+        for id in mutation.mustAffect { #expect(actual.contains(id), "\(mutation): \(id) should be affected") }
+        for id in mutation.mustNotAffect { #expect(!actual.contains(id), "\(mutation): \(id) should not be affected") }
+        if mutation.nothingAffected { #expect(actual.isEmpty && report.set.removed.isEmpty, "\(mutation): \(actual)") }
+    }
+
+    @Test func reasonChainNamesTheFileAndTheDependencyPath() throws {
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        try repo.write("packages/toolchain/yip/build.yaml", try repo.read("packages/toolchain/yip/build.yaml") + "# tweak\n")
+        try repo.commitAll("tweak yip")
+        let report = try ChangeDetection.affected(try repo.project(), AffectedOptions())
+        let cos = try #require(report.set.affected.first { $0.id.description == "system/cos@0.6.0" })
+        #expect(cos.reasons.first == "packages/toolchain/yip/build.yaml changed → toolchain/yip@0.9.4-1 → (build dependency) system/cos@0.6.0")
+        #expect(report.base == report.mergeBase, "the default base is the merge-base with main")
+        let values = try ChangeDetection.affected(try repo.project(), AffectedOptions())
+        #expect(CanonicalJSON.encode(values.document(platform: .linuxAMD64)) == CanonicalJSON.encode(report.document(platform: .linuxAMD64)),
+                "the report is byte-identical for the same inputs")
+    }
+
+    @Test func valuesChangeIsNamedInTheReason() throws {
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        try repo.replace("values/green.yaml", "codename: \"green\"", "codename: \"emerald\"")
+        try repo.commitAll("codename")
+        let report = try ChangeDetection.affected(try repo.project(), AffectedOptions(base: "main"))
+        let setup = try #require(report.set.affected.first { $0.id.description == "system/cos-setup@1:0.4.1" })
+        #expect(setup.reasons.first == "values/green.yaml changed → rendered build spec changed → system/cos-setup@1:0.4.1")
+    }
+
+    @Test func dirtyWorkTreeIsTheHead() throws {
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        try repo.write("packages/installer/notes.txt", "uncommitted\n")
+        let clean = try ChangeDetection.affected(try repo.project(), AffectedOptions(dirty: false))
+        #expect(clean.set.affected.isEmpty)
+        let dirty = try ChangeDetection.affected(try repo.project(), AffectedOptions(dirty: true))
+        #expect(dirty.dirty)
+        #expect(dirty.set.affected.map(\.id.description) == ["utils/installer@0.1"])
+        #expect(dirty.set.affected.first?.reasons == ["packages/installer/notes.txt added → utils/installer@0.1"])
+    }
+}
+
+@Suite(.serialized) struct CloneShapes {
+    @Test func missingBaseSaysWhatToFetch() throws {
+        let repo = try GitFixture()
+        #expect {
+            try ChangeDetection.affected(try repo.project(), AffectedOptions(base: "origin/release-9"))
+        } throws: { error in
+            "\(error)".contains("cannot resolve base revision \"origin/release-9\"") && "\(error)".contains("git fetch")
+        }
+        let all = try ChangeDetection.affected(try repo.project(), AffectedOptions(base: "origin/release-9", fallbackAll: true))
+        #expect(all.set.affected.count == 11)
+        #expect(all.fallback?.contains("--fallback all") == true)
+    }
+
+    @Test func shallowCloneThatMissesTheMergeBase() throws {
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        for i in 0..<3 {
+            try repo.write("packages/installer/n\(i).txt", "\(i)\n")
+            try repo.commitAll("feature \(i)")
+        }
+        try repo.git("checkout", "-q", "main")
+        try repo.write("values/orange.yaml", try repo.read("values/orange.yaml") + "extra: 1\n")
+        try repo.commitAll("main moves on")
+        let clone = repo.root.deletingLastPathComponent().appendingPathComponent("cosci-shallow-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: clone) }
+        try repo.git("clone", "-q", "--depth", "1", "--no-single-branch", "--branch", "feature", "file://\(repo.root.path)", clone.path)
+        let project = try Project.resolve(ProjectFlags(tree: clone.path), environment: [:], cwd: clone.path)
+        #expect {
+            try ChangeDetection.affected(project, AffectedOptions())
+        } throws: { error in
+            "\(error)".contains("shallow clone") && "\(error)".contains("--unshallow") && "\(error)".contains("--fallback all")
+        }
+        let all = try ChangeDetection.affected(project, AffectedOptions(fallbackAll: true))
+        #expect(all.shallow)
+        #expect(all.fallback != nil)
+        #expect(all.set.affected.count == 11)
+    }
+
+    @Test func detachedHeadUsesTheDefaultBranch() throws {
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        try repo.write("packages/installer/x.txt", "x\n")
+        try repo.commitAll("x")
+        try repo.git("checkout", "-q", "--detach", "HEAD")
+        let report = try ChangeDetection.affected(try repo.project(), AffectedOptions())
+        #expect(report.detached)
+        #expect(report.set.affected.map(\.id.description) == ["utils/installer@0.1"])
+    }
+
+    @Test func notARepository() throws {
+        let project = try Project.resolve(
+            ProjectFlags(tree: Paths.trees.appendingPathComponent("cos-style").path), environment: [:], cwd: "/")
+        // The fixture lives inside cosci's own clone; copy it out to be outside any repository.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-norepo-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: project.root), to: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outside = try Project.resolve(ProjectFlags(tree: dir.path), environment: [:], cwd: dir.path)
+        #expect { try ChangeDetection.affected(outside, AffectedOptions()) } throws: { "\($0)".contains("not inside a git repository") }
+    }
+}
