@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "cosci",
             dependencies: [
-                "CosciModel", "CosciEngine",
+                "CosciModel", "CosciPlanner", "CosciEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

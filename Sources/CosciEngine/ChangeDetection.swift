@@ -45,6 +45,13 @@ public enum ChangeDetection {
     public static let defaultBranches = ["origin/HEAD", "origin/main", "origin/master", "main", "master"]
 
     public static func affected(_ project: Project, _ options: AffectedOptions) throws(Diagnostic) -> AffectedReport {
+        try affectedWithTree(project, options).0
+    }
+
+    /// The affected set, with the head's graph and keys (what a plan is made from).
+    public static func affectedWithTree(
+        _ project: Project, _ options: AffectedOptions
+    ) throws(Diagnostic) -> (AffectedReport, BuildGraph, [PackageID: CacheKeyComponents]) {
         let repo: GitRepository
         do { repo = try GitRepository(discoveringFrom: project.root) } catch {
             throw Diagnostic(
@@ -150,9 +157,10 @@ public enum ChangeDetection {
             baseKeyed = KeyedTree(graph: graph, keys: [:], inputs: [])
         }
         let set = AffectedSet.compare(base: baseKeyed, head: headKeyed, changes: changes)
-        return AffectedReport(
+        let report = AffectedReport(
             base: base, head: head, mergeBase: mergeBase, dirty: uncommitted, shallow: repo.isShallow,
             detached: repo.isHeadDetached, fallback: fallback, set: set, diagnostics: diagnostics)
+        return (report, headKeyed.graph, headKeyed.keys)
     }
 
     /// The merge-base, or nil when none is reachable (including a shallow history that ends first).
@@ -233,6 +241,27 @@ extension AffectedReport {
         if !set.removed.isEmpty {
             out += "\nremoved\n"
             for r in set.removed { out += "  \(r.id)\n" }
+        }
+        return out
+    }
+}
+
+extension AffectedReport {
+    /// A Markdown summary for `$GITHUB_STEP_SUMMARY`.
+    public var markdown: String {
+        var out = "## cosci affected\n\n"
+        out += "base `\(base?.short ?? "none")` → head `\(head.short)`\(dirty ? " (with uncommitted changes)" : "")\n\n"
+        if let fallback { out += "> **Fallback:** \(fallback)\n\n" }
+        let newCount = set.affected.filter(\.isNew).count
+        out += "**\(set.affected.count)** affected (\(newCount) new), **\(set.removed.count)** removed, \(set.unchanged) unchanged.\n\n"
+        if !set.affected.isEmpty {
+            out += "| package | why |\n|---|---|\n"
+            for a in set.affected {
+                out += "| `\(a.id)`\(a.isNew ? " (new)" : "") | \((a.reasons.first ?? "").replacingOccurrences(of: "|", with: "\\|")) |\n"
+            }
+        }
+        if !set.removed.isEmpty {
+            out += "\nRemoved: \(set.removed.map { "`\($0.id)`" }.joined(separator: ", "))\n"
         }
         return out
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CosciEngine
 import CosciModel
+import CosciPlanner
 import Foundation
 
 extension Cosci {
@@ -24,6 +25,8 @@ extension Cosci {
         @Flag(help: "Print canonical JSON (schema cosci.affected/v1).") var json = false
         @Option(help: ArgumentHelp("Also write the canonical JSON report to this file.", valueName: "file"))
         var report: String?
+        @Option(help: ArgumentHelp("Write a Markdown summary (for $GITHUB_STEP_SUMMARY) to this file.", valueName: "file"))
+        var summary: String?
 
         enum Fallback: String, ExpressibleByArgument { case all }
 
@@ -51,8 +54,83 @@ extension Cosci {
             for d in result.diagnostics { Output.error(d.description) }
             let document = result.document(platform: project.platform)
             if let report { try Output.writeFile(report, CanonicalJSON.encode(document, pretty: true) + "\n") }
+            if let summary { try Output.writeFile(summary, result.markdown) }
             if json { Output.json(document) } else { Output.write(result.text) }
             if !errors.isEmpty { throw ExitCode(ExitStatus.treeErrors) }
+        }
+    }
+}
+
+extension Cosci {
+    struct PlanCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "plan",
+            abstract: "Plan the rebuild: affected packages not in the cache, their dependents, waves and shards.",
+            discussion: """
+                Formats: json (schema cosci.plan/v1), github (lines for $GITHUB_OUTPUT: build=… and matrix=…), gitlab
+                (a child pipeline), k8s (an Indexed Job). Shards are numbered from 0. See ci/ for pipelines that use them.
+                """)
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case json, github, gitlab, k8s }
+
+        @Option(help: ArgumentHelp("Base revision.", valueName: "rev")) var base: String?
+        @Option(help: ArgumentHelp("Head revision.", valueName: "rev")) var head: String?
+        @Flag(inversion: .prefixedNo, help: "Include uncommitted changes on the head side.") var dirty: Bool?
+        @Flag(help: "Plan every package, not only the affected ones.") var all = false
+        @Option(help: ArgumentHelp("Local artifact cache (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
+        var cache: String?
+        @Option(help: "Number of shards (CI jobs) to spread the builds over.") var shards = 1
+        @Option(help: ArgumentHelp("JSON map of category/name to seconds, from earlier runs.", valueName: "file"))
+        var durations: String?
+        @Option(help: ArgumentHelp("With `all`, a base that cannot be found makes every package affected.", valueName: "all"))
+        var fallback: Affected.Fallback?
+        @Option(help: "Output format.") var format: Format = .json
+        @Option(help: ArgumentHelp("Also write the canonical JSON plan to this file.", valueName: "file")) var report: String?
+        @Option(help: ArgumentHelp("Write a Markdown summary (for $GITHUB_STEP_SUMMARY) to this file.", valueName: "file"))
+        var summary: String?
+        @OptionGroup var options: TreeOptions
+
+        func validate() throws {
+            guard (1...1024).contains(shards) else { throw ValidationError("--shards must be between 1 and 1024") }
+            if dirty == true && head != nil {
+                throw ValidationError("--dirty compares against the work tree; it cannot be combined with --head")
+            }
+        }
+
+        func run() throws {
+            let project = try options.project()
+            for w in project.warnings { Output.error(w.description) }
+            let environment = ProcessInfo.processInfo.environment
+            let inCI = !(environment["CI"] ?? "").isEmpty && environment["CI"] != "false"
+            var planOptions = PlanOptions()
+            planOptions.changes = AffectedOptions(
+                base: base, head: head, dirty: dirty ?? (base == nil && head == nil && !inCI), fallbackAll: fallback == .all)
+            planOptions.all = all
+            planOptions.cache = cache
+            planOptions.shards = min(shards, format == .github ? PlanRenderer.githubMatrixLimit : shards)
+            planOptions.durations = durations
+            if format == .github && shards > PlanRenderer.githubMatrixLimit {
+                Output.error("cosci: GitHub Actions allows at most \(PlanRenderer.githubMatrixLimit) matrix jobs; using \(PlanRenderer.githubMatrixLimit) shards")
+            }
+            let plan: Plan, context: PlanContext, diagnostics: [Diagnostic]
+            do {
+                (plan, context, diagnostics) = try Planning.plan(project, planOptions)
+            } catch {
+                Output.error("cosci: \(error.description)")
+                throw ExitCode(ExitStatus.failure)
+            }
+            for d in diagnostics { Output.error(d.description) }
+            let renderer = PlanRenderer(plan: plan, context: context)
+            let document = CanonicalJSON.encode(renderer.document(), pretty: true) + "\n"
+            if let report { try Output.writeFile(report, document) }
+            if let summary { try Output.writeFile(summary, renderer.markdown()) }
+            if plan.builds.isEmpty { Output.error("cosci: nothing to build (\(plan.entries.count) package(s) unchanged or cached)") }
+            switch format {
+            case .json: Output.write(document)
+            case .github: Output.write(renderer.github())
+            case .gitlab: Output.write(renderer.gitlab())
+            case .k8s: Output.write(renderer.kubernetes())
+            }
         }
     }
 }

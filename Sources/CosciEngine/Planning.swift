@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciManifest
+import CosciModel
+import CosciPlanner
+import Foundation
+
+/// The local artifact cache: a content-addressed directory. An artifact for key `sha256:<hex>` is complete
+/// when `<root>/<hex[0..<2]>/<hex>/metadata.yaml` exists (it is written last, by rename).
+public struct LocalCache: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// Where the artifact of `key` lives.
+    public func directory(for key: Digest) -> String {
+        "\(root)/\(key.hex.prefix(2))/\(key.hex)"
+    }
+
+    /// Whether a complete artifact for `key` is present.
+    public func contains(_ key: Digest) -> Bool {
+        var st = stat()
+        return stat(directory(for: key) + "/metadata.yaml", &st) == 0
+    }
+}
+
+/// What `cosci plan` was asked.
+public struct PlanOptions: Sendable {
+    public var changes = AffectedOptions()
+    /// Plan every package, not only the affected ones.
+    public var all = false
+    /// The local cache directory (default: cosci.yaml `cache:`, else `.cosci/cache`, relative to the project).
+    public var cache: String?
+    public var shards = 1
+    /// A JSON file mapping `category/name` to seconds, from earlier runs.
+    public var durations: String?
+
+    public init() {}
+}
+
+/// Builds plans: change detection (or every package), cache lookups, then the pure planner.
+public enum Planning {
+    public static func plan(_ project: Project, _ options: PlanOptions) throws(Diagnostic) -> (Plan, PlanContext, [Diagnostic]) {
+        let cacheRoot = Project.absolute(options.cache ?? project.config.cache ?? ".cosci/cache", cwd: project.root)
+        let cache = LocalCache(root: cacheRoot)
+        let durations = try options.durations.map(readDurations) ?? [:]
+
+        let graph: BuildGraph
+        let keys: [PackageID: CacheKeyComponents]
+        var selected: Set<PackageID>
+        var reasons: [PackageID: [String]] = [:]
+        var context: PlanContext
+        var diagnostics: [Diagnostic] = []
+        if options.all {
+            let analysis = Analysis.run(project)
+            if analysis.hasErrors {
+                throw Diagnostic(at: nil, "the tree has errors; `cosci check` lists them")
+            }
+            graph = analysis.graph
+            keys = analysis.keys
+            selected = Set(graph.order)
+            for id in selected { reasons[id] = ["--all → \(id)"] }
+            context = PlanContext(base: nil, head: "work tree", mergeBase: nil, platform: project.platform)
+            diagnostics = analysis.diagnostics
+        } else {
+            let (report, headGraph, headKeys) = try ChangeDetection.affectedWithTree(project, options.changes)
+            if report.diagnostics.contains(where: { $0.severity == .error }) {
+                throw Diagnostic(at: nil, "the tree has errors at head; `cosci check` lists them")
+            }
+            graph = headGraph
+            keys = headKeys
+            selected = Set(report.set.affected.map(\.id))
+            for a in report.set.affected { reasons[a.id] = a.reasons }
+            if report.fallback != nil {
+                selected = Set(graph.order)
+                for id in selected where reasons[id] == nil { reasons[id] = ["--fallback all → \(id)"] }
+            }
+            context = PlanContext(
+                base: report.base?.hex, head: report.head.hex, mergeBase: report.mergeBase?.hex, platform: project.platform)
+            context.dirty = report.dirty
+            context.shallow = report.shallow
+            context.detached = report.detached
+            context.fallback = report.fallback
+            diagnostics = report.diagnostics
+        }
+        context.flavor = project.flavor
+        let cached = Set(keys.values.map(\.key).filter(cache.contains))
+        let plan = Plan.make(
+            graph: graph, keys: keys, selected: selected, reasons: reasons, cached: cached, durations: durations,
+            shards: options.shards)
+        return (plan, context, diagnostics)
+    }
+
+    static func readDurations(_ path: String) throws(Diagnostic) -> [String: Double] {
+        let bytes = try ManifestFiles.read(path)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw Diagnostic(
+                at: SourceLocation(file: path, line: 0), "expected a JSON object mapping category/name to seconds",
+                hint: "for example {\"toolchain/yq\": 42.5}")
+        }
+        var out: [String: Double] = [:]
+        for (k, v) in object {
+            guard let n = v as? NSNumber else {
+                throw Diagnostic(at: SourceLocation(file: path, line: 0), field: k, "expected a number of seconds")
+            }
+            out[k] = n.doubleValue
+        }
+        return out
+    }
+}
