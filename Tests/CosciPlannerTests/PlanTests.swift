@@ -1,0 +1,100 @@
+import CosciModel
+import Testing
+
+@testable import CosciPlanner
+
+@Suite struct Plans {
+    /// A diamond plus a chain: a ← b, a ← c, b,c ← d ; e ← f ← g ; h alone.
+    func fixture() -> (BuildGraph, [PackageID: CacheKeyComponents], [String: PackageID]) {
+        var f = Fixture()
+        var ids: [String: PackageID] = [:]
+        ids["a"] = f.add("x/a@1")
+        ids["b"] = f.add("x/b@1", requires: [Fixture.req("x/a")])
+        ids["c"] = f.add("x/c@1", requires: [Fixture.req("x/a")])
+        ids["d"] = f.add("x/d@1", requires: [Fixture.req("x/b"), Fixture.req("x/c")])
+        ids["e"] = f.add("y/e@1")
+        ids["f"] = f.add("y/f@1", requires: [Fixture.req("y/e")])
+        ids["g"] = f.add("y/g@1", requires: [Fixture.req("y/f")])
+        ids["h"] = f.add("z/h@1")
+        let (graph, _) = BuildGraph.resolve(f.specs)
+        return (graph, CacheKeys.compute(graph, platform: .linuxAMD64), ids)
+    }
+
+    @Test func selectionPullsInDependentsAndSkipsCached() {
+        let (graph, keys, ids) = fixture()
+        let plan = Plan.make(
+            graph: graph, keys: keys, selected: [ids["b"]!], reasons: [:], cached: [keys[ids["d"]!]!.key], durations: [:],
+            shards: 2)
+        let status = Dictionary(uniqueKeysWithValues: plan.entries.map { ($0.id.name, $0.status) })
+        #expect(status == ["a": .unchanged, "b": .build, "c": .unchanged, "d": .cached, "e": .unchanged, "f": .unchanged, "g": .unchanged, "h": .unchanged])
+    }
+
+    @Test func wavesAreLongestPathsAmongBuilds() {
+        let (graph, keys, _) = fixture()
+        let plan = Plan.make(graph: graph, keys: keys, selected: Set(graph.order), reasons: [:], cached: [], durations: [:], shards: 3)
+        let wave = Dictionary(uniqueKeysWithValues: plan.builds.map { ($0.id.name, $0.wave ?? -1) })
+        #expect(wave == ["a": 0, "b": 1, "c": 1, "d": 2, "e": 0, "f": 1, "g": 2, "h": 0])
+    }
+
+    @Test func shardsAreDeterministicAndRespectDependencies() {
+        let (graph, keys, _) = fixture()
+        let make = { Plan.make(graph: graph, keys: keys, selected: Set(graph.order), reasons: [:], cached: [], durations: ["x/a": 5, "y/e": 1], shards: 2) }
+        let p1 = make(), p2 = make()
+        #expect(p1.builds.map(\.shard) == p2.builds.map(\.shard))
+        #expect(Set(p1.builds.compactMap(\.shard)) == [0, 1], "both shards get work")
+        // The critical path (a, weighted 5) is scheduled first, on shard 0.
+        #expect(p1.builds.first { $0.id.name == "a" }?.shard == 0)
+        let deps = p1.shardDependencies()
+        for (s, waits) in deps { #expect(!waits.contains(s)) }
+    }
+
+    @Test func oneShardHoldsEverything() {
+        let (graph, keys, _) = fixture()
+        let plan = Plan.make(graph: graph, keys: keys, selected: Set(graph.order), reasons: [:], cached: [], durations: [:], shards: 1)
+        #expect(plan.builds.allSatisfy { $0.shard == 0 })
+        // Build order inside the shard respects dependencies.
+        let order = plan.packages(ofShard: 0).map(\.id.name)
+        #expect(order.firstIndex(of: "a")! < order.firstIndex(of: "d")!)
+        #expect(order.firstIndex(of: "f")! < order.firstIndex(of: "g")!)
+    }
+}
+
+@Suite struct Renderers {
+    func renderer(selected: (Set<PackageID>) -> Set<PackageID>, shards: Int) -> PlanRenderer {
+        let (graph, keys, _) = Plans().fixture()
+        let plan = Plan.make(graph: graph, keys: keys, selected: selected(Set(graph.order)), reasons: [:], cached: [], durations: [:], shards: shards)
+        return PlanRenderer(plan: plan, context: PlanContext(base: "aaa", head: "bbb", mergeBase: "aaa", platform: .linuxAMD64))
+    }
+
+    @Test func githubMatrixIsNeverEmpty() {
+        let empty = renderer(selected: { _ in [] }, shards: 4).github()
+        #expect(empty.hasPrefix("build=false\n"))
+        #expect(empty.contains(#"matrix={"include":[{"of":4,"packages":"","shard":-1}]}"#))
+        let full = renderer(selected: { $0 }, shards: 3).github()
+        #expect(full.hasPrefix("build=true\n"))
+        #expect(full.contains(#""shard":2"#))
+    }
+
+    @Test func gitlabNeedsFollowCrossShardDependencies() {
+        let r = renderer(selected: { $0 }, shards: 3)
+        let yaml = r.gitlab()
+        for (shard, waits) in r.plan.shardDependencies() {
+            for w in waits { #expect(yaml.contains("cosci-shard-\(shard):"), "job for \(shard)"); #expect(yaml.contains("- job: cosci-shard-\(w)")) }
+        }
+        #expect(renderer(selected: { _ in [] }, shards: 3).gitlab().contains("nothing-to-build:"))
+    }
+
+    @Test func kubernetesIndexedJob() {
+        let yaml = renderer(selected: { $0 }, shards: 2).kubernetes()
+        #expect(yaml.contains("completionMode: Indexed"))
+        #expect(yaml.contains("completions: 2"))
+        #expect(yaml.contains("${JOB_COMPLETION_INDEX}/2"))
+    }
+
+    @Test func documentIsCanonical() {
+        let a = CanonicalJSON.encode(renderer(selected: { $0 }, shards: 2).document())
+        let b = CanonicalJSON.encode(renderer(selected: { $0 }, shards: 2).document())
+        #expect(a == b)
+        #expect(a.contains(#""schema":"cosci.plan/v1""#))
+    }
+}
