@@ -16,8 +16,19 @@ public struct Analysis: Sendable {
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 
     /// Loads the project's tree, resolves the graph and computes keys.
-    public static func run(_ project: Project, timings: PhaseTimings? = nil) -> Analysis {
-        let tree = timings.measure("load") { TreeLoader.load(project.loadOptions) }
+    public static func run(_ project: Project, timings: PhaseTimings? = nil, useMemo: Bool = true) -> Analysis {
+        let memo = useMemo ? timings.measure("memo") { LoadMemo.read(from: project.loadMemoFile) } : LoadMemo()
+        let tree = timings.measure("load") { () -> LoadedTree in
+            do {
+                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree)
+                return TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
+            } catch {
+                return TreeLoader.load(project.loadOptions)
+            }
+        }
+        if useMemo && tree.reused < tree.memo.count {
+            timings.measure("save") { tree.memo.write(to: project.loadMemoFile) }
+        }
         let (graph, graphDiagnostics) = timings.measure("graph") { BuildGraph.resolve(tree.packages) }
         let keys = timings.measure("keys") { CacheKeys.compute(graph, platform: project.platform) }
         let all = Set(project.warnings + tree.diagnostics + graphDiagnostics)

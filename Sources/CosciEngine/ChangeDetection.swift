@@ -113,20 +113,27 @@ public enum ChangeDetection {
             fallback = "\(error); every package is treated as affected (--fallback all)"
         }
 
-        // Head: the work tree (dirty) or the commit's objects. Base reuses what head parsed.
+        // Head: the work tree (dirty) or the commit's objects. Both sides reuse what earlier runs parsed, and
+        // base reuses what head parsed.
+        let saved = LoadMemo.read(from: project.loadMemoFile)
         let headTree: LoadedTree
         do {
             if options.dirty {
-                headTree = TreeLoader.load(project.loadOptions)
+                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree)
+                headTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: saved)
             } else {
                 let snapshot = try GitCommitSnapshot(
                     repositoryPath: workdir, repository: repo, commit: head, projectPrefix: projectPrefix,
                     tree: project.tree, valuesFiles: project.valuesFiles)
-                headTree = TreeLoader.load(snapshot, options: project.loadOptions)
+                headTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: saved)
             }
+        } catch let error as Diagnostic {
+            throw error
         } catch {
             throw Diagnostic(at: nil, "cannot read commit \(head.short): \(error)")
         }
+        var reusedAll = headTree.reused == headTree.memo.count
+        var memoToSave = headTree.memo
         let headKeyed = keyed(headTree, project)
         var diagnostics = headTree.diagnostics
 
@@ -139,7 +146,9 @@ public enum ChangeDetection {
                 let snapshot = try GitCommitSnapshot(
                     repositoryPath: workdir, repository: repo, commit: base, projectPrefix: projectPrefix,
                     tree: project.tree, valuesFiles: project.valuesFiles)
-                baseTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: headTree.memo)
+                baseTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: saved.merging(headTree.memo))
+                reusedAll = reusedAll && baseTree.reused == baseTree.memo.count
+                memoToSave = memoToSave.merging(baseTree.memo)
                 var raw = try repo.changes(from: base, to: head)
                 if options.dirty {
                     let local = try repo.workingTreeChanges()
@@ -156,6 +165,7 @@ public enum ChangeDetection {
             let (graph, _) = BuildGraph.resolve([])
             baseKeyed = KeyedTree(graph: graph, keys: [:], inputs: [])
         }
+        if !reusedAll { memoToSave.write(to: project.loadMemoFile) }
         let set = AffectedSet.compare(base: baseKeyed, head: headKeyed, changes: changes)
         let report = AffectedReport(
             base: base, head: head, mergeBase: mergeBase, dirty: uncommitted, shallow: repo.isShallow,

@@ -113,6 +113,15 @@ public struct Project: Sendable {
             valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, warnings: warnings)
     }
 
+    /// The cache directory (absolute): `--cache`/`COSCI_CACHE`… is resolved by commands; this is cosci.yaml's
+    /// `cache:` or `.cosci/cache`, relative to the project root.
+    public var cacheRoot: String {
+        Project.absolute(config.cache ?? ".cosci/cache", cwd: root)
+    }
+
+    /// Where parsed package directories are remembered between runs.
+    public var loadMemoFile: String { cacheRoot + "/tree/load-memo" }
+
     /// The load options for this project.
     public var loadOptions: LoadOptions {
         LoadOptions(projectRoot: root, tree: tree, valuesFiles: valuesFiles, jobs: jobs)

@@ -88,3 +88,14 @@ public enum ManifestFiles {
         try FileSystemTree.read(path)
     }
 }
+
+extension FileSystemTree {
+    /// `mkdir -p`.
+    static func makeDirectories(_ path: String) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            mkdir(current, 0o755)
+        }
+    }
+}

@@ -38,6 +38,8 @@ public struct LoadedTree: Sendable {
     /// What a later load of a similar tree can reuse: per package directory, keyed by everything its parse
     /// depends on (directory, definition and build spec blobs, templates, values).
     public let memo: LoadMemo
+    /// How many package directories were taken from the memo given to the load instead of being parsed.
+    public let reused: Int
 
     /// Whether any diagnostic is an error.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
@@ -70,7 +72,9 @@ public enum TreeLoader {
             let snapshot = try WorkTreeSnapshot(projectRoot: options.projectRoot, tree: options.tree)
             return load(snapshot, options: options)
         } catch {
-            return LoadedTree(packages: [], diagnostics: [error], templateFiles: [], valuesFiles: options.valuesFiles, memo: LoadMemo())
+            return LoadedTree(
+                packages: [], diagnostics: [error], templateFiles: [], valuesFiles: options.valuesFiles, memo: LoadMemo(),
+                reused: 0)
         }
     }
 
@@ -101,6 +105,7 @@ public enum TreeLoader {
         // Shared templates, parsed once. Their bytes and the values make the environment every render shares.
         var shared: [ParsedTemplate] = []
         var environment = FramedHasher()
+        // Bump this tag whenever loading or parsing changes what a directory yields: it invalidates saved memos.
         environment.add("cosci-load/1")
         environment.add(bytes: CanonicalJSON.bytes(values))
         for file in layout.templateFiles {
@@ -127,7 +132,7 @@ public enum TreeLoader {
 
         // Package directories, in parallel; each slot is written by exactly one iteration.
         let dirs = layout.packageDirectories
-        let results = Slots<(key: String?, result: LoadMemo.Entry)>(count: dirs.count)
+        let results = Slots<(key: String?, result: LoadMemo.Entry, reused: Bool)>(count: dirs.count)
         let context = DirectoryContext(
             snapshot: snapshot, values: values, templates: templates, environment: environment.finalize().hex, memo: memo)
         let workers = options.jobs > 0 ? options.jobs : ProcessorCount.online
@@ -147,8 +152,10 @@ public enum TreeLoader {
         var packages: [PackageSpec] = []
         var seen: [PackageID: SourceLocation] = [:]
         var nextMemo = LoadMemo()
+        var reused = 0
         for slot in results.values {
             guard let slot else { continue }
+            if slot.reused { reused += 1 }
             if let key = slot.key { nextMemo.entries[key] = slot.result }
             diagnostics.append(contentsOf: slot.result.diagnostics)
             for pkg in slot.result.packages {
@@ -166,7 +173,8 @@ public enum TreeLoader {
         packages.sort { $0.id < $1.id }
         return LoadedTree(
             packages: packages, diagnostics: Array(Set(diagnostics)).sorted(),
-            templateFiles: layout.templateFiles.map(\.path), valuesFiles: options.valuesFiles, memo: nextMemo)
+            templateFiles: layout.templateFiles.map(\.path), valuesFiles: options.valuesFiles, memo: nextMemo,
+            reused: reused)
     }
 
     struct DirectoryContext: Sendable {
@@ -179,7 +187,9 @@ public enum TreeLoader {
     }
 
     /// Loads one package directory: its definition or collection, its build spec for each stanza, its content.
-    static func loadDirectory(_ dir: TreeLayout.PackageDirectory, _ ctx: DirectoryContext) -> (key: String?, result: LoadMemo.Entry) {
+    static func loadDirectory(
+        _ dir: TreeLayout.PackageDirectory, _ ctx: DirectoryContext
+    ) -> (key: String?, result: LoadMemo.Entry, reused: Bool) {
         var packages: [PackageSpec] = []
         var diagnostics: [Diagnostic] = []
         let shownDir = dir.relativePath
@@ -191,7 +201,7 @@ public enum TreeLoader {
                     at: SourceLocation(file: shown("collection.yaml"), line: 0),
                     "the directory holds both definition.yaml and collection.yaml",
                     hint: "keep one: a collection's stanzas can hold the single definition"))
-            return (nil, .init(packages: [], diagnostics: diagnostics))
+            return (nil, .init(packages: [], diagnostics: diagnostics), false)
         }
 
         // Content: every owned file except collection.yaml, with git's blob id (read and hashed unless known).
@@ -216,20 +226,20 @@ public enum TreeLoader {
                 diagnostics.append(relabel(error, file: file.path))
             }
         }
-        if !diagnostics.isEmpty { return (nil, .init(packages: [], diagnostics: diagnostics)) }
+        if !diagnostics.isEmpty { return (nil, .init(packages: [], diagnostics: diagnostics), false) }
 
         // Reuse: the same directory with the same definition, build spec, templates and values parses the same.
-        let key = [shownDir, definitionBlob, buildBlob, ctx.environment].joined(separator: "\u{0}")
+        let key = [shownDir, defName, definitionBlob, buildBlob, ctx.environment].joined(separator: "\u{0}")
         if let hit = ctx.memo.entries[key] {
-            return (key, .init(packages: hit.packages.map { $0.with(content: content) }, diagnostics: hit.diagnostics))
+            return (key, .init(packages: hit.packages.map { $0.with(content: content) }, diagnostics: hit.diagnostics), true)
         }
         do {
             if definitionBytes == nil { definitionBytes = try ctx.snapshot.read(shown(defName), kind: .regular) }
             if buildBytes == nil { buildBytes = try ctx.snapshot.read(shown("build.yaml"), kind: .regular) }
         } catch {
-            return (nil, .init(packages: [], diagnostics: [error]))
+            return (nil, .init(packages: [], diagnostics: [error]), false)
         }
-        guard let definitionBytes, let buildBytes else { return (nil, .init(packages: [], diagnostics: diagnostics)) }
+        guard let definitionBytes, let buildBytes else { return (nil, .init(packages: [], diagnostics: diagnostics), false) }
         let definitionFile = shown(defName)
         let buildFile = shown("build.yaml")
 
@@ -238,7 +248,7 @@ public enum TreeLoader {
         do {
             doc = try YAMLDocument(text: String(decoding: definitionBytes, as: UTF8.self), file: definitionFile)
         } catch {
-            return (key, .init(packages: [], diagnostics: [error]))
+            return (key, .init(packages: [], diagnostics: [error]), false)
         }
         var stanzas: [(node: YAMLNode, field: String?)] = []
         if dir.hasCollection {
@@ -248,14 +258,14 @@ public enum TreeLoader {
                     Diagnostic(
                         at: doc.location(of: doc.root), field: "packages",
                         "a collection must be a mapping with a `packages:` list of package definitions"))
-                return (key, .init(packages: [], diagnostics: diagnostics))
+                return (key, .init(packages: [], diagnostics: diagnostics), false)
             }
             stanzas = seq.enumerated().map { ($0.element, "packages[\($0.offset)]") }
         } else {
             guard let root = doc.root, case .mapping = root else {
                 diagnostics.append(
                     Diagnostic(at: doc.location(of: doc.root), "a definition must be a mapping with name, category and version"))
-                return (key, .init(packages: [], diagnostics: diagnostics))
+                return (key, .init(packages: [], diagnostics: diagnostics), false)
             }
             stanzas = [(root, nil)]
         }
@@ -266,7 +276,7 @@ public enum TreeLoader {
             template = try ParsedTemplate.parse(String(decoding: buildBytes, as: UTF8.self), file: buildFile)
         } catch {
             diagnostics.append(Diagnostic(at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)"))
-            return (key, .init(packages: [], diagnostics: diagnostics))
+            return (key, .init(packages: [], diagnostics: diagnostics), false)
         }
 
         for (node, field) in stanzas {
@@ -293,7 +303,7 @@ public enum TreeLoader {
                 diagnostics.append(Diagnostic(at: doc.location(of: node), "\(error)"))
             }
         }
-        return (key, .init(packages: packages, diagnostics: diagnostics))
+        return (key, .init(packages: packages, diagnostics: diagnostics), false)
     }
 
     static func hint(forTemplateError message: String, package: PackageID) -> String? {

@@ -119,6 +119,26 @@ public struct PackageSpec: Sendable {
     /// bookkeeping that a tool may write back.
     public static let volatileSpecFields: Set<String> = ["build_options", "seed"]
 
+    /// Restores a package saved earlier (its digests are trusted as saved: they were computed from the same
+    /// stanza and build spec).
+    public init(
+        restoring id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
+        runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, specDigest: Digest, stanzaDigest: Digest
+    ) {
+        self.id = id
+        self.path = path
+        self.definedAt = definedAt
+        self.buildFile = buildFile
+        self.stanza = stanza
+        self.runtimeRequires = runtimeRequires
+        self.provides = provides
+        self.build = build
+        self.content = []
+        self.contentDigest = ContentEntry.directoryDigest([])
+        self.specDigest = specDigest
+        self.stanzaDigest = stanzaDigest
+    }
+
     /// The same package with another directory content (as when only non-definition files changed).
     public func with(content newContent: [ContentEntry]) -> PackageSpec {
         var copy = self

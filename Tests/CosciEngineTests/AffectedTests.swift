@@ -14,7 +14,8 @@ final class GitFixture {
     init(tree: String = "cos-style") throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-git-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        for item in try FileManager.default.contentsOfDirectory(atPath: Paths.trees.appendingPathComponent(tree).path) {
+        for item in try FileManager.default.contentsOfDirectory(atPath: Paths.trees.appendingPathComponent(tree).path)
+        where item != ".cosci" {
             try FileManager.default.copyItem(
                 at: Paths.trees.appendingPathComponent(tree).appendingPathComponent(item), to: root.appendingPathComponent(item))
         }

@@ -150,3 +150,48 @@ struct ScratchTree {
         #expect(throws: Diagnostic.self) { try ProjectConfig.parse("platform: linux\n", file: "cosci.yaml") }
     }
 }
+
+@Suite struct Memo {
+    @Test func secondLoadReusesEverythingAndGivesTheSameTree() throws {
+        let t = try ScratchTree([
+            "a/definition.yaml": "name: a\ncategory: c\nversion: 1\n",
+            "a/build.yaml": "steps:\n- echo {{ .Values.name }}\n",
+            "b/definition.yaml": "name: b\ncategory: c\nversion: 1\n",
+            "b/build.yaml": "steps: [echo]\n",
+            "b/file.txt": "one\n",
+        ])
+        defer { t.remove() }
+        let options = LoadOptions(projectRoot: t.root.path, tree: ".", valuesFiles: [], jobs: 1)
+        let first = TreeLoader.load(options)
+        let memoFile = t.root.appendingPathComponent(".memo").path
+        #expect(first.memo.write(to: memoFile))
+        let saved = LoadMemo.read(from: memoFile)
+        #expect(saved.count == 2)
+        let second = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options, memo: saved)
+        #expect(second.reused == 2)
+        #expect(second.packages.map(\.contentDigest) == first.packages.map(\.contentDigest))
+        #expect(second.packages.map(\.specDigest) == first.packages.map(\.specDigest))
+        #expect(second.packages.map(\.build.steps) == first.packages.map(\.build.steps))
+
+        // A non-definition file changes: the directory is reused, its content digest is not.
+        try Data("two\n".utf8).write(to: t.root.appendingPathComponent("b/file.txt"))
+        let third = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options, memo: saved)
+        #expect(third.reused == 2)
+        #expect(third.packages[1].contentDigest != first.packages[1].contentDigest)
+
+        // The build spec changes: that directory is parsed again.
+        try Data("steps: [echo changed]\n".utf8).write(to: t.root.appendingPathComponent("b/build.yaml"))
+        let fourth = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options, memo: saved)
+        #expect(fourth.reused == 1)
+        #expect(fourth.packages[1].build.steps == ["echo changed"])
+    }
+
+    @Test func aDamagedMemoIsIgnored() throws {
+        let t = try ScratchTree(["x": "y"])
+        defer { t.remove() }
+        let file = t.root.appendingPathComponent("memo").path
+        try Data("cosci-load-memo/1\n\u{05}garbage".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(LoadMemo.read(from: file).count == 0)
+        #expect(LoadMemo.read(from: t.root.appendingPathComponent("absent").path).count == 0)
+    }
+}
