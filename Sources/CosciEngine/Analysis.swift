@@ -18,10 +18,15 @@ public struct Analysis: Sendable {
     /// Loads the project's tree, resolves the graph and computes keys.
     public static func run(_ project: Project, timings: PhaseTimings? = nil, useMemo: Bool = true) -> Analysis {
         let memo = useMemo ? timings.measure("memo") { LoadMemo.read(from: project.loadMemoFile) } : LoadMemo()
+        let known = useMemo ? BlobIDCache.read(from: project.blobIDFile) : BlobIDCache()
         let tree = timings.measure("load") { () -> LoadedTree in
             do {
-                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree)
-                return TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
+                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree, known: known)
+                let tree = TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
+                if useMemo && (tree.hashed > 0 || known.count == 0) {
+                    snapshot.blobIDs(from: tree).write(to: project.blobIDFile)
+                }
+                return tree
             } catch {
                 return TreeLoader.load(project.loadOptions)
             }

@@ -122,6 +122,9 @@ public struct Project: Sendable {
     /// Where parsed package directories are remembered between runs.
     public var loadMemoFile: String { cacheRoot + "/tree/load-memo" }
 
+    /// Where blob ids of work tree files are remembered between runs.
+    public var blobIDFile: String { cacheRoot + "/tree/blob-ids" }
+
     /// The load options for this project.
     public var loadOptions: LoadOptions {
         LoadOptions(projectRoot: root, tree: tree, valuesFiles: valuesFiles, jobs: jobs)

@@ -16,10 +16,10 @@ enum FileSystemTree {
 
     /// Directory entries sorted by name bytes; `kind` nil means a directory. `.git` and sockets,
     /// devices and FIFOs are skipped.
-    static func list(_ path: String) -> [(name: String, kind: FileKind?)] {
+    static func list(_ path: String) -> [(name: String, kind: FileKind?, stamp: FileStamp)] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
-        var out: [(String, FileKind?)] = []
+        var out: [(String, FileKind?, FileStamp)] = []
         while let ent = readdir(dir) {
             let name = withUnsafePointer(to: ent.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
@@ -27,10 +27,11 @@ enum FileSystemTree {
             if name == "." || name == ".." || name == ".git" { continue }
             var st = stat()
             guard lstat(path + "/" + name, &st) == 0 else { continue }
+            let stamp = FileStamp(st)
             switch st.st_mode & S_IFMT {
-            case S_IFDIR: out.append((name, nil))
-            case S_IFREG: out.append((name, (st.st_mode & 0o111) != 0 ? .executable : .regular))
-            case S_IFLNK: out.append((name, .symlink))
+            case S_IFDIR: out.append((name, nil, stamp))
+            case S_IFREG: out.append((name, (st.st_mode & 0o111) != 0 ? .executable : .regular, stamp))
+            case S_IFLNK: out.append((name, .symlink, stamp))
             default: continue
             }
         }
@@ -90,6 +91,21 @@ public enum ManifestFiles {
 }
 
 extension FileSystemTree {
+    /// Writes bytes to a temporary file beside `path`, then renames it into place (creating directories).
+    static func writeAtomically(_ bytes: [UInt8], to path: String) -> Bool {
+        let dir = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !dir.isEmpty { makeDirectories(dir) }
+        let temp = "\(path).tmp-\(getpid())"
+        guard let f = fopen(temp, "wb") else { return false }
+        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        let closed = fclose(f) == 0
+        guard written == bytes.count, closed, rename(temp, path) == 0 else {
+            unlink(temp)
+            return false
+        }
+        return true
+    }
+
     /// `mkdir -p`.
     static func makeDirectories(_ path: String) {
         var current = path.hasPrefix("/") ? "" : "."
@@ -97,5 +113,34 @@ extension FileSystemTree {
             current += "/" + part
             mkdir(current, 0o755)
         }
+    }
+}
+
+/// What `lstat` says about a file, enough to tell that it has not changed since its blob id was computed
+/// (git's index uses the same fields).
+public struct FileStamp: Sendable, Hashable {
+    public let size: Int64
+    public let mtime: Int64
+    public let mtimeNanoseconds: Int64
+    public let ctime: Int64
+    public let ctimeNanoseconds: Int64
+    public let inode: UInt64
+
+    init(_ st: stat) {
+        size = Int64(st.st_size)
+        mtime = Int64(st.st_mtim.tv_sec)
+        mtimeNanoseconds = Int64(st.st_mtim.tv_nsec)
+        ctime = Int64(st.st_ctim.tv_sec)
+        ctimeNanoseconds = Int64(st.st_ctim.tv_nsec)
+        inode = UInt64(st.st_ino)
+    }
+
+    init(size: Int64, mtime: Int64, mtimeNanoseconds: Int64, ctime: Int64, ctimeNanoseconds: Int64, inode: UInt64) {
+        self.size = size
+        self.mtime = mtime
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.ctime = ctime
+        self.ctimeNanoseconds = ctimeNanoseconds
+        self.inode = inode
     }
 }

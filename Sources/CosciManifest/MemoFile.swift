@@ -9,7 +9,7 @@ import CosciModel
 /// format, then each entry's key, packages (without content: that is recomputed from the tree every time)
 /// and diagnostics. A file that does not decode is ignored: the memo is only a cache.
 extension LoadMemo {
-    static let magic = Array("cosci-load-memo/1\n".utf8)
+    static let magic = Array("cosci-load-memo/2\n".utf8)
 
     /// Reads a memo file; an absent, unreadable or foreign file gives an empty memo.
     public static func read(from path: String) -> LoadMemo {
@@ -51,17 +51,7 @@ extension LoadMemo {
             w.int(entry.diagnostics.count)
             for d in entry.diagnostics { w.diagnostic(d) }
         }
-        let dir = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        if !dir.isEmpty { FileSystemTree.makeDirectories(dir) }
-        let temp = "\(path).tmp-\(getpid())"
-        guard let f = fopen(temp, "wb") else { return false }
-        let written = w.bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-        let closed = fclose(f) == 0
-        guard written == w.bytes.count, closed, rename(temp, path) == 0 else {
-            unlink(temp)
-            return false
-        }
-        return true
+        return FileSystemTree.writeAtomically(w.bytes, to: path)
     }
 }
 
@@ -153,7 +143,9 @@ struct ByteWriter {
         string(p.path)
         location(p.definedAt)
         string(p.buildFile)
-        value(p.stanza)
+        // The stanza and the rendered document are not kept: planning needs only their digests (kept below),
+        // and they are most of a spec's size. Restored specs carry `.null` there.
+        value(.null)
         requirements(p.runtimeRequires)
         requirements(p.provides)
         let b = p.build
@@ -182,7 +174,7 @@ struct ByteWriter {
         strings(b.includes)
         strings(b.excludes)
         strings(b.retrieve)
-        value(b.document)
+        value(.null)
         string(p.specDigest.hex)
         string(p.stanzaDigest.hex)
     }

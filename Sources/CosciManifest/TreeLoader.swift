@@ -40,6 +40,8 @@ public struct LoadedTree: Sendable {
     public let memo: LoadMemo
     /// How many package directories were taken from the memo given to the load instead of being parsed.
     public let reused: Int
+    /// How many files were read to compute their blob id (their id was not known beforehand).
+    public let hashed: Int
 
     /// Whether any diagnostic is an error.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
@@ -74,7 +76,7 @@ public enum TreeLoader {
         } catch {
             return LoadedTree(
                 packages: [], diagnostics: [error], templateFiles: [], valuesFiles: options.valuesFiles, memo: LoadMemo(),
-                reused: 0)
+                reused: 0, hashed: 0)
         }
     }
 
@@ -174,7 +176,7 @@ public enum TreeLoader {
         return LoadedTree(
             packages: packages, diagnostics: Array(Set(diagnostics)).sorted(),
             templateFiles: layout.templateFiles.map(\.path), valuesFiles: options.valuesFiles, memo: nextMemo,
-            reused: reused)
+            reused: reused, hashed: dirs.reduce(0) { n, d in n + d.files.filter { $0.file.blobID == nil }.count })
     }
 
     struct DirectoryContext: Sendable {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import CosciModel
 
 /// The kind of a file, as git records it.
@@ -53,7 +56,7 @@ extension TreeSnapshot {
     /// Whether the loader will read this file's contents even when its blob id is known: definitions,
     /// build specs, and shared templates. A snapshot that has to preload contents preloads these.
     public static func loaderReads(_ path: String) -> Bool {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let name = TreeLayout.name(path)
         if name == "definition.yaml" || name == "collection.yaml" || name == "build.yaml" { return true }
         return TreeLayout.isTemplate(path)
     }
@@ -63,9 +66,12 @@ extension TreeSnapshot {
 public struct WorkTreeSnapshot: TreeSnapshot {
     public let projectRoot: String
     public let files: [SnapshotFile]
+    /// `lstat` data of every file, by path, for the blob id cache.
+    public let stamps: [String: FileStamp]
 
-    /// Walks `projectRoot/tree` (skipping `.git`); throws when it is not a readable directory.
-    public init(projectRoot: String, tree: String) throws(Diagnostic) {
+    /// Walks `projectRoot/tree` (skipping `.git`); throws when it is not a readable directory. Files whose
+    /// stamp matches `known` take their blob id from it instead of being read and hashed again.
+    public init(projectRoot: String, tree: String, known: BlobIDCache = BlobIDCache()) throws(Diagnostic) {
         self.projectRoot = projectRoot
         let prefix = TreeLayout.prefix(tree)
         let top = prefix.isEmpty ? projectRoot : projectRoot + "/" + String(prefix.dropLast())
@@ -75,24 +81,103 @@ public struct WorkTreeSnapshot: TreeSnapshot {
                 "package tree not found or not a directory", hint: "pass --tree DIR, or set `tree:` in cosci.yaml")
         }
         var out: [SnapshotFile] = []
-        WorkTreeSnapshot.walk(projectRoot, relative: String(prefix.dropLast()), into: &out)
+        var stamps: [String: FileStamp] = [:]
+        WorkTreeSnapshot.walk(projectRoot, relative: String(prefix.dropLast()), known: known, into: &out, stamps: &stamps)
         files = out
+        self.stamps = stamps
     }
 
-    private static func walk(_ root: String, relative: String, into out: inout [SnapshotFile]) {
+    private static func walk(
+        _ root: String, relative: String, known: BlobIDCache, into out: inout [SnapshotFile], stamps: inout [String: FileStamp]
+    ) {
         let dir = relative.isEmpty ? root : root + "/" + relative
         for entry in FileSystemTree.list(dir) {
             let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
             if let kind = entry.kind {
-                out.append(SnapshotFile(path: child, kind: kind, blobID: nil))
+                stamps[child] = entry.stamp
+                out.append(SnapshotFile(path: child, kind: kind, blobID: known.blobID(for: child, stamp: entry.stamp)))
             } else {
-                walk(root, relative: child, into: &out)
+                walk(root, relative: child, known: known, into: &out, stamps: &stamps)
             }
         }
     }
 
     public func read(_ path: String, kind: FileKind) throws(Diagnostic) -> [UInt8] {
         try FileSystemTree.read(path.hasPrefix("/") ? path : projectRoot + "/" + path, kind: kind)
+    }
+
+    /// A blob id cache holding what this load learnt: every file of a loaded package with its stamp.
+    public func blobIDs(from tree: LoadedTree) -> BlobIDCache {
+        var cache = BlobIDCache()
+        for pkg in tree.packages {
+            let prefix = pkg.path == "." ? "" : pkg.path + "/"
+            for entry in pkg.content {
+                let path = prefix + entry.path
+                if let stamp = stamps[path] { cache.entries[path] = (stamp, entry.blobID) }
+            }
+        }
+        return cache
+    }
+}
+
+/// Blob ids of work tree files by path and `lstat` stamp, so an unchanged file is not read and hashed on
+/// every run. As in git's index, a file modified within the second the cache was written is not trusted.
+public struct BlobIDCache: Sendable {
+    var entries: [String: (stamp: FileStamp, blob: String)] = [:]
+    /// When the cache was written (seconds since the epoch).
+    var writtenAt: Int64 = 0
+
+    public init() {}
+
+    public var count: Int { entries.count }
+
+    func blobID(for path: String, stamp: FileStamp) -> String? {
+        guard let e = entries[path], e.stamp == stamp, stamp.mtime < writtenAt - 1 else { return nil }
+        return e.blob
+    }
+
+    static let magic = Array("cosci-blob-ids/1\n".utf8)
+
+    /// Reads a cache file; anything unreadable gives an empty cache.
+    public static func read(from path: String) -> BlobIDCache {
+        guard let bytes = try? FileSystemTree.read(path), bytes.starts(with: magic) else { return BlobIDCache() }
+        var r = ByteReader(bytes: bytes, offset: magic.count)
+        var cache = BlobIDCache()
+        do {
+            cache.writtenAt = Int64(try r.int())
+            let n = try r.int()
+            cache.entries.reserveCapacity(max(0, min(n, 1 << 24)))
+            for _ in 0..<n {
+                let path = try r.string()
+                let stamp = FileStamp(
+                    size: Int64(try r.int()), mtime: Int64(try r.int()), mtimeNanoseconds: Int64(try r.int()),
+                    ctime: Int64(try r.int()), ctimeNanoseconds: Int64(try r.int()), inode: UInt64(bitPattern: Int64(try r.int())))
+                cache.entries[path] = (stamp, try r.string())
+            }
+        } catch {
+            return BlobIDCache()
+        }
+        return cache
+    }
+
+    /// Writes the cache atomically, stamped with the current time; false when it could not be written.
+    @discardableResult
+    public func write(to path: String) -> Bool {
+        var w = ByteWriter()
+        w.bytes.append(contentsOf: BlobIDCache.magic)
+        w.int(Int(time(nil)))
+        w.int(entries.count)
+        for (p, e) in entries.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            w.string(p)
+            w.int(Int(e.stamp.size))
+            w.int(Int(e.stamp.mtime))
+            w.int(Int(e.stamp.mtimeNanoseconds))
+            w.int(Int(e.stamp.ctime))
+            w.int(Int(e.stamp.ctimeNanoseconds))
+            w.int(Int(Int64(bitPattern: e.stamp.inode)))
+            w.string(e.blob)
+        }
+        return FileSystemTree.writeAtomically(w.bytes, to: path)
     }
 }
 
@@ -143,8 +228,9 @@ struct TreeLayout {
     }
 
     static func isTemplate(_ path: String) -> Bool {
-        let parts = path.split(separator: "/")
-        return parts.count >= 2 && parts[parts.count - 2] == "templates" && path.hasSuffix(".yaml")
+        guard path.hasSuffix(".yaml"), let slash = path.lastIndex(of: "/") else { return false }
+        let dir = path[..<slash]
+        return dir == "templates" || dir.hasSuffix("/templates")
     }
 
     static func parent(_ path: String) -> String {
@@ -152,13 +238,18 @@ struct TreeLayout {
         return String(path[..<slash])
     }
 
+    static func name(_ path: String) -> Substring {
+        guard let slash = path.lastIndex(of: "/") else { return Substring(path) }
+        return path[path.index(after: slash)...]
+    }
+
     init(_ files: [SnapshotFile]) {
         // Names of the files in each directory.
         var names: [String: Set<Substring>] = [:]
         for f in files where f.kind != .symlink {
-            let dir = TreeLayout.parent(f.path)
-            let name = f.path.split(separator: "/").last ?? Substring(f.path)
-            names[dir, default: []].insert(name)
+            let name = TreeLayout.name(f.path)
+            guard name == "build.yaml" || name == "definition.yaml" || name == "collection.yaml" else { continue }
+            names[TreeLayout.parent(f.path), default: []].insert(name)
         }
         var index: [String: Int] = [:]
         for (dir, set) in names.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
@@ -169,18 +260,28 @@ struct TreeLayout {
                     relativePath: dir, hasDefinition: set.contains("definition.yaml"),
                     hasCollection: set.contains("collection.yaml")))
         }
+        // The nearest enclosing package directory owns a file; files come sorted, so runs share a directory.
+        var lastDir: String?
+        var lastOwner: (index: Int, dir: String)?
         for f in files {
             if TreeLayout.isTemplate(f.path) && f.kind != .symlink { templateFiles.append(f) }
-            // The nearest enclosing package directory owns the file.
-            var dir = TreeLayout.parent(f.path)
-            while true {
-                if let i = index[dir] {
-                    let rel = dir.isEmpty ? f.path : String(f.path.dropFirst(dir.count + 1))
-                    packageDirectories[i].files.append((rel, f))
-                    break
+            let parent = TreeLayout.parent(f.path)
+            if parent != lastDir {
+                lastDir = parent
+                lastOwner = nil
+                var dir = parent
+                while true {
+                    if let i = index[dir] {
+                        lastOwner = (i, dir)
+                        break
+                    }
+                    if dir.isEmpty { break }
+                    dir = TreeLayout.parent(dir)
                 }
-                if dir.isEmpty { break }
-                dir = TreeLayout.parent(dir)
+            }
+            if let (i, dir) = lastOwner {
+                let rel = dir.isEmpty ? f.path : String(f.path.dropFirst(dir.count + 1))
+                packageDirectories[i].files.append((rel, f))
             }
         }
         templateFiles.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }

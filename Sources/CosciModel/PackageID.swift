@@ -1,5 +1,8 @@
 /// A package's identity: `category/name@version`.
-public struct PackageID: Sendable, Hashable, Comparable, CustomStringConvertible {
+///
+/// A class: ids are dictionary keys and elements of many lists, and copying one should be a single
+/// reference count, not one per string inside it. Immutable, so `Sendable`.
+public final class PackageID: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let category: String
     public let name: String
     public let version: Version

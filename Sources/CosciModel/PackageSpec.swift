@@ -54,7 +54,8 @@ public struct BuildSpec: Sendable, Hashable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var retrieve: [String] = []
-    /// The whole rendered document, as parsed: what the cache key hashes.
+    /// The whole rendered document, as parsed: what the cache key hashes. `.null` when the spec was restored
+    /// from the load memo (`PackageSpec.specDigest` stays valid); load without the memo to see it.
     public var document: Value = .map([:])
 
     public init() {}
@@ -91,7 +92,10 @@ public struct ContentEntry: Sendable, Hashable {
 
 /// A package as loaded from the tree: identity, its own definition stanza, its rendered build spec and
 /// the digest of its directory. Everything the planner needs, nothing it has to read from disk.
-public struct PackageSpec: Sendable {
+///
+/// A class, not a struct: specs are large, immutable once loaded, and shared by graphs, keys and reports,
+/// so passing them around should not copy every field.
+public final class PackageSpec: Sendable {
     public let id: PackageID
     /// The package directory relative to the project root, `/`-separated.
     public let path: String
@@ -100,6 +104,8 @@ public struct PackageSpec: Sendable {
     /// The build spec file (`<path>/build.yaml`).
     public let buildFile: String
     /// The package's own stanza (definition.yaml, or its entry of collection.yaml), merge keys resolved.
+    /// `.null` when the spec was restored from the load memo (`stanzaDigest` stays valid); load without the
+    /// memo to see it.
     public let stanza: Value
     /// Runtime `requires` of the definition.
     public let runtimeRequires: [Requirement]
@@ -107,9 +113,9 @@ public struct PackageSpec: Sendable {
     public let provides: [Requirement]
     public let build: BuildSpec
     /// The files of the package directory (nested package directories and `collection.yaml` excluded).
-    public private(set) var content: [ContentEntry]
+    public let content: [ContentEntry]
     /// `ContentEntry.directoryDigest(content)`.
-    public private(set) var contentDigest: Digest
+    public let contentDigest: Digest
     /// SHA-256 of the canonical JSON of the rendered build spec (volatile fields dropped): the key's `spec` field.
     public let specDigest: Digest
     /// SHA-256 of the canonical JSON of the stanza: the key's `stanza` field.
@@ -141,10 +147,22 @@ public struct PackageSpec: Sendable {
 
     /// The same package with another directory content (as when only non-definition files changed).
     public func with(content newContent: [ContentEntry]) -> PackageSpec {
-        var copy = self
-        copy.content = newContent
-        copy.contentDigest = ContentEntry.directoryDigest(newContent)
-        return copy
+        PackageSpec(self, content: newContent)
+    }
+
+    private init(_ other: PackageSpec, content: [ContentEntry]) {
+        id = other.id
+        path = other.path
+        definedAt = other.definedAt
+        buildFile = other.buildFile
+        stanza = other.stanza
+        runtimeRequires = other.runtimeRequires
+        provides = other.provides
+        build = other.build
+        self.content = content
+        contentDigest = ContentEntry.directoryDigest(content)
+        specDigest = other.specDigest
+        stanzaDigest = other.stanzaDigest
     }
 
     /// The canonical JSON that `specDigest` hashes.

@@ -42,10 +42,22 @@ public struct BuildGraph: Sendable {
     /// Packages whose dependencies all resolved and that are in no cycle, dependencies first;
     /// ties broken by id, so the order is the same on every run.
     public let order: [PackageID]
+    /// The distinct build dependencies of each package, sorted (derived from `resolutions` once).
+    private let distinctDependencies: [PackageID: [PackageID]]
+
+    init(
+        packages: [PackageID: PackageSpec], resolutions: [PackageID: [Resolution]], order: [PackageID],
+        distinct: [PackageID: [PackageID]]
+    ) {
+        self.packages = packages
+        self.resolutions = resolutions
+        self.order = order
+        self.distinctDependencies = distinct
+    }
 
     /// The distinct build dependencies of `id`, sorted.
     public func dependencies(of id: PackageID) -> [PackageID] {
-        Array(Set((resolutions[id] ?? []).map(\.chosen))).sorted()
+        distinctDependencies[id] ?? []
     }
 
     /// Packages that directly depend on each package.
@@ -105,6 +117,7 @@ public struct BuildGraph: Sendable {
             resolutions[spec.id] = list
         }
 
+        let distinct = resolutions.mapValues { Array(Set($0.map(\.chosen))).sorted() }
         // Cycles: depth-first search in id order; each cycle reported once, starting at its smallest member.
         var state: [PackageID: UInt8] = [:]  // 1 = on stack, 2 = done
         var stack: [PackageID] = []
@@ -114,8 +127,7 @@ public struct BuildGraph: Sendable {
         func visit(_ id: PackageID) {
             state[id] = 1
             stack.append(id)
-            let deps = Array(Set((resolutions[id] ?? []).map(\.chosen))).sorted()
-            for dep in deps {
+            for dep in distinct[id] ?? [] {
                 switch state[dep] {
                 case 1:
                     let start = stack.lastIndex(of: dep) ?? 0
@@ -157,7 +169,7 @@ public struct BuildGraph: Sendable {
                 usableSet.insert(id)
             }
         }
-        return (BuildGraph(packages: index.byID, resolutions: resolutions, order: usable), diagnostics)
+        return (BuildGraph(packages: index.byID, resolutions: resolutions, order: usable, distinct: distinct), diagnostics)
     }
 }
 

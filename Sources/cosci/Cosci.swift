@@ -57,10 +57,10 @@ struct TreeOptions: ParsableArguments {
 
     /// Resolves the project and analyses the tree. Prints warnings; on errors prints them and exits 2
     /// unless `tolerateErrors` (for `check`, which reports them itself).
-    func analyse(tolerateErrors: Bool = false) throws -> Analysis {
+    func analyse(tolerateErrors: Bool = false, useMemo: Bool = true) throws -> Analysis {
         let project = try project()
         let phaseTimings = timings ? PhaseTimings() : nil
-        let analysis = Analysis.run(project, timings: phaseTimings)
+        let analysis = Analysis.run(project, timings: phaseTimings, useMemo: useMemo)
         if let phaseTimings { Output.error(phaseTimings.report) }
         if tolerateErrors { return analysis }
         for d in analysis.diagnostics { Output.error(d.description) }

@@ -28,7 +28,8 @@ extension Cosci {
         @Flag(help: "Print canonical JSON (schema cosci.explain/v1).") var json = false
 
         func run() throws {
-            let a = try options.analyse()
+            // Explain shows the hashed JSON itself, which the load memo does not keep: parse afresh.
+            let a = try options.analyse(useMemo: false)
             let ids: [PackageID]
             do { ids = try a.packages(matching: package) } catch {
                 Output.error(error.description)

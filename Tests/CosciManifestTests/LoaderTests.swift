@@ -195,3 +195,36 @@ struct ScratchTree {
         #expect(LoadMemo.read(from: t.root.appendingPathComponent("absent").path).count == 0)
     }
 }
+
+@Suite struct BlobIDs {
+    @Test func unchangedFilesAreNotRehashedAndChangedOnesAre() throws {
+        let t = try ScratchTree([
+            "p/definition.yaml": "name: a\ncategory: c\nversion: 1\n",
+            "p/build.yaml": "steps: [echo]\n",
+            "p/data.txt": "aaaa\n",
+        ])
+        defer { t.remove() }
+        let old = Date(timeIntervalSinceNow: -3600)
+        for f in ["p/definition.yaml", "p/build.yaml", "p/data.txt"] {
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: t.root.appendingPathComponent(f).path)
+        }
+        let options = LoadOptions(projectRoot: t.root.path, tree: ".", valuesFiles: [], jobs: 1)
+        let first = try WorkTreeSnapshot(projectRoot: t.root.path, tree: ".")
+        #expect(first.files.allSatisfy { $0.blobID == nil })
+        let tree = TreeLoader.load(first, options: options)
+        let file = t.root.appendingPathComponent(".blob-ids").path
+        #expect(first.blobIDs(from: tree).write(to: file))
+        let cache = BlobIDCache.read(from: file)
+        #expect(cache.count == 3)
+
+        let second = try WorkTreeSnapshot(projectRoot: t.root.path, tree: ".", known: cache)
+        #expect(second.files.filter { $0.path.hasPrefix("p/") }.allSatisfy { $0.blobID != nil }, "files older than the cache are trusted")
+        #expect(second.files.first { $0.path == "p/data.txt" }?.blobID == (try t.gitBlobID("p/data.txt")))
+
+        try Data("bbbb\n".utf8).write(to: t.root.appendingPathComponent("p/data.txt"))  // same size, new content
+        let third = try WorkTreeSnapshot(projectRoot: t.root.path, tree: ".", known: cache)
+        #expect(third.files.first { $0.path == "p/data.txt" }?.blobID == nil, "a changed file is read again")
+        let reloaded = TreeLoader.load(third, options: options)
+        #expect(reloaded.packages.first?.content.first { $0.path == "data.txt" }?.blobID == (try t.gitBlobID("p/data.txt")))
+    }
+}
