@@ -41,6 +41,8 @@ public struct AffectedSet: Sendable {
     public static func compare(base: KeyedTree, head: KeyedTree, changes: [ChangedPath]) -> AffectedSet {
         let headIDs = head.graph.order.sorted()
         var chains: [PackageID: [String]] = [:]
+        /// Links in each package's first chain, to pick the shortest explanation without re-reading text.
+        var chainLength: [PackageID: Int] = [:]
         var affected: [AffectedPackage] = []
         let changedInputs = changes.filter { head.inputs.contains($0.path) || base.inputs.contains($0.path) || $0.oldPath.map(base.inputs.contains) == true }
         // Dependencies come first in graph order, so a dependency's chain exists before its dependents need it.
@@ -67,7 +69,7 @@ public struct AffectedSet: Sendable {
             // One chain through the changed dependency with the shortest chain; the others are named.
             let changedDeps = head.graph.dependencies(of: id).compactMap { dep in chains[dep]?.first.map { (dep, $0) } }
             if let best = changedDeps.min(by: { a, b in
-                let la = a.1.components(separatedBy: " → ").count, lb = b.1.components(separatedBy: " → ").count
+                let la = chainLength[a.0] ?? 0, lb = chainLength[b.0] ?? 0
                 return la != lb ? la < lb : a.0 < b.0
             }) {
                 reasons.append("\(best.1) → (build dependency) \(id)")
@@ -78,6 +80,9 @@ public struct AffectedSet: Sendable {
             }
             if reasons.isEmpty { reasons.append("cache key changed → \(id)") }
             chains[id] = reasons
+            let viaDependency = changedDeps.min { a, b in (chainLength[a.0] ?? 0, a.0) < (chainLength[b.0] ?? 0, b.0) }
+            chainLength[id] = reasons.first?.hasSuffix("→ (build dependency) \(id)") == true
+                ? (viaDependency.map { (chainLength[$0.0] ?? 0) + 1 } ?? 1) : 1
             affected.append(AffectedPackage(id: id, key: key, baseKey: baseKey, reasons: reasons))
         }
         let headSet = Set(headIDs)
