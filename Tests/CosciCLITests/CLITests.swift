@@ -187,3 +187,102 @@ enum CLI {
         #expect(bad.status == 64)
     }
 }
+
+/// A scratch git repository holding a copy of a fixture tree, driven by the git command line.
+struct ScratchRepo {
+    let root: URL
+
+    init() throws {
+        root = try CLI.temporaryDirectory()
+        let tree = CLI.fixtures.appendingPathComponent("cos-style")
+        for item in try FileManager.default.contentsOfDirectory(atPath: tree.path) where item != ".cosci" {
+            try FileManager.default.copyItem(at: tree.appendingPathComponent(item), to: root.appendingPathComponent(item))
+        }
+        try git("init", "-q", "-b", "main")
+        try git("add", "-A")
+        try git("commit", "-q", "-m", "initial")
+    }
+
+    func git(_ args: String...) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["-c", "user.name=Test", "-c", "user.email=test@example.com"] + args
+        p.currentDirectoryURL = root
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+    }
+
+    func append(_ path: String, _ text: String) throws {
+        let h = try FileHandle(forWritingTo: root.appendingPathComponent(path))
+        h.seekToEndOfFile()
+        h.write(Data(text.utf8))
+        try h.close()
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: root) }
+}
+
+@Suite(.serialized) struct ChangeCommands {
+    @Test func affectedAndPlanOnABranch() throws {
+        let repo = try ScratchRepo()
+        defer { repo.remove() }
+        try repo.git("checkout", "-q", "-b", "feature")
+        try repo.append("packages/toolchain/yip/build.yaml", "# tweak\n")
+        try repo.git("commit", "-q", "-am", "tweak yip")
+
+        let text = try CLI.run(["affected"], cwd: repo.root, env: ["CI": "true"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("5 affected (0 new), 0 removed, 6 unchanged"), "\(text.stdout)")
+        #expect(text.stdout.contains("packages/toolchain/yip/build.yaml changed → toolchain/yip@0.9.4-1 → (build dependency) system/cos@0.6.0"))
+
+        let report = repo.root.appendingPathComponent("affected.json")
+        let json = try CLI.run(["affected", "--json", "--report", report.path], cwd: repo.root, env: ["CI": "true"])
+        #expect(json.status == 0)
+        #expect(try String(contentsOf: report, encoding: .utf8) == json.stdout, "--report writes the same canonical JSON")
+        let doc = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(doc?["schema"] as? String == "cosci.affected/v1")
+
+        let github = try CLI.run(["plan", "--format", "github", "--shards", "2"], cwd: repo.root, env: ["CI": "true"])
+        #expect(github.status == 0)
+        #expect(github.stdout.hasPrefix("build=true\nmatrix={\"include\":["))
+
+        let summary = repo.root.appendingPathComponent("summary.md")
+        let plan = try CLI.run(["plan", "--summary", summary.path], cwd: repo.root, env: ["CI": "true"])
+        let planDoc = try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any]
+        #expect(planDoc?["schema"] as? String == "cosci.plan/v1")
+        #expect((planDoc?["counts"] as? [String: Int])?["build"] == 5)
+        #expect(try String(contentsOf: summary, encoding: .utf8).contains("| `toolchain/yip@0.9.4-1` |"))
+    }
+
+    @Test func nothingToBuildOnMain() throws {
+        let repo = try ScratchRepo()
+        defer { repo.remove() }
+        let r = try CLI.run(["plan", "--format", "github"], cwd: repo.root, env: ["CI": "true"])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("build=false\n"))
+        #expect(r.stderr.contains("nothing to build"))
+    }
+
+    @Test func missingBaseExitsWithAdvice() throws {
+        let repo = try ScratchRepo()
+        defer { repo.remove() }
+        let r = try CLI.run(["affected", "--base", "origin/nope"], cwd: repo.root, env: ["CI": "true"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("cannot resolve base revision \"origin/nope\""))
+        #expect(r.stderr.contains("--fallback all"))
+        let all = try CLI.run(["affected", "--base", "origin/nope", "--fallback", "all"], cwd: repo.root, env: ["CI": "true"])
+        #expect(all.status == 0)
+        #expect(all.stdout.contains("fallback:"))
+    }
+
+    @Test func uncommittedChangesAreIncludedOnALaptop() throws {
+        let repo = try ScratchRepo()
+        defer { repo.remove() }
+        try repo.append("packages/installer/build.yaml", "# local edit\n")
+        let laptop = try CLI.run(["affected"], cwd: repo.root, env: ["CI": ""])
+        #expect(laptop.stdout.contains("utils/installer@0.1"), "\(laptop.stdout)\(laptop.stderr)")
+        let ci = try CLI.run(["affected"], cwd: repo.root, env: ["CI": "true"])
+        #expect(!ci.stdout.contains("utils/installer@0.1"), "CI compares commits only")
+    }
+}
