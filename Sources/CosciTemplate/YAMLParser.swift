@@ -20,6 +20,8 @@ public indirect enum YAMLNode: Sendable {
         public let tag: String?
         /// 1-based line.
         public let line: Int
+        /// 1-based column where the scalar (or its opening quote) starts.
+        public var column: Int = 1
 
         /// `<<`, plain or tagged `!!merge`.
         public var isMergeKey: Bool {
@@ -135,7 +137,8 @@ private struct Composer {
             default: style = .plain
             }
             let tag = Composer.string(s.tag).flatMap { $0 == "!" ? nil : $0 }
-            let node = YAMLNode.scalar(.init(text: text, style: style, tag: tag, line: line))
+            let node = YAMLNode.scalar(
+                .init(text: text, style: style, tag: tag, line: line, column: Int(event.start_mark.column) + 1))
             if let anchor = Composer.string(s.anchor) { anchors[anchor] = node }
             try add(node)
         case YAML_SEQUENCE_START_EVENT:

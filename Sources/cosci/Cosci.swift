@@ -14,7 +14,7 @@ struct Cosci: ParsableCommand {
             64 bad usage.
             """,
         version: CosciVersion.text,
-        subcommands: [List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Version.self]
+        subcommands: [List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Bump.self, Version.self]
     )
 }
 

@@ -64,20 +64,61 @@ extension Cosci {
 
         @OptionGroup var options: TreeOptions
         @Flag(help: "Print canonical JSON (schema cosci.check/v1).") var json = false
+        @Option(
+            help: ArgumentHelp(
+                "Also fail for every package whose key changed since this revision while its version did not.",
+                valueName: "rev"))
+        var base: String?
 
         func run() throws {
             let a = try options.analyse(tolerateErrors: true)
-            let errors = a.diagnostics.filter { $0.severity == .error }.count
-            let warnings = a.diagnostics.count - errors
+            var diagnostics = a.diagnostics
+            if let base, !a.hasErrors {
+                do {
+                    diagnostics += try VersionBumps.unbumped(a.project, base: base)
+                } catch {
+                    Output.error("cosci: \(error.description)")
+                    throw ExitCode(ExitStatus.failure)
+                }
+            }
+            let errors = diagnostics.filter { $0.severity == .error }.count
+            let warnings = diagnostics.count - errors
             if json {
-                Output.json(TreeReports.check(packages: a.tree.packages.count, diagnostics: a.diagnostics))
+                Output.json(TreeReports.check(packages: a.tree.packages.count, diagnostics: diagnostics))
             } else {
-                for d in a.diagnostics { Output.write(d.description + "\n") }
+                for d in diagnostics { Output.write(d.description + "\n") }
                 Output.write(
                     "checked \(a.tree.packages.count) package(s), \(a.tree.templateFiles.count) shared template(s): "
                         + "\(errors) error(s), \(warnings) warning(s)\n")
             }
             if errors > 0 { throw ExitCode(ExitStatus.treeErrors) }
+        }
+    }
+
+    struct Bump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Raise the revision of packages (1.2.3-4 → 1.2.3-5) in their definition files, in place.",
+            discussion: """
+                Only the version's characters change (comments, key order, quoting and YAML anchors are kept); a
+                collection stanza that inherits its version through a merge key gets its own version line.
+                """)
+
+        @Argument(help: ArgumentHelp("category/name or category/name@version.", valueName: "package"))
+        var packages: [String]
+        @Flag(help: "Also bump every package whose key the change alters (its dependents, transitively).")
+        var revdeps = false
+        @OptionGroup var options: TreeOptions
+
+        func run() throws {
+            let project = try options.project()
+            let bumps: [VersionBump]
+            do {
+                bumps = try VersionBumps.bump(project, references: packages, revdeps: revdeps)
+            } catch {
+                Output.error("cosci: \(error.description)")
+                throw ExitCode(ExitStatus.failure)
+            }
+            for b in bumps { Output.write("\(b.id) → \(b.newVersion)   \(b.file)\n") }
         }
     }
 
