@@ -125,11 +125,11 @@ public final class PackageSpec: Sendable {
     /// bookkeeping that a tool may write back.
     public static let volatileSpecFields: Set<String> = ["build_options", "seed"]
 
-    /// Restores a package saved earlier (its digests are trusted as saved: they were computed from the same
-    /// stanza and build spec).
-    public init(
-        restoring id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
-        runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, specDigest: Digest, stanzaDigest: Digest
+    /// Every stored field, given.
+    private init(
+        id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
+        runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, content: [ContentEntry],
+        specDigest: Digest, stanzaDigest: Digest
     ) {
         self.id = id
         self.path = path
@@ -139,30 +139,28 @@ public final class PackageSpec: Sendable {
         self.runtimeRequires = runtimeRequires
         self.provides = provides
         self.build = build
-        self.content = []
-        self.contentDigest = ContentEntry.directoryDigest([])
+        self.content = content
+        self.contentDigest = ContentEntry.directoryDigest(content)
         self.specDigest = specDigest
         self.stanzaDigest = stanzaDigest
     }
 
-    /// The same package with another directory content (as when only non-definition files changed).
-    public func with(content newContent: [ContentEntry]) -> PackageSpec {
-        PackageSpec(self, content: newContent)
+    /// Restores a package saved earlier (its digests are trusted as saved: they were computed from the same
+    /// stanza and build spec).
+    public convenience init(
+        restoring id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
+        runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, specDigest: Digest, stanzaDigest: Digest
+    ) {
+        self.init(
+            id: id, path: path, definedAt: definedAt, buildFile: buildFile, stanza: stanza, runtimeRequires: runtimeRequires,
+            provides: provides, build: build, content: [], specDigest: specDigest, stanzaDigest: stanzaDigest)
     }
 
-    private init(_ other: PackageSpec, content: [ContentEntry]) {
-        id = other.id
-        path = other.path
-        definedAt = other.definedAt
-        buildFile = other.buildFile
-        stanza = other.stanza
-        runtimeRequires = other.runtimeRequires
-        provides = other.provides
-        build = other.build
-        self.content = content
-        contentDigest = ContentEntry.directoryDigest(content)
-        specDigest = other.specDigest
-        stanzaDigest = other.stanzaDigest
+    /// The same package with another directory content (as when only non-definition files changed).
+    public func with(content newContent: [ContentEntry]) -> PackageSpec {
+        PackageSpec(
+            id: id, path: path, definedAt: definedAt, buildFile: buildFile, stanza: stanza, runtimeRequires: runtimeRequires,
+            provides: provides, build: build, content: newContent, specDigest: specDigest, stanzaDigest: stanzaDigest)
     }
 
     /// The canonical JSON that `specDigest` hashes.
@@ -180,23 +178,15 @@ public final class PackageSpec: Sendable {
     /// The canonical JSON that `stanzaDigest` hashes.
     public var stanzaJSON: [UInt8] { CanonicalJSON.bytes(stanza) }
 
-    public init(
+    /// A freshly loaded package; its spec and stanza digests are computed here, where loading runs in parallel.
+    public convenience init(
         id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
         runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, content: [ContentEntry]
     ) {
-        self.id = id
-        self.path = path
-        self.definedAt = definedAt
-        self.buildFile = buildFile
-        self.stanza = stanza
-        self.runtimeRequires = runtimeRequires
-        self.provides = provides
-        self.build = build
-        self.content = content
-        self.contentDigest = ContentEntry.directoryDigest(content)
-        // Digests are computed once, here, where loading runs in parallel.
-        self.specDigest = .sha256(of: PackageSpec.canonicalJSON(of: build))
-        self.stanzaDigest = .sha256(of: CanonicalJSON.bytes(stanza))
+        self.init(
+            id: id, path: path, definedAt: definedAt, buildFile: buildFile, stanza: stanza, runtimeRequires: runtimeRequires,
+            provides: provides, build: build, content: content, specDigest: .sha256(of: PackageSpec.canonicalJSON(of: build)),
+            stanzaDigest: .sha256(of: CanonicalJSON.bytes(stanza)))
     }
 }
 

@@ -15,12 +15,7 @@ extension Cosci {
                 their edits; --no-dirty leaves them out, --dirty forces them in.
                 """)
 
-        @Option(help: ArgumentHelp("Base revision.", valueName: "rev")) var base: String?
-        @Option(help: ArgumentHelp("Head revision.", valueName: "rev")) var head: String?
-        @Flag(inversion: .prefixedNo, help: "Include uncommitted changes (the work tree) on the head side.")
-        var dirty: Bool?
-        @Option(help: ArgumentHelp("With `all`, a base that cannot be found makes every package affected.", valueName: "all"))
-        var fallback: Fallback?
+        @OptionGroup var revisions: RevisionOptions
         @OptionGroup var options: TreeOptions
         @Flag(help: "Print canonical JSON (schema cosci.affected/v1).") var json = false
         @Option(help: ArgumentHelp("Also write the canonical JSON report to this file.", valueName: "file"))
@@ -28,24 +23,12 @@ extension Cosci {
         @Option(help: ArgumentHelp("Write a Markdown summary (for $GITHUB_STEP_SUMMARY) to this file.", valueName: "file"))
         var summary: String?
 
-        enum Fallback: String, ExpressibleByArgument { case all }
-
-        func validate() throws {
-            if dirty == true && head != nil {
-                throw ValidationError("--dirty compares against the work tree; it cannot be combined with --head")
-            }
-        }
-
         func run() throws {
             let project = try options.project()
             for w in project.warnings { Output.error(w.description) }
-            let environment = ProcessInfo.processInfo.environment
-            let inCI = !(environment["CI"] ?? "").isEmpty && environment["CI"] != "false"
-            let includeDirty = dirty ?? (base == nil && head == nil && !inCI)
             let result: AffectedReport
             do {
-                result = try ChangeDetection.affected(
-                    project, AffectedOptions(base: base, head: head, dirty: includeDirty, fallbackAll: fallback == .all))
+                result = try ChangeDetection.affected(project, revisions.affectedOptions)
             } catch {
                 Output.error("cosci: \(error.description)")
                 throw ExitCode(ExitStatus.failure)
@@ -73,17 +56,13 @@ extension Cosci {
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case json, github, gitlab, k8s }
 
-        @Option(help: ArgumentHelp("Base revision.", valueName: "rev")) var base: String?
-        @Option(help: ArgumentHelp("Head revision.", valueName: "rev")) var head: String?
-        @Flag(inversion: .prefixedNo, help: "Include uncommitted changes on the head side.") var dirty: Bool?
+        @OptionGroup var revisions: RevisionOptions
         @Flag(help: "Plan every package, not only the affected ones.") var all = false
         @Option(help: ArgumentHelp("Local artifact cache (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
         var cache: String?
         @Option(help: "Number of shards (CI jobs) to spread the builds over.") var shards = 1
         @Option(help: ArgumentHelp("JSON map of category/name to seconds, from earlier runs.", valueName: "file"))
         var durations: String?
-        @Option(help: ArgumentHelp("With `all`, a base that cannot be found makes every package affected.", valueName: "all"))
-        var fallback: Affected.Fallback?
         @Option(help: "Output format.") var format: Format = .json
         @Option(help: ArgumentHelp("Also write the canonical JSON plan to this file.", valueName: "file")) var report: String?
         @Option(help: ArgumentHelp("Write a Markdown summary (for $GITHUB_STEP_SUMMARY) to this file.", valueName: "file"))
@@ -92,19 +71,13 @@ extension Cosci {
 
         func validate() throws {
             guard (1...1024).contains(shards) else { throw ValidationError("--shards must be between 1 and 1024") }
-            if dirty == true && head != nil {
-                throw ValidationError("--dirty compares against the work tree; it cannot be combined with --head")
-            }
         }
 
         func run() throws {
             let project = try options.project()
             for w in project.warnings { Output.error(w.description) }
-            let environment = ProcessInfo.processInfo.environment
-            let inCI = !(environment["CI"] ?? "").isEmpty && environment["CI"] != "false"
             var planOptions = PlanOptions()
-            planOptions.changes = AffectedOptions(
-                base: base, head: head, dirty: dirty ?? (base == nil && head == nil && !inCI), fallbackAll: fallback == .all)
+            planOptions.changes = revisions.affectedOptions
             planOptions.all = all
             planOptions.cache = cache
             planOptions.shards = min(shards, format == .github ? PlanRenderer.githubMatrixLimit : shards)
@@ -132,5 +105,32 @@ extension Cosci {
             case .k8s: Output.write(renderer.kubernetes())
             }
         }
+    }
+}
+
+/// Which revisions to compare: shared by `affected` and `plan`.
+struct RevisionOptions: ParsableArguments {
+    enum Fallback: String, ExpressibleByArgument { case all }
+
+    @Option(help: ArgumentHelp("Base revision (default: the merge-base of HEAD with the default branch).", valueName: "rev"))
+    var base: String?
+    @Option(help: ArgumentHelp("Head revision (default: HEAD).", valueName: "rev")) var head: String?
+    @Flag(inversion: .prefixedNo, help: "Include uncommitted changes (the work tree) on the head side.")
+    var dirty: Bool?
+    @Option(help: ArgumentHelp("With `all`, a base that cannot be found makes every package affected.", valueName: "all"))
+    var fallback: Fallback?
+
+    func validate() throws {
+        if dirty == true && head != nil {
+            throw ValidationError("--dirty compares against the work tree; it cannot be combined with --head")
+        }
+    }
+
+    /// The comparison asked for. Uncommitted changes count by default when no revision is named outside CI.
+    var affectedOptions: AffectedOptions {
+        let environment = ProcessInfo.processInfo.environment
+        let inCI = !(environment["CI"] ?? "").isEmpty && environment["CI"] != "false"
+        return AffectedOptions(
+            base: base, head: head, dirty: dirty ?? (base == nil && head == nil && !inCI), fallbackAll: fallback == .all)
     }
 }
