@@ -111,3 +111,45 @@ public enum Planning {
         return out
     }
 }
+
+/// One flavor × platform of a matrix plan.
+public struct PlanVariant: Sendable {
+    public let plan: Plan
+    public let context: PlanContext
+}
+
+extension Planning {
+    /// Plans every flavor × platform that cosci.yaml declares (`flavors:`, `platforms:`), each package keyed
+    /// per flavor and platform. A project without flavors plans its one configuration per platform.
+    public static func planAll(
+        _ flags: ProjectFlags, environment: [String: String], cwd: String, options: PlanOptions
+    ) throws(Diagnostic) -> ([PlanVariant], [Diagnostic]) {
+        let combinations = try variants(flags, environment: environment, cwd: cwd)
+        var variants: [PlanVariant] = []
+        var diagnostics: [Diagnostic] = []
+        for (flavor, platform) in combinations {
+            var f = flags
+            f.flavor = flavor
+            f.platform = platform
+            let project = try Project.resolve(f, environment: environment, cwd: cwd)
+            let (plan, context, d) = try Planning.plan(project, options)
+            variants.append(PlanVariant(plan: plan, context: context))
+            diagnostics += d
+        }
+        return (variants, diagnostics)
+    }
+
+    /// The flavor × platform combinations of the project, flavors and platforms in the order cosci.yaml
+    /// sorts them (flavors by name, platforms as listed).
+    public static func variants(
+        _ flags: ProjectFlags, environment: [String: String], cwd: String
+    ) throws(Diagnostic) -> [(flavor: String?, platform: String)] {
+        var probe = flags
+        probe.flavor = nil
+        let base = try Project.resolve(probe, environment: environment.filter { $0.key != "COSCI_FLAVOR" }, cwd: cwd)
+        let flavors: [String?] = base.config.flavors.isEmpty ? [nil] : base.config.flavors.keys.sorted().map { $0 }
+        let platforms =
+            flags.platform.map { [$0] } ?? (base.config.platforms.isEmpty ? [base.platform.description] : base.config.platforms)
+        return flavors.flatMap { f in platforms.map { (f, $0) } }
+    }
+}

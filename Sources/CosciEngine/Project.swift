@@ -83,6 +83,11 @@ public struct Project: Sendable {
         }
 
         let flavor = flags.flavor ?? env("FLAVOR") ?? config.flavor
+        if flavor == "all" {
+            throw Diagnostic(
+                at: nil, field: "flavor", "--flavor all plans every flavor; only `cosci plan` takes it",
+                hint: "name one flavor: \(config.flavors.keys.sorted().joined(separator: ", "))")
+        }
         var values = config.values
         if let flavor {
             guard let flavorValues = config.flavors[flavor] else {
@@ -98,7 +103,7 @@ public struct Project: Sendable {
         let extra = flags.values.isEmpty ? (env("VALUES")?.split(separator: ",").map(String.init) ?? []) : flags.values
         values += extra.map { relativeIfInside(absolute($0, cwd: cwd), root: root) }
 
-        let platformText = flags.platform ?? env("PLATFORM") ?? config.platform
+        let platformText = flags.platform ?? env("PLATFORM") ?? config.platform ?? config.platforms.first
         let platform: Platform
         if let platformText {
             do { platform = try Platform(parsing: platformText) } catch {

@@ -10,6 +10,7 @@ import CosciModel
 ///   green: {values: [values/green.yaml]}
 /// flavor: green             # the default flavor
 /// platform: linux/amd64
+/// platforms: [linux/amd64, linux/arm64]   # all platforms built; `platform` (else the first) is the default
 /// cache: .cosci/cache
 /// output: dist
 /// images: images
@@ -21,6 +22,8 @@ public struct ProjectConfig: Sendable, Hashable {
     public var flavors: [String: [String]] = [:]
     public var flavor: String?
     public var platform: String?
+    /// Every platform the project builds for (`cosci plan --flavor all` plans each); the first is the default.
+    public var platforms: [String] = []
     public var cache: String?
     public var output: String?
     public var images: String?
@@ -29,7 +32,7 @@ public struct ProjectConfig: Sendable, Hashable {
     /// The file name looked for in the project root.
     public static let fileName = "cosci.yaml"
     static let knownKeys: Set<String> = [
-        "tree", "values", "flavors", "flavor", "platform", "cache", "output", "images", "channels",
+        "tree", "values", "flavors", "flavor", "platform", "platforms", "cache", "output", "images", "channels",
     ]
 
     public init() {}
@@ -58,6 +61,12 @@ public struct ProjectConfig: Sendable, Hashable {
         if let p = config.platform {
             do { _ = try Platform(parsing: p) } catch {
                 throw Diagnostic(at: doc.location(of: root.entry("platform")), field: "platform", error.description)
+            }
+        }
+        config.platforms = try f.strings("platforms")
+        for (i, p) in config.platforms.enumerated() {
+            do { _ = try Platform(parsing: p) } catch {
+                throw Diagnostic(at: doc.location(of: root.entry("platforms")), field: "platforms[\(i)]", error.description)
             }
         }
         config.cache = try f.optionalString("cache")

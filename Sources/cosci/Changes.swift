@@ -74,14 +74,18 @@ extension Cosci {
         }
 
         func run() throws {
-            let project = try options.project()
-            for w in project.warnings { Output.error(w.description) }
             var planOptions = PlanOptions()
             planOptions.changes = revisions.affectedOptions
             planOptions.all = all
             planOptions.cache = cache
             planOptions.shards = min(shards, format == .github ? PlanRenderer.githubMatrixLimit : shards)
             planOptions.durations = durations
+            if options.flavor == "all" {
+                try runMatrix(planOptions)
+                return
+            }
+            let project = try options.project()
+            for w in project.warnings { Output.error(w.description) }
             if format == .github && shards > PlanRenderer.githubMatrixLimit {
                 Output.error("cosci: GitHub Actions allows at most \(PlanRenderer.githubMatrixLimit) matrix jobs; using \(PlanRenderer.githubMatrixLimit) shards")
             }
@@ -103,6 +107,40 @@ extension Cosci {
             case .github: Output.write(renderer.github())
             case .gitlab: Output.write(renderer.gitlab())
             case .k8s: Output.write(renderer.kubernetes())
+            }
+        }
+
+        /// `--flavor all`: every flavor × platform of cosci.yaml, as one matrix.
+        func runMatrix(_ planOptions: PlanOptions) throws {
+            var flags = options.flags
+            flags.flavor = nil
+            var perVariant = planOptions
+            let variants: [PlanVariant], diagnostics: [Diagnostic]
+            do {
+                // Keep the whole GitHub matrix within its limit: shards per variant shrink as variants grow.
+                let count = try Planning.variants(
+                    flags, environment: ProcessInfo.processInfo.environment, cwd: FileManager.default.currentDirectoryPath
+                ).count
+                if format == .github {
+                    perVariant.shards = max(1, min(planOptions.shards, PlanRenderer.githubMatrixLimit / max(1, count)))
+                }
+                (variants, diagnostics) = try Planning.planAll(
+                    flags, environment: ProcessInfo.processInfo.environment, cwd: FileManager.default.currentDirectoryPath,
+                    options: perVariant)
+            } catch {
+                Output.error("cosci: \(error.description)")
+                throw ExitCode(ExitStatus.failure)
+            }
+            for d in Set(diagnostics).sorted() { Output.error(d.description) }
+            let matrix = MatrixRenderer(variants.map { PlanRenderer(plan: $0.plan, context: $0.context) })
+            let document = CanonicalJSON.encode(matrix.document(), pretty: true) + "\n"
+            if let report { try Output.writeFile(report, document) }
+            if let summary { try Output.writeFile(summary, matrix.markdown()) }
+            switch format {
+            case .json: Output.write(document)
+            case .github: Output.write(matrix.github())
+            case .gitlab: Output.write(matrix.gitlab())
+            case .k8s: Output.write(matrix.kubernetes())
             }
         }
     }

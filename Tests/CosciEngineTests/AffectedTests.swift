@@ -275,3 +275,38 @@ let mutations: [Mutation] = [
         #expect { try ChangeDetection.affected(outside, AffectedOptions()) } throws: { "\($0)".contains("not inside a git repository") }
     }
 }
+
+@Suite(.serialized) struct FlavorMatrix {
+    @Test func everyFlavorAndPlatformIsPlannedAndKeyedApart() throws {
+        let repo = try GitFixture()
+        try repo.replace("cosci.yaml", "platform: linux/amd64", "platforms: [linux/amd64, linux/arm64]")
+        try repo.commitAll("two platforms")
+        var options = PlanOptions()
+        options.all = true
+        let (variants, _) = try Planning.planAll(ProjectFlags(tree: repo.root.path), environment: [:], cwd: "/", options: options)
+        #expect(variants.map { "\($0.context.flavor ?? "-") \($0.context.platform)" } == [
+            "green linux/amd64", "green linux/arm64", "orange linux/amd64", "orange linux/arm64",
+        ])
+        let keys = variants.map { v in Set(v.plan.entries.map(\.key)) }
+        #expect(keys[0].isDisjoint(with: keys[1]), "every key differs between platforms")
+        #expect(keys[2].isDisjoint(with: keys[3]))
+        func key(_ v: Int, _ id: String) -> String? { variants[v].plan.entries.first { $0.id.description == id }?.key.description }
+        #expect(key(0, "distro/base@0.20210719") != key(2, "distro/base@0.20210719"), "a package reading flavor values differs per flavor")
+        #expect(key(0, "utils/installer@0.1") == key(2, "utils/installer@0.1"), "one that reads none is shared across flavors")
+        let github = MatrixRendererProbe.github(variants)
+        #expect(github.contains(#""flavor":"orange""#) && github.contains(#""platform":"linux/arm64""#))
+    }
+
+    @Test func flavorAllIsOnlyForPlan() throws {
+        let repo = try GitFixture()
+        #expect(throws: Diagnostic.self) { try Project.resolve(ProjectFlags(tree: repo.root.path, flavor: "all"), environment: [:], cwd: "/") }
+    }
+}
+
+import CosciPlanner
+
+enum MatrixRendererProbe {
+    static func github(_ variants: [PlanVariant]) -> String {
+        MatrixRenderer(variants.map { PlanRenderer(plan: $0.plan, context: $0.context) }).github()
+    }
+}
