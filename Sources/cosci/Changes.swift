@@ -40,6 +40,7 @@ extension Cosci {
             if let summary { try Output.writeFile(summary, result.markdown) }
             if json { Output.json(document) } else { Output.write(result.text) }
             if !errors.isEmpty { throw ExitCode(ExitStatus.treeErrors) }
+            Output.exitWithoutTeardown(result)
         }
     }
 }
@@ -108,6 +109,7 @@ extension Cosci {
             case .gitlab: Output.write(renderer.gitlab())
             case .k8s: Output.write(renderer.kubernetes())
             }
+            Output.exitWithoutTeardown(plan)
         }
 
         /// `--flavor all`: every flavor × platform of cosci.yaml, as one matrix.

@@ -15,6 +15,7 @@ extension Cosci {
             let a = try options.analyse()
             let reports = TreeReports(graph: a.graph, keys: a.keys, platform: a.project.platform)
             if json { Output.json(reports.list()) } else { Output.write(reports.listTable()) }
+            Output.exitWithoutTeardown(a)
         }
     }
 
