@@ -54,7 +54,7 @@ let package = Package(
             ],
             exclude: ["README.md"]),
         /** libgit2 adapter. */
-        .target(name: "CosciGit", dependencies: ["CosciModel", "CGit2"]),
+        .target(name: "CosciGit", dependencies: ["CosciModel", "CGit2"], exclude: ["README.md"]),
         /** libarchive adapter. */
         .target(name: "CosciArchive", dependencies: ["CosciModel", "CArchive"]),
         /** OCI registry client over libcurl. */
@@ -64,7 +64,8 @@ let package = Package(
         /** Wires loading, planning and adapters into what the commands do; renders reports. */
         .target(
             name: "CosciEngine",
-            dependencies: ["CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry"]),
+            dependencies: ["CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry"],
+            exclude: ["README.md"]),
 
         // MARK: Command line
         .executableTarget(
