@@ -8,12 +8,7 @@ extension Cosci {
     struct Affected: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the packages whose cache key changed between two revisions, with why.",
-            discussion: """
-                --base defaults to the merge-base of HEAD with the default branch (origin/HEAD, origin/main,
-                origin/master, main, master); --head defaults to HEAD. Uncommitted changes are included by default
-                when neither --base nor --head is given outside CI (CI unset), so a contributor sees the effect of
-                their edits; --no-dirty leaves them out, --dirty forces them in.
-                """)
+            discussion: "--base defaults to the merge-base of HEAD with the default branch (origin/HEAD, origin/main, origin/master, main, master); --head defaults to HEAD. Uncommitted changes are included by default when neither --base nor --head is given outside CI (CI unset), so a contributor sees the effect of their edits; --no-dirty leaves them out, --dirty forces them in.")
 
         @OptionGroup var revisions: RevisionOptions
         @OptionGroup var options: TreeOptions
@@ -50,10 +45,7 @@ extension Cosci {
         static let configuration = CommandConfiguration(
             commandName: "plan",
             abstract: "Plan the rebuild: affected packages not in the cache, their dependents, waves and shards.",
-            discussion: """
-                Formats: json (schema cosci.plan/v1), github (lines for $GITHUB_OUTPUT: build=… and matrix=…), gitlab
-                (a child pipeline), k8s (an Indexed Job). Shards are numbered from 0. See ci/ for pipelines that use them.
-                """)
+            discussion: "Formats: json (schema cosci.plan/v1), github (lines for $GITHUB_OUTPUT: build=… and matrix=…), gitlab (a child pipeline), k8s (an Indexed Job). Shards are numbered from 0. See ci/ for pipelines that use them.")
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case json, github, gitlab, k8s }
 

@@ -9,10 +9,7 @@ struct Cosci: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cosci",
         abstract: "CI orchestrator for immutable Linux derivatives built from luet package trees.",
-        discussion: """
-            Exit codes: 0 success; 1 a command failed (environment, I/O); 2 the tree or configuration has errors;
-            64 bad usage.
-            """,
+        discussion: "Exit codes: 0 success; 1 a command failed (environment, I/O); 2 the tree or configuration has errors; 64 bad usage.",
         version: CosciVersion.text,
         subcommands: [List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Bump.self, Version.self]
     )

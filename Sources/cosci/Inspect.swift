@@ -99,10 +99,7 @@ extension Cosci {
     struct Bump: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Raise the revision of packages (1.2.3-4 → 1.2.3-5) in their definition files, in place.",
-            discussion: """
-                Only the version's characters change (comments, key order, quoting and YAML anchors are kept); a
-                collection stanza that inherits its version through a merge key gets its own version line.
-                """)
+            discussion: "Only the version's characters change (comments, key order, quoting and YAML anchors are kept); a collection stanza that inherits its version through a merge key gets its own version line.")
 
         @Argument(help: ArgumentHelp("category/name or category/name@version.", valueName: "package"))
         var packages: [String]
