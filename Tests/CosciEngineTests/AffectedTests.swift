@@ -310,3 +310,40 @@ enum MatrixRendererProbe {
         MatrixRenderer(variants.map { PlanRenderer(plan: $0.plan, context: $0.context) }).github()
     }
 }
+
+@Suite(.serialized) struct RandomHistories {
+    /// Seeded multi-commit histories: several mutations, each its own commit, compared end to end. Mutations
+    /// that no longer apply (a file already moved) are skipped; the oracle still has to hold.
+    @Test(arguments: 1...6)
+    func affectedEqualsKeyDifferenceOverSeveralCommits(_ seed: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(seed))
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        var applied: [String] = []
+        for _ in 0..<3 {
+            let m = mutations[Int(rng.next() % UInt64(mutations.count))]
+            if (try? m.apply(repo)) != nil {
+                try repo.commitAll(m.description)
+                applied.append(m.description)
+            }
+        }
+        let report = try ChangeDetection.affected(try repo.project(), AffectedOptions(base: "main", head: "HEAD"))
+        let baseKeys = try repo.listKeys(at: "main"), headKeys = try repo.listKeys(at: "HEAD")
+        let expected = Set(headKeys.filter { baseKeys[$0.key] != $0.value }.map(\.key))
+        #expect(Set(report.set.affected.map(\.id.description)) == expected, "seed \(seed): \(applied)")
+        #expect(Set(report.set.removed.map(\.id.description)) == Set(baseKeys.keys).subtracting(headKeys.keys))
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so that test histories are the same on every run.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
