@@ -20,9 +20,11 @@ struct GitCommitSnapshot: TreeSnapshot {
     {
         let treePrefix = TreeLayoutPrefix.of(tree)
         let listed = try repository.files(at: commit, under: projectPrefix + String(treePrefix.dropLast()))
+        // Git's tree order, flattened, is the byte order of full paths (a directory sorts as its name plus "/"),
+        // so the listing needs no sort.
         files = listed.compactMap { f in
             FileKind(gitMode: f.mode).map { SnapshotFile(path: treePrefix + f.path, kind: $0, blobID: f.blob.hex) }
-        }.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        }
         var extra: [String: String] = [:]
         for file in valuesFiles where !file.hasPrefix("/") {
             if let blob = try repository.blobID(at: commit, path: projectPrefix + file) { extra[file] = blob.hex }

@@ -347,3 +347,24 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct GitListingOrder {
+    /// The loader expects files in path byte order; git's flattened tree order must give exactly that.
+    @Test func gitTreeOrderIsPathByteOrder() throws {
+        let repo = try GitFixture()
+        for path in ["packages/foo.txt", "packages/foo/bar", "packages/foo0", "packages/a-b", "packages/a/x", "packages/Z"] {
+            try repo.write(path, "x\n")
+        }
+        try repo.commitAll("names that sort differently as directories")
+        let project = try repo.project()
+        let git = try CosciGit.GitRepository(discoveringFrom: repo.root.path)
+        let snapshot = try GitCommitSnapshot(
+            repositoryPath: repo.root.path, repository: git, commit: try git.commit("HEAD"), projectPrefix: "",
+            tree: project.tree, valuesFiles: [])
+        let paths = snapshot.files.map(\.path)
+        #expect(paths == paths.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        #expect(paths.contains("packages/foo/bar") && paths.contains("packages/foo0"))
+    }
+}
+
+import CosciGit
