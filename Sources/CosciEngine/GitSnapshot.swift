@@ -18,7 +18,7 @@ struct GitCommitSnapshot: TreeSnapshot {
     init(repositoryPath: String, repository: GitRepository, commit: ObjectID, projectPrefix: String, tree: String, valuesFiles: [String])
         throws(GitError)
     {
-        let treePrefix = TreeLayoutPrefix.of(tree)
+        let treePrefix = TreePaths.prefix(tree)
         let listed = try repository.files(at: commit, under: projectPrefix + String(treePrefix.dropLast()))
         // Git's tree order, flattened, is the byte order of full paths (a directory sorts as its name plus "/"),
         // so the listing needs no sort.
@@ -66,15 +66,5 @@ final class LockedBlobReader: @unchecked Sendable {
         defer { lock.unlock() }
         if repository == nil { repository = try GitRepository(discoveringFrom: repositoryPath) }
         return try repository!.blob(id)
-    }
-}
-
-/// `packages` → `packages/`; `.` → ``.
-enum TreeLayoutPrefix {
-    static func of(_ tree: String) -> String {
-        var t = tree
-        while t.hasPrefix("./") { t.removeFirst(2) }
-        while t.hasSuffix("/") { t.removeLast() }
-        return (t.isEmpty || t == ".") ? "" : t + "/"
     }
 }

@@ -327,12 +327,6 @@ public enum TreeLoader {
         return Diagnostic(at: SourceLocation(file: file, line: 0), "\(error)")
     }
 
-    static func join(_ a: String, _ b: String) -> String {
-        if b.hasPrefix("/") { return b }
-        if b == "." || b.isEmpty { return a }
-        return a.hasSuffix("/") ? a + b : a + "/" + b
-    }
-
 }
 
 /// Fixed-size result slots for a parallel loop, in memory allocated once. `@unchecked Sendable`: each index

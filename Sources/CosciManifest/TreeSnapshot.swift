@@ -219,13 +219,7 @@ struct TreeLayout {
     /// Shared templates: `*.yaml` directly in a directory named `templates`, sorted by path bytes.
     private(set) var templateFiles: [SnapshotFile] = []
 
-    /// `packages` → `packages/`; `.` → ``.
-    static func prefix(_ tree: String) -> String {
-        var t = tree
-        while t.hasPrefix("./") { t.removeFirst(2) }
-        while t.hasSuffix("/") { t.removeLast() }
-        return (t.isEmpty || t == ".") ? "" : t + "/"
-    }
+    static func prefix(_ tree: String) -> String { TreePaths.prefix(tree) }
 
     static func isTemplate(_ path: String) -> Bool {
         guard path.hasSuffix(".yaml"), let slash = path.lastIndex(of: "/") else { return false }
@@ -285,5 +279,16 @@ struct TreeLayout {
             }
         }
         templateFiles.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+    }
+}
+
+/// Path helpers shared by every snapshot kind.
+public enum TreePaths {
+    /// The tree setting as a path prefix: `packages` → `packages/`; `.` → ``.
+    public static func prefix(_ tree: String) -> String {
+        var t = tree
+        while t.hasPrefix("./") { t.removeFirst(2) }
+        while t.hasSuffix("/") { t.removeLast() }
+        return (t.isEmpty || t == ".") ? "" : t + "/"
     }
 }
