@@ -113,42 +113,44 @@ public enum ChangeDetection {
             fallback = "\(error); every package is treated as affected (--fallback all)"
         }
 
-        // Head: the work tree (dirty) or the commit's objects. Both sides reuse what earlier runs parsed, and
-        // base reuses what head parsed.
+        // Head: the work tree (dirty) or the commit's objects; base: the base commit's objects. Both reuse what
+        // earlier runs parsed. With a saved memo the two sides load in parallel (each opens its own repository
+        // handle); without one, base waits for head so that it reuses what head parsed.
         let saved = LoadMemo.read(from: project.loadMemoFile)
-        let headTree: LoadedTree
+        let sides: (head: Side, base: Side?)
         do {
-            if options.dirty {
-                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree)
-                headTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: saved)
+            let headSource: Side.Source = options.dirty ? .workTree : .commit(head)
+            if let base, saved.count > 0 {
+                let slots = Slots<Result<Side, Diagnostic>>(count: 2)
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    slots[i] = Result { () throws(Diagnostic) -> Side in
+                        try Side.load(i == 0 ? headSource : .commit(base), project, workdir: workdir, prefix: projectPrefix, memo: saved)
+                    }
+                }
+                guard let h = slots[0], let b = slots[1] else { throw Diagnostic(at: nil, "internal error: a side did not load") }
+                sides = (try h.get(), try b.get())
             } else {
-                let snapshot = try GitCommitSnapshot(
-                    repositoryPath: workdir, repository: repo, commit: head, projectPrefix: projectPrefix,
-                    tree: project.tree, valuesFiles: project.valuesFiles)
-                headTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: saved)
+                let h = try Side.load(headSource, project, workdir: workdir, prefix: projectPrefix, memo: saved)
+                let b = try base.map { (b) throws(Diagnostic) in
+                    try Side.load(.commit(b), project, workdir: workdir, prefix: projectPrefix, memo: saved.merging(h.tree.memo))
+                }
+                sides = (h, b)
             }
-        } catch let error as Diagnostic {
-            throw error
-        } catch {
-            throw Diagnostic(at: nil, "cannot read commit \(head.short): \(error)")
         }
+        let headTree = sides.head.tree
+        let headKeyed = sides.head.keyed
+        var diagnostics = headTree.diagnostics
         var reusedAll = headTree.reused == headTree.memo.count
         var memoToSave = headTree.memo
-        let headKeyed = keyed(headTree, project)
-        var diagnostics = headTree.diagnostics
 
         var changes: [ChangedPath] = []
         var uncommitted = false
         let baseKeyed: KeyedTree
-        if let base {
-            let baseTree: LoadedTree
+        if let base, let baseSide = sides.base {
+            let baseTree = baseSide.tree
+            reusedAll = reusedAll && baseTree.reused == baseTree.memo.count
+            memoToSave = memoToSave.merging(baseTree.memo)
             do {
-                let snapshot = try GitCommitSnapshot(
-                    repositoryPath: workdir, repository: repo, commit: base, projectPrefix: projectPrefix,
-                    tree: project.tree, valuesFiles: project.valuesFiles)
-                baseTree = TreeLoader.load(snapshot, options: project.loadOptions, memo: saved.merging(headTree.memo))
-                reusedAll = reusedAll && baseTree.reused == baseTree.memo.count
-                memoToSave = memoToSave.merging(baseTree.memo)
                 var raw = try repo.changes(from: base, to: head)
                 if options.dirty {
                     let local = try repo.workingTreeChanges()
@@ -157,10 +159,10 @@ public enum ChangeDetection {
                 }
                 changes = raw.compactMap { relative($0, projectPrefix) }
             } catch {
-                throw Diagnostic(at: nil, "cannot read commit \(base.short): \(error)")
+                throw Diagnostic(at: nil, "cannot diff \(base.short)..\(head.short): \(error)")
             }
             diagnostics += baseTree.diagnostics.map { Diagnostic(.warning, at: $0.location, field: $0.field, "at base: \($0.message)", hint: $0.hint) }
-            baseKeyed = keyed(baseTree, project)
+            baseKeyed = baseSide.keyed
         } else {
             let (graph, _) = BuildGraph.resolve([])
             baseKeyed = KeyedTree(graph: graph, keys: [:], inputs: [])
@@ -171,6 +173,40 @@ public enum ChangeDetection {
             base: base, head: head, mergeBase: mergeBase, dirty: uncommitted, shallow: repo.isShallow,
             detached: repo.isHeadDetached, fallback: fallback, set: set, diagnostics: diagnostics)
         return (report, headKeyed.graph, headKeyed.keys)
+    }
+
+    /// One side of a comparison, loaded and keyed.
+    struct Side: Sendable {
+        enum Source: Sendable {
+            case workTree
+            case commit(ObjectID)
+        }
+
+        let tree: LoadedTree
+        let keyed: KeyedTree
+
+        /// Loads a side; a commit is read through a repository handle of its own (handles are not shared).
+        static func load(
+            _ source: Source, _ project: Project, workdir: String, prefix: String, memo: LoadMemo
+        ) throws(Diagnostic) -> Side {
+            let tree: LoadedTree
+            switch source {
+            case .workTree:
+                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree)
+                tree = TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
+            case .commit(let id):
+                do {
+                    let repo = try GitRepository(discoveringFrom: workdir)
+                    let snapshot = try GitCommitSnapshot(
+                        repositoryPath: workdir, repository: repo, commit: id, projectPrefix: prefix, tree: project.tree,
+                        valuesFiles: project.valuesFiles)
+                    tree = TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
+                } catch {
+                    throw Diagnostic(at: nil, "cannot read commit \(id.short): \(error)")
+                }
+            }
+            return Side(tree: tree, keyed: ChangeDetection.keyed(tree, project))
+        }
     }
 
     /// The merge-base, or nil when none is reachable (including a shallow history that ends first).

@@ -332,11 +332,11 @@ public enum TreeLoader {
 /// Fixed-size result slots for a parallel loop, in memory allocated once. `@unchecked Sendable`: each index
 /// is written by exactly one iteration of `DispatchQueue.concurrentPerform`, and reads happen after it returns
 /// (its completion is the synchronization point).
-final class Slots<T>: @unchecked Sendable {
+public final class Slots<T>: @unchecked Sendable {
     private let base: UnsafeMutablePointer<T?>
-    let count: Int
+    public let count: Int
 
-    init(count: Int) {
+    public init(count: Int) {
         self.count = count
         base = .allocate(capacity: max(count, 1))
         base.initialize(repeating: nil, count: count)
@@ -347,12 +347,12 @@ final class Slots<T>: @unchecked Sendable {
         base.deallocate()
     }
 
-    subscript(i: Int) -> T? {
+    public subscript(i: Int) -> T? {
         get { base[i] }
         set { base[i] = newValue }
     }
 
-    var values: [T?] { (0..<count).map { base[$0] } }
+    public var values: [T?] { (0..<count).map { base[$0] } }
 }
 
 enum ProcessorCount {

@@ -173,6 +173,9 @@ let mutations: [Mutation] = [
             #expect(!a.reasons.isEmpty)
             #expect(a.reasons.allSatisfy { $0.contains(a.id.description) || $0.hasPrefix("also changed") })
         }
+        // A second run finds the first run's memo and loads both sides in parallel: same answer.
+        let warm = try ChangeDetection.affected(try repo.project(), AffectedOptions(base: "main", head: "HEAD"))
+        #expect(CanonicalJSON.encode(warm.document(platform: .linuxAMD64)) == CanonicalJSON.encode(report.document(platform: .linuxAMD64)))
         for id in mutation.mustAffect { #expect(actual.contains(id), "\(mutation): \(id) should be affected") }
         for id in mutation.mustNotAffect { #expect(!actual.contains(id), "\(mutation): \(id) should not be affected") }
         if mutation.nothingAffected { #expect(actual.isEmpty && report.set.removed.isEmpty, "\(mutation): \(actual)") }
