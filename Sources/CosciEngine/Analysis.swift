@@ -20,7 +20,7 @@ public struct Analysis: Sendable {
         let memo = useMemo ? timings.measure("memo") { LoadMemo.read(from: project.loadMemoFile) } : LoadMemo()
         let known = useMemo ? BlobIDCache.read(from: project.blobIDFile) : BlobIDCache()
         let tree = timings.measure("load") { () -> LoadedTree in
-            do {
+            do throws(Diagnostic) {
                 let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree, known: known)
                 let tree = TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
                 if useMemo && (tree.hashed > 0 || known.count == 0) {
@@ -28,7 +28,7 @@ public struct Analysis: Sendable {
                 }
                 return tree
             } catch {
-                return TreeLoader.load(project.loadOptions)
+                return .failed(error, valuesFiles: project.valuesFiles)
             }
         }
         if useMemo && tree.reused < tree.memo.count {

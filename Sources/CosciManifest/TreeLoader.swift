@@ -45,6 +45,13 @@ public struct LoadedTree: Sendable {
 
     /// Whether any diagnostic is an error.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    /// The result of a load that could not start (the tree is not there): one diagnostic, no packages.
+    public static func failed(_ diagnostic: Diagnostic, valuesFiles: [String]) -> LoadedTree {
+        LoadedTree(
+            packages: [], diagnostics: [diagnostic], templateFiles: [], valuesFiles: valuesFiles, memo: LoadMemo(),
+            reused: 0, hashed: 0)
+    }
 }
 
 /// Parsed package directories by input key. A directory whose definition, build spec, templates and values
@@ -74,9 +81,7 @@ public enum TreeLoader {
             let snapshot = try WorkTreeSnapshot(projectRoot: options.projectRoot, tree: options.tree)
             return load(snapshot, options: options)
         } catch {
-            return LoadedTree(
-                packages: [], diagnostics: [error], templateFiles: [], valuesFiles: options.valuesFiles, memo: LoadMemo(),
-                reused: 0, hashed: 0)
+            return .failed(error, valuesFiles: options.valuesFiles)
         }
     }
 

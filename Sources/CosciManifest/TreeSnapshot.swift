@@ -77,8 +77,8 @@ public struct WorkTreeSnapshot: TreeSnapshot {
         let top = prefix.isEmpty ? projectRoot : projectRoot + "/" + String(prefix.dropLast())
         guard FileSystemTree.isDirectory(top) else {
             throw Diagnostic(
-                at: SourceLocation(file: prefix.isEmpty ? "." : String(prefix.dropLast()), line: 0),
-                "package tree not found or not a directory", hint: "pass --tree DIR, or set `tree:` in cosci.yaml")
+                at: SourceLocation(file: top, line: 0), "package tree not found or not a directory",
+                hint: "pass --tree DIR, or set `tree:` in cosci.yaml")
         }
         var out: [SnapshotFile] = []
         var stamps: [String: FileStamp] = [:]

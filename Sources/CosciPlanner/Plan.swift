@@ -94,7 +94,8 @@ public struct Plan: Sendable {
             bottom[id] = estimate(id) + after
         }
         let shardOf = schedule(
-            building, graph: graph, buildSet: buildSet, priority: bottom, estimate: estimate, shards: shards)
+            building, graph: graph, dependents: dependents, buildSet: buildSet, priority: bottom, estimate: estimate,
+            shards: shards)
 
         let entries = graph.order.sorted().compactMap { id -> Entry? in
             guard let key = keys[id]?.key, let s = status[id] else { return nil }
@@ -113,13 +114,13 @@ public struct Plan: Sendable {
     /// Critical-path list scheduling: repeatedly take the ready package with the longest remaining path and put
     /// it on the shard that is free first. Deterministic: ties go to the smaller id and the lower shard.
     static func schedule(
-        _ building: [PackageID], graph: BuildGraph, buildSet: Set<PackageID>, priority: [PackageID: Double],
+        _ building: [PackageID], graph: BuildGraph, dependents: [PackageID: [PackageID]], buildSet: Set<PackageID>,
+        priority: [PackageID: Double],
         estimate: (PackageID) -> Double, shards: Int
     ) -> [PackageID: Int] {
         var remaining = Dictionary(uniqueKeysWithValues: building.map { id in
             (id, graph.dependencies(of: id).filter(buildSet.contains).count)
         })
-        let dependents = graph.dependents()
         var finish: [PackageID: Double] = [:]
         var free = [Double](repeating: 0, count: shards)
         var ready = building.filter { remaining[$0] == 0 }

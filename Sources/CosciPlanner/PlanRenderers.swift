@@ -42,6 +42,7 @@ public struct PlanRenderer: Sendable {
 
     /// The canonical plan document (schema `cosci.plan/v1`).
     public func document() -> Value {
+        let waits = plan.shardDependencies()
         var doc: [String: Value] = [
             "schema": .string(Plan.schema),
             "base": context.base.map(Value.string) ?? .null,
@@ -70,7 +71,7 @@ public struct PlanRenderer: Sendable {
                     return .map([
                         "shard": .int(s), "packages": .list(pkgs.map { .string($0.id.description) }),
                         "estimate": .double(pkgs.map(\.estimate).reduce(0, +)),
-                        "waitsFor": .list((plan.shardDependencies()[s] ?? []).map(Value.int)),
+                        "waitsFor": .list((waits[s] ?? []).map(Value.int)),
                     ])
                 }),
         ]
