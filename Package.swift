@@ -55,16 +55,31 @@ let package = Package(
             exclude: ["README.md"]),
         /** libgit2 adapter. */
         .target(name: "CosciGit", dependencies: ["CosciModel", "CGit2"], exclude: ["README.md"]),
-        /** libarchive adapter. */
-        .target(name: "CosciArchive", dependencies: ["CosciModel", "CArchive"]),
+        /** libarchive adapter: reproducible tar.zst/tar.gz writing, listing, safe unpacking. */
+        .target(
+            name: "CosciArchive",
+            dependencies: ["CosciModel", "CArchive", .product(name: "Crypto", package: "swift-crypto")]),
         /** OCI registry client over libcurl. */
         .target(name: "CosciRegistry", dependencies: ["CosciModel", "CCurl"]),
+
+        /** Build backends (bubblewrap host sandbox, podman), the worker pool scheduler, artifact assembly. */
+        .target(
+            name: "CosciBuild",
+            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate"]),
+        /** luet-compatible repository metadata: artifact metadata files and the repository index. Pure
+            except for writing the files it is asked to write. */
+        .target(
+            name: "CosciRepository",
+            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate"]),
 
         // MARK: Engine
         /** Wires loading, planning and adapters into what the commands do; renders reports. */
         .target(
             name: "CosciEngine",
-            dependencies: ["CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry"],
+            dependencies: [
+                "CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry", "CosciBuild",
+                "CosciRepository",
+            ],
             exclude: ["README.md"]),
 
         // MARK: Command line
@@ -80,6 +95,9 @@ let package = Package(
         .testTarget(name: "CosciTemplateTests", dependencies: ["CosciTemplate", "CosciModel"]),
         .testTarget(name: "CosciManifestTests", dependencies: ["CosciManifest", "CosciModel"]),
         .testTarget(name: "CosciPlannerTests", dependencies: ["CosciPlanner", "CosciModel"]),
+        .testTarget(name: "CosciArchiveTests", dependencies: ["CosciArchive", "CosciModel"]),
+        .testTarget(name: "CosciBuildTests", dependencies: ["CosciBuild", "CosciArchive", "CosciModel"]),
+        .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciModel"]),
         .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
     ]

@@ -6,27 +6,6 @@ import CosciModel
 import CosciPlanner
 import Foundation
 
-/// The local artifact cache: a content-addressed directory. An artifact for key `sha256:<hex>` is complete
-/// when `<root>/<hex[0..<2]>/<hex>/metadata.yaml` exists (it is written last, by rename).
-public struct LocalCache: Sendable {
-    public let root: String
-
-    public init(root: String) {
-        self.root = root
-    }
-
-    /// Where the artifact of `key` lives.
-    public func directory(for key: Digest) -> String {
-        "\(root)/\(key.hex.prefix(2))/\(key.hex)"
-    }
-
-    /// Whether a complete artifact for `key` is present.
-    public func contains(_ key: Digest) -> Bool {
-        var st = stat()
-        return stat(directory(for: key) + "/metadata.yaml", &st) == 0
-    }
-}
-
 /// What `cosci plan` was asked.
 public struct PlanOptions: Sendable {
     public var changes = AffectedOptions()

@@ -5,13 +5,16 @@ import Foundation
 
 /// The command line. Commands parse, resolve the project, call the engine and print; nothing else.
 @main
-struct Cosci: ParsableCommand {
+struct Cosci: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cosci",
         abstract: "CI orchestrator for immutable Linux derivatives built from luet package trees.",
-        discussion: "Exit codes: 0 success; 1 a command failed (environment, I/O); 2 the tree or configuration has errors; 64 bad usage.",
+        discussion: "Exit codes: 0 success; 1 a command failed (environment, I/O); 2 the tree, configuration or a plan file has errors; 3 a package failed to build (or is not reproducible); 64 bad usage.",
         version: CosciVersion.text,
-        subcommands: [List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Bump.self, Version.self]
+        subcommands: [
+            Run.self, List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Build.self,
+            Verify.self, Cache.self, Repo.self, Bump.self, Version.self, Pack.self,
+        ]
     )
 }
 
@@ -74,6 +77,7 @@ struct TreeOptions: ParsableArguments {
 enum ExitStatus {
     static let failure: Int32 = 1
     static let treeErrors: Int32 = 2
+    static let buildFailed: Int32 = 3
 }
 
 enum Output {
@@ -101,6 +105,38 @@ enum Output {
     /// Call only after every output has been written (standard output and error are unbuffered here).
     static func exitWithoutTeardown<T>(_ keep: T) -> Never {
         withExtendedLifetime(keep) { exit(0) }
+    }
+
+    /// A path as the user should see it: relative to the working directory when inside it.
+    static func display(_ path: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath
+        return path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
+    }
+
+    /// An absolute path for a path given on the command line.
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    /// `1.5 MiB`.
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n)
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+    }
+
+    /// `500M`, `10G`, `1024` → bytes.
+    static func parseSize(_ text: String) -> Int64? {
+        let multipliers: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var t = text.uppercased()
+        if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
+        if let last = t.last, let m = multipliers[last] { return Double(t.dropLast()).map { Int64($0 * Double(m)) } }
+        return Int64(t)
     }
 
     static func error(_ text: String) {

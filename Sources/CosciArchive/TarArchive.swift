@@ -1,0 +1,122 @@
+internal import CArchive
+import CosciModel
+internal import Glibc
+
+/// Reproducible tar archives (pack), listing, member reads and safe extraction, over libarchive. Every call is
+/// synchronous and blocking: run it off the cooperative pool. Calls on different archives may run in parallel.
+public enum TarArchive {
+    /// Reproducible archive of the directory `root` (its contents, not `root` itself), written to a temp file next to
+    /// `output` and renamed. `select(relativePath, isDirectory)` is called for every entry and decides which are
+    /// written; an unselected directory is still descended into (and is not implied by selected descendants).
+    public static func pack(
+        directory root: String, to output: String, options: PackOptions, select: (String, Bool) -> Bool = { _, _ in true }
+    ) throws(ArchiveError) -> PackResult {
+        try withUTF8Names { () throws(ArchiveError) in
+            try write(PackSources.walk(root, epoch: options.sourceDateEpoch, select: select), to: output, options: options)
+        }
+    }
+
+    /// Same, for generated files; their parent directories are added (mode 0755, uid/gid 0, mtime = epoch).
+    public static func pack(files: [MemoryFile], to output: String, options: PackOptions) throws(ArchiveError) -> PackResult {
+        try withUTF8Names { () throws(ArchiveError) in
+            try write(PackSources.generated(files, epoch: options.sourceDateEpoch), to: output, options: options)
+        }
+    }
+
+    /// Entries of an archive (any format and compression libarchive reads), optionally with content digests.
+    /// The archive's root entry (`./`) and sockets are not listed.
+    public static func list(_ path: String, digests: Bool = false) throws(ArchiveError) -> [ArchiveEntryInfo] {
+        try withUTF8Names { () throws(ArchiveError) in
+            let reader = try TarReader(path: path)
+            var entries: [ArchiveEntryInfo] = []
+            try reader.forEachEntry { (entry) throws(ArchiveError) in
+                guard let raw = archive_entry_pathname(entry) ?? archive_entry_pathname_utf8(entry) else {
+                    throw ArchiveError(kind: .library, operation: "archive_entry_pathname", subject: path, message: "an entry's name cannot be decoded")
+                }
+                let name = EntryPath(raw)
+                guard !name.isRoot, let kind = entryKind(entry) else { return true }
+                let digest = digests && kind == .file ? try reader.contentDigest("\(path): \(name.text)") : nil
+                entries.append(entryInfo(entry, kind: kind, path: name, digest: digest))
+                return true
+            }
+            return entries
+        }
+    }
+
+    /// Safe extraction into `directory` (created if missing; existing files are replaced, as when layering several
+    /// artifacts into one sysroot). Restores permissions and mtimes, and numeric owners when asked. Refuses, before
+    /// writing it, any entry that would land outside `directory` or go through a symlink, and device nodes unless
+    /// allowed (see `ExtractionGuard`); entries before a refused one stay extracted. Returns the entries written.
+    public static func extract(_ path: String, into directory: String, options: ExtractOptions = ExtractOptions()) throws(ArchiveError) -> Int {
+        try withUTF8Names { () throws(ArchiveError) in
+            let root = try makeDirectory(directory)
+            let reader = try TarReader(path: path)
+            let disk = try ArchiveHandle(archive_write_disk_new(), writer: true, function: "archive_write_disk_new", subject: root)
+            var flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
+            if options.preserveOwners { flags |= ARCHIVE_EXTRACT_OWNER }
+            try disk.check(archive_write_disk_set_options(disk.raw, flags), "archive_write_disk_set_options", root)
+            var safety = ExtractionGuard(root: root, archive: path, options: options)
+            var count = 0
+            try reader.forEachEntry { (entry) throws(ArchiveError) in
+                guard let (name, destination, hardlink) = try safety.admit(entry) else { return true }
+                let subject = "\(path): \(name.text)"
+                destination.withUnsafeBufferPointer { cString($0) { archive_entry_copy_pathname(entry, $0) } }
+                hardlink?.withUnsafeBufferPointer { cString($0) { archive_entry_copy_hardlink(entry, $0) } }
+                try disk.check(archive_write_header(disk.raw, entry), "archive_write_header", subject)
+                if archive_entry_size(entry) > 0 { try reader.copyContent(to: disk, subject) }
+                try disk.check(archive_write_finish_entry(disk.raw), "archive_write_finish_entry", subject)
+                safety.wrote(name, kind: entryKind(entry))
+                count += 1
+                return true
+            }
+            try disk.close(root)
+            return count
+        }
+    }
+
+    /// The bytes of the first regular-file member named `member` (a leading `./` is ignored), or nil if absent.
+    public static func read(member: String, of path: String) throws(ArchiveError) -> [UInt8]? {
+        try withUTF8Names { () throws(ArchiveError) in
+            let wanted = member.withCString { EntryPath($0) }
+            let reader = try TarReader(path: path)
+            var found: [UInt8]?
+            try reader.forEachEntry { (entry) throws(ArchiveError) in
+                guard let raw = archive_entry_pathname(entry), entryKind(entry) == .file, EntryPath(raw) == wanted else { return true }
+                found = try reader.content("\(path): \(member)")
+                return false
+            }
+            return found
+        }
+    }
+
+    private static func write(_ items: [PackItem], to output: String, options: PackOptions) throws(ArchiveError) -> PackResult {
+        let file = try AtomicOutput(destination: output)
+        let writer = try TarWriter(output: file, options: options)
+        var entries: [ArchiveEntryInfo] = []
+        entries.reserveCapacity(items.count)
+        for item in items {
+            entries.append(try writer.add(item))
+        }
+        try writer.finish()
+        let (sha256, size) = try file.commit()
+        return PackResult(entries: entries, sha256: sha256, size: size)
+    }
+
+    /// `mkdir -p directory`, then its real path (no symlink components, as `SECURE_SYMLINKS` checks all of them).
+    private static func makeDirectory(_ directory: String) throws(ArchiveError) -> String {
+        var partial = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            partial += "/" + component
+            if mkdir(partial, 0o755) != 0 && errno != EEXIST { throw systemError("mkdir", partial) }
+        }
+        guard let resolved = realpath(directory, nil) else { throw systemError("realpath", directory) }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// Calls `body` with a NUL-terminated copy of `bytes`.
+private func cString(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafePointer<CChar>) -> Void) {
+    let terminated = Array(bytes) + [0]
+    terminated.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
+}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Foundation
+
+/// File-system helpers of the build: staging the package directory, and the before/after comparison that finds
+/// what the steps added or modified.
+enum FileTree {
+    /// Creates a directory and its parents.
+    static func makeDirectory(_ path: String) throws(BuildFailure) {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw BuildFailure(.environment, "cannot create \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Copies `files` (relative paths) from `source` to `destination`, keeping modes and symlinks.
+    static func copy(_ files: [String], from source: String, to destination: String) throws(BuildFailure) {
+        for rel in files {
+            let from = source + "/" + rel
+            let to = destination + "/" + rel
+            try makeDirectory((to as NSString).deletingLastPathComponent)
+            try copyItem(from, to)
+        }
+    }
+
+    /// Copies one file, directory or symlink (recursively), replacing what is at `to`.
+    static func copyItem(_ from: String, _ to: String) throws(BuildFailure) {
+        var st = stat()
+        if lstat(to, &st) == 0 { try? FileManager.default.removeItem(atPath: to) }
+        do {
+            try FileManager.default.copyItem(atPath: from, toPath: to)
+        } catch {
+            throw BuildFailure(.environment, "cannot copy \(from) to \(to): \(error.localizedDescription)")
+        }
+    }
+
+    /// What identifies a file's state closely enough to see a modification.
+    struct Stamp: Equatable {
+        let mode: UInt32
+        let size: Int64
+        let mtimeSeconds: Int
+        let mtimeNanoseconds: Int
+        let inode: UInt64
+        let uid: UInt32
+        let gid: UInt32
+    }
+
+    /// Every path under `root` (relative) with its stamp.
+    static func snapshot(_ root: String) -> [String: Stamp] {
+        var out: [String: Stamp] = [:]
+        walk(root, "") { rel, st in
+            out[rel] = Stamp(
+                mode: st.st_mode, size: Int64(st.st_size), mtimeSeconds: st.st_mtim.tv_sec,
+                mtimeNanoseconds: st.st_mtim.tv_nsec, inode: UInt64(st.st_ino), uid: st.st_uid, gid: st.st_gid)
+        }
+        return out
+    }
+
+    /// The paths under `root` that are new or whose stamp differs from `before` (directories only when new).
+    static func changed(since before: [String: Stamp], in root: String) -> Set<String> {
+        var out = Set<String>()
+        let after = snapshot(root)
+        for (path, stamp) in after {
+            guard let old = before[path] else {
+                out.insert(path)
+                continue
+            }
+            let isDirectory = (stamp.mode & S_IFMT) == S_IFDIR
+            if !isDirectory && old != stamp { out.insert(path) }
+        }
+        return out
+    }
+
+    private static func walk(_ root: String, _ rel: String, _ visit: (String, stat) -> Void) {
+        let dirPath = rel.isEmpty ? root : root + "/" + rel
+        guard let dir = opendir(dirPath) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            let childRel = rel.isEmpty ? name : rel + "/" + name
+            var st = stat()
+            guard lstat(root + "/" + childRel, &st) == 0 else { continue }
+            visit(childRel, st)
+            if (st.st_mode & S_IFMT) == S_IFDIR { walk(root, childRel, visit) }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciModel
+import Foundation
+
+/// Builds on the host's own root filesystem, read-only, inside bubblewrap: the package's files in a writable
+/// `/luetbuild` (the working directory), the build dependencies' artifacts unpacked read-only at
+/// `/cosci/sysroot`, a private writable `/tmp`, a writable `package_dir`, no network unless allowed, and a
+/// cleared environment (`PATH`, `HOME=/tmp`, `SOURCE_DATE_EPOCH`, the spec's `env`, `PACKAGE_*`).
+///
+/// Each prelude and step line runs as `sh -ec LINE` in a fresh sandbox over the same directories (luet runs
+/// each as one `RUN`). The artifact is `package_dir`; without one, what the steps added or modified under
+/// `/luetbuild` (the only writable place that outlives a build).
+public struct HostSandbox: BuildBackend {
+    public let name = "host-sandbox"
+    /// Seconds since 1970 handed to the steps as `SOURCE_DATE_EPOCH`.
+    public var sourceDateEpoch: Int64 = 0
+
+    public init() {}
+
+    public func unavailableReason() -> String? {
+        guard let bwrap = Subprocess.which("bwrap") else {
+            return "bubblewrap is not installed (apt-get install bubblewrap)"
+        }
+        if Subprocess.output(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "/bin/true"]) == nil {
+            return "bwrap cannot create a sandbox here (user namespaces disabled?)"
+        }
+        return nil
+    }
+
+    public func unsupportedReason(_ job: BuildJob) -> String? {
+        if let image = job.spec.image, !image.isEmpty {
+            return "it builds FROM the image \(image), which host-sandbox cannot provide; use --backend podman"
+        }
+        if let c = job.spec.copy.first(where: { $0.image != nil }) {
+            return "its copy: takes \(c.source) from the image \(c.image ?? ""); use --backend podman"
+        }
+        if job.spec.unpack && job.spec.packageDir == nil {
+            return "unpack: true without package_dir takes the whole filesystem, which is the host's under host-sandbox; set package_dir or use --backend podman"
+        }
+        if let dir = job.spec.packageDir, Layout.mount(for: dir) == nil {
+            return "package_dir \(dir) lies inside a read-only host directory; use a path under /luetbuild or a new top-level directory, or --backend podman"
+        }
+        for c in job.copies where Layout.hostPath(for: c.destination, job: job) == nil {
+            return "copy: destination \(c.destination) is not writable under host-sandbox (use /luetbuild or package_dir)"
+        }
+        return nil
+    }
+
+    public func build(_ job: BuildJob, log: LogFile) throws(BuildFailure) -> BuildOutput {
+        guard let bwrap = Subprocess.which("bwrap") else {
+            throw BuildFailure(.environment, "bubblewrap is not installed (apt-get install bubblewrap)")
+        }
+        if let why = unsupportedReason(job) { throw BuildFailure(.unsupported, "\(job.id): \(why)") }
+        let work = job.workDirectory
+        let luetbuild = work + "/luetbuild"
+        let sysroot = work + "/sysroot"
+        for d in [luetbuild, sysroot, work + "/tmp", work + "/package"] { try FileTree.makeDirectory(d) }
+
+        try FileTree.copy(job.files, from: job.packageDirectory, to: luetbuild)
+        for artifact in job.dependencyArtifacts {
+            log.note("sysroot: unpack \((artifact as NSString).lastPathComponent)")
+            do {
+                _ = try TarArchive.extract(artifact, into: sysroot)
+            } catch {
+                throw BuildFailure(.environment, "cannot unpack the dependency \(artifact): \(error)")
+            }
+        }
+        try stageCopies(job, log: log)
+
+        var mounts: [String] = []
+        var packageRoot: String?
+        if let dir = job.spec.packageDir {
+            switch Layout.mount(for: dir)! {
+            case .insideBuild(let rel):
+                packageRoot = rel.isEmpty ? luetbuild : luetbuild + "/" + rel
+            case .own:
+                packageRoot = work + "/package"
+                mounts += ["--bind", work + "/package", dir]
+            }
+        }
+
+        let base = sandboxArguments(job, work: work) + mounts
+        var before: [String: FileTree.Stamp] = [:]
+        for (phase, lines) in [("prelude", job.spec.prelude), ("step", job.spec.steps)] {
+            if phase == "step" && packageRoot == nil { before = FileTree.snapshot(luetbuild) }
+            for (i, line) in lines.enumerated() {
+                let first = line.split(separator: "\n").first.map(String.init) ?? ""
+                log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
+                let result = try Subprocess.run(bwrap, base + ["--", "/bin/sh", "-ec", line], environment: [:], log: log)
+                if result.status != 0 {
+                    let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
+                    throw BuildFailure(.step, "\(job.id): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")
+                }
+            }
+        }
+        if let packageRoot {
+            var st = stat()
+            guard stat(packageRoot, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw BuildFailure(
+                    .step, "\(job.id): package_dir \(job.spec.packageDir ?? "") does not exist after the steps (create it in prelude or steps)")
+            }
+            return BuildOutput(root: packageRoot, changed: nil)
+        }
+        let changed = FileTree.changed(since: before, in: luetbuild)
+        return BuildOutput(root: luetbuild, changed: changed)
+    }
+
+    /// bwrap arguments shared by every line of a job.
+    func sandboxArguments(_ job: BuildJob, work: String) -> [String] {
+        var args = ["--die-with-parent", "--new-session", "--unshare-all"]
+        if job.network { args.append("--share-net") }
+        // The host's top-level directories, read-only; symlinks (merged /usr) as symlinks.
+        let skip: Set<String> = ["proc", "dev", "sys", "tmp", "run", "luetbuild", "cosci", "lost+found"]
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: "/")) ?? []).sorted()
+        for name in names where !skip.contains(name) {
+            let path = "/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK:
+                if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                    args += ["--symlink", target, path]
+                }
+            case S_IFDIR:
+                args += ["--ro-bind", path, path]
+            default:
+                continue
+            }
+        }
+        if job.network, FileManager.default.fileExists(atPath: "/run/systemd/resolve") {
+            args += ["--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"]
+        }
+        args += [
+            "--proc", "/proc", "--dev", "/dev",
+            "--bind", work + "/tmp", "/tmp",
+            "--bind", work + "/luetbuild", BuildJob.buildDirectory,
+            "--ro-bind", work + "/sysroot", BuildJob.sysrootDirectory,
+            "--chdir", BuildJob.buildDirectory,
+            "--clearenv",
+            "--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--setenv", "HOME", "/tmp",
+            "--setenv", "SOURCE_DATE_EPOCH", String(sourceDateEpoch),
+        ]
+        for (k, v) in job.environment { args += ["--setenv", k, v] }
+        return args
+    }
+
+    /// Places `copy:` sources from other packages' artifacts where the spec asks.
+    private func stageCopies(_ job: BuildJob, log: LogFile) throws(BuildFailure) {
+        for (i, c) in job.copies.enumerated() {
+            let scratch = job.workDirectory + "/copy-\(i)"
+            do {
+                _ = try TarArchive.extract(c.artifact, into: scratch)
+            } catch {
+                throw BuildFailure(.environment, "cannot unpack \(c.artifact) for copy: \(error)")
+            }
+            let source = scratch + "/" + c.source.trimmingPrefix("/")
+            var st = stat()
+            guard lstat(source, &st) == 0 else {
+                throw BuildFailure(.step, "\(job.id): copy: \(c.source) is not in the artifact of \(c.package)")
+            }
+            let target = Layout.hostPath(for: c.destination, job: job)!
+            log.note("copy \(c.package):\(c.source) → \(c.destination)")
+            try FileTree.makeDirectory((target as NSString).deletingLastPathComponent)
+            try FileTree.copyItem(source, target)
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
+    }
+}
+
+/// Where sandbox paths live on the host, for a host-sandbox job.
+enum Layout {
+    enum Mount: Equatable {
+        /// Under `/luetbuild`: the relative path inside it.
+        case insideBuild(String)
+        /// A directory of its own, bound at that path (a new top-level directory, or under /tmp).
+        case own
+    }
+
+    /// How `package_dir` is provided, or nil when it would lie inside a read-only host directory.
+    static func mount(for packageDir: String) -> Mount? {
+        guard !packageDir.split(separator: "/").contains("..") else { return nil }
+        let path = normalized(packageDir)
+        if path == BuildJob.buildDirectory { return .insideBuild("") }
+        if path.hasPrefix(BuildJob.buildDirectory + "/") {
+            return .insideBuild(String(path.dropFirst(BuildJob.buildDirectory.count + 1)))
+        }
+        let parts = path.split(separator: "/")
+        guard let top = parts.first else { return nil }
+        if top == "tmp" && parts.count >= 2 { return .own }
+        // A new top-level directory (bwrap creates its mount point on the sandbox's own root).
+        let reserved: Set<Substring> = ["proc", "dev", "cosci", "luetbuild"]
+        var st = stat()
+        if parts.count == 1 && !reserved.contains(top) && lstat("/" + top, &st) != 0 { return .own }
+        return nil
+    }
+
+    /// The host path behind a sandbox path that a build may write before it runs (copy: destinations).
+    static func hostPath(for sandboxPath: String, job: BuildJob) -> String? {
+        guard !sandboxPath.split(separator: "/").contains("..") else { return nil }
+        let path = normalized(sandboxPath)
+        let work = job.workDirectory
+        if path.hasPrefix(BuildJob.buildDirectory + "/") {
+            return work + "/luetbuild/" + path.dropFirst(BuildJob.buildDirectory.count + 1)
+        }
+        if path.hasPrefix("/tmp/") { return work + "/tmp/" + path.dropFirst(5) }
+        if let dir = job.spec.packageDir.map(normalized), mount(for: dir) == .own, path.hasPrefix(dir + "/") {
+            return work + "/package/" + path.dropFirst(dir.count + 1)
+        }
+        return nil
+    }
+
+    /// `/a/./b/` → `/a/b` (callers refuse `..` first).
+    static func normalized(_ path: String) -> String {
+        let parts = path.split(separator: "/").filter { $0 != "." }
+        return "/" + parts.joined(separator: "/")
+    }
+}
+
+extension String {
+    func trimmingPrefix(_ prefix: Character) -> Substring {
+        self.drop { $0 == prefix }
+    }
+}

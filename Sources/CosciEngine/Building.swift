@@ -1,0 +1,433 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciBuild
+import CosciGit
+import CosciManifest
+import CosciModel
+import CosciPlanner
+import CosciRepository
+import Foundation
+
+/// What `cosci build` (and the build phase of `cosci run`) was asked.
+public struct BuildOptions: Sendable {
+    /// Package references to build (with their missing dependencies); empty means the plan's selection.
+    public var packages: [String] = []
+    /// Build every package of the tree.
+    public var all = false
+    /// A plan written by `cosci plan` (JSON); with `shard`, only that shard's packages.
+    public var planFile: String?
+    /// `i/N`, 0-based: this process builds shard i of N.
+    public var shard: (index: Int, count: Int)?
+    /// Parallel builds (default: the number of cores).
+    public var jobs: Int?
+    public var backend: BackendChoice = .auto
+    /// Build everything that does not depend on a failure, instead of stopping at the first one.
+    public var keepGoing = false
+    public var compression: Compression = .zstd
+    /// The local cache (default: cosci.yaml `cache:`, else `.cosci/cache`).
+    public var cache: String?
+    /// Where logs (and, for `run`, the repository and reports) go (default: cosci.yaml `output:`, else `dist`).
+    public var output: String?
+    /// `SOURCE_DATE_EPOCH` (default: the environment's, else the head commit's time).
+    public var sourceDateEpoch: Int64?
+    /// Let every build use the network (a package may also allow it with the label `cosci.io/network: "true"`).
+    public var network = false
+    /// Build even when the cache has the key, and do not store the result (`verify --rebuild`).
+    public var rebuild = false
+    /// Change detection when neither packages, `all` nor a plan is given.
+    public var changes = AffectedOptions()
+    /// How long a shard waits for a dependency that another shard builds.
+    public var waitTimeout: Double = 3600
+
+    public init() {}
+}
+
+/// What happened to one package.
+public struct PackageOutcome: Sendable {
+    public enum Status: String, Sendable {
+        /// Built in this run.
+        case built
+        /// The cache already had its key.
+        case cached
+        case failed
+        /// Not built: a dependency failed, or fail-fast stopped the run.
+        case skipped
+    }
+
+    public let id: PackageID
+    public let key: Digest
+    public let status: Status
+    /// Why the package was selected (the reason chain), or why it was skipped.
+    public let reasons: [String]
+    /// The artifact's metadata (built or cached).
+    public let artifact: ArtifactMetadata?
+    /// Where the artifact file is (in the cache, or the work directory for `rebuild`).
+    public let artifactPath: String?
+    /// The failure, for failed packages.
+    public let message: String?
+    public let failureKind: BuildFailure.Kind?
+    /// The package's log (built or failed).
+    public let log: String?
+    /// The last lines of the log, for failed packages.
+    public let logTail: [String]
+    /// Wall-clock seconds of the build (0 when not built).
+    public let seconds: Double
+}
+
+/// The outcome of a build.
+public struct BuildResult: Sendable {
+    public let analysis: Analysis
+    /// Every package the build was about, sorted by id.
+    public let outcomes: [PackageOutcome]
+    /// The backend used (nil when nothing had to be built).
+    public let backend: String?
+    public let sourceDateEpoch: Int64
+    /// The head commit, when the tree is in a git repository.
+    public let head: String?
+
+    public var failed: [PackageOutcome] { outcomes.filter { $0.status == .failed } }
+    public var built: [PackageOutcome] { outcomes.filter { $0.status == .built } }
+}
+
+/// Receives build events (progress views implement it).
+public protocol BuildObserver: Sendable {
+    func planned(total: Int, toBuild: Int, backend: String?)
+    func started(_ id: PackageID, counts: (done: Int, running: Int, queued: Int, failed: Int))
+    func finished(_ outcome: PackageOutcome, counts: (done: Int, running: Int, queued: Int, failed: Int))
+    func waiting(for id: PackageID)
+}
+
+/// Builds packages: selection, the missing dependencies, the worker pool, artifacts into the cache.
+public enum Building {
+    /// Selects, builds and stores. Failures of packages are outcomes, not errors; errors are for problems that
+    /// stop everything (the tree, the plan, the backend, the cache).
+    public static func build(
+        _ project: Project, _ options: BuildOptions, observer: (any BuildObserver)? = nil
+    ) async throws(Diagnostic) -> BuildResult {
+        let analysis = Analysis.run(project, useMemo: false)
+        if let first = analysis.diagnostics.first(where: { $0.severity == .error }) {
+            let count = analysis.diagnostics.filter { $0.severity == .error }.count
+            throw Diagnostic(
+                at: first.location, field: first.field, first.message,
+                hint: count > 1 ? "and \(count - 1) more error(s); `cosci check` lists them all" : first.hint)
+        }
+        let cache = LocalCache(root: cacheRoot(project, options))
+        let buildLock: FileLock
+        do { buildLock = try cache.buildLock() } catch { throw Diagnostic(at: nil, error.description) }
+        defer { withExtendedLifetime(buildLock) {} }
+
+        let (targets, reasons, awaited) = try select(project, analysis, options, cache: cache)
+        let graph = analysis.graph
+        // The targets and every dependency whose artifact is missing (built here unless another shard builds it).
+        var needed = Set<PackageID>()
+        var stack = targets
+        while let id = stack.popLast() {
+            guard needed.insert(id).inserted else { continue }
+            for d in graph.dependencies(of: id) where !needed.contains(d) && !awaited.contains(d) {
+                if !cache.contains(analysis.keys[d]!.key) { stack.append(d) }
+            }
+        }
+        let targetSet = Set(targets)
+        let toBuild = graph.order.filter {
+            needed.contains($0) && (options.rebuild && targetSet.contains($0) || !cache.contains(analysis.keys[$0]!.key))
+        }
+
+        let epoch = try sourceDateEpoch(project, options)
+        let head = headCommit(project)
+        var backend: (any BuildBackend)?
+        if !toBuild.isEmpty {
+            do {
+                backend = try configured(Backends.resolve(options.backend), epoch: epoch, cache: cache)
+            } catch {
+                throw Diagnostic(at: nil, error.message, hint: "install bubblewrap (host-sandbox) or podman and runc, or pass --backend")
+            }
+        }
+        observer?.planned(total: needed.count, toBuild: toBuild.count, backend: backend?.name)
+
+        let output = outputRoot(project, options)
+        let logs = output + "/logs"
+        try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let work = (cache.root as NSString).deletingLastPathComponent + "/work"
+        let context = JobContext(
+            project: project, analysis: analysis, cache: cache, backend: backend, epoch: epoch, compression: options.compression,
+            logs: logs, work: work, network: options.network, rebuild: options.rebuild, reasons: reasons)
+
+        // Dependencies of this shard that another shard builds: wait for them in the cache first.
+        let awaitedNeeded = graph.order.filter { id in
+            awaited.contains(id) && needed.contains { graph.dependencies(of: $0).contains(id) }
+        }
+        for id in awaitedNeeded {
+            observer?.waiting(for: id)
+            try await waitFor(analysis.keys[id]!.key, id: id, cache: cache, timeout: options.waitTimeout)
+        }
+
+        var outcomes: [PackageID: PackageOutcome] = [:]
+        for id in needed where !toBuild.contains(id) {
+            let key = analysis.keys[id]!.key
+            let found = try? cache.artifact(for: key)
+            if found != nil { cache.touch(key) }
+            outcomes[id] = PackageOutcome(
+                id: id, key: key, status: .cached, reasons: reasons[id] ?? [], artifact: found?.metadata,
+                artifactPath: found?.path, message: nil, failureKind: nil, log: nil, logTail: [], seconds: 0)
+        }
+
+        let dependencies = Dictionary(uniqueKeysWithValues: toBuild.map { ($0, graph.dependencies(of: $0)) })
+        let priority = criticalPath(toBuild, graph: graph)
+        var scheduler = BuildScheduler(
+            packages: toBuild, dependencies: dependencies, priority: priority, keepGoing: options.keepGoing)
+        let width = max(1, options.jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+        await withTaskGroup(of: PackageOutcome.self) { group in
+            var running = 0
+            while running < width, let id = scheduler.next() {
+                running += 1
+                observer?.started(id, counts: scheduler.counts)
+                group.addTask { await onThread { buildOne(id, context) } }
+            }
+            while let outcome = await group.next() {
+                running -= 1
+                scheduler.finish(outcome.id, success: outcome.status != .failed)
+                outcomes[outcome.id] = outcome
+                observer?.finished(outcome, counts: scheduler.counts)
+                while running < width, let id = scheduler.next() {
+                    running += 1
+                    observer?.started(id, counts: scheduler.counts)
+                    group.addTask { await onThread { buildOne(id, context) } }
+                }
+            }
+        }
+        for (id, state) in scheduler.states {
+            if case .skipped(let why) = state {
+                outcomes[id] = PackageOutcome(
+                    id: id, key: analysis.keys[id]!.key, status: .skipped, reasons: [why], artifact: nil, artifactPath: nil,
+                    message: why, failureKind: nil, log: nil, logTail: [], seconds: 0)
+            }
+        }
+        let sorted = outcomes.values.sorted { $0.id < $1.id }
+        return BuildResult(analysis: analysis, outcomes: sorted, backend: backend?.name, sourceDateEpoch: epoch, head: head)
+    }
+
+    /// Everything a build job reads, shared by the workers.
+    struct JobContext: Sendable {
+        let project: Project
+        let analysis: Analysis
+        let cache: LocalCache
+        let backend: (any BuildBackend)?
+        let epoch: Int64
+        let compression: Compression
+        let logs: String
+        let work: String
+        let network: Bool
+        let rebuild: Bool
+        let reasons: [PackageID: [String]]
+    }
+
+    /// Builds one package on the calling (worker) thread and stores it in the cache.
+    static func buildOne(_ id: PackageID, _ c: JobContext) -> PackageOutcome {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let key = c.analysis.keys[id]!.key
+        let spec = c.analysis.graph.packages[id]!
+        let logPath = "\(c.logs)/\(id.fingerprint).log"
+        func outcome(_ status: PackageOutcome.Status, artifact: ArtifactMetadata? = nil, path: String? = nil,
+                     failure: BuildFailure? = nil, log: LogFile? = nil) -> PackageOutcome {
+            let d = clock.now - start
+            return PackageOutcome(
+                id: id, key: key, status: status, reasons: c.reasons[id] ?? [], artifact: artifact, artifactPath: path,
+                message: failure?.message, failureKind: failure?.kind, log: log?.path, logTail: failure == nil ? [] : (log?.tail(30) ?? []),
+                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        }
+        let log: LogFile
+        do { log = try LogFile(path: logPath) } catch { return outcome(.failed, failure: error) }
+        guard let backend = c.backend else {
+            return outcome(.failed, failure: BuildFailure(.environment, "no backend"), log: log)
+        }
+        // Another process may be building the same key: wait for it, then take its artifact.
+        let lock: FileLock?
+        if c.rebuild {
+            lock = nil
+        } else {
+            do { lock = try c.cache.lock(key) } catch {
+                return outcome(.failed, failure: BuildFailure(.environment, error.description), log: log)
+            }
+            if let found = try? c.cache.artifact(for: key) {
+                log.note("\(id): built meanwhile by another cosci process; taken from the cache")
+                return outcome(.cached, artifact: found.metadata, path: found.path, log: log)
+            }
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        let work = "\(c.work)/\(id.fingerprint)-\(key.hex.prefix(12))-\(getpid())"
+        try? FileManager.default.removeItem(atPath: work)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        do throws(BuildFailure) {
+            let job = try makeJob(id, spec: spec, key: key, c, work: work)
+            if let why = backend.unsupportedReason(job) {
+                throw BuildFailure(.unsupported, "\(id) cannot build with \(backend.name): \(why)")
+            }
+            log.note("build \(id) with \(backend.name), key \(key)")
+            let output = try backend.build(job, log: log)
+            let filter = try ArtifactFilter(spec.build, package: id)
+            let fileName = ArtifactMetadata.fileName(id, c.compression)
+            let artifactPath = work + "/" + fileName
+            let changed = output.changed
+            let packed: PackResult
+            do {
+                packed = try TarArchive.pack(
+                    directory: output.root, to: artifactPath,
+                    options: PackOptions(compression: c.compression, sourceDateEpoch: c.epoch)
+                ) { path, isDirectory in
+                    guard filter.keeps(path) else { return false }
+                    guard let changed else { return true }
+                    return changed.contains(path)
+                }
+            } catch {
+                throw BuildFailure(.environment, "\(id): cannot write the artifact: \(error)")
+            }
+            let metadata = ArtifactMetadata(
+                id: id, path: fileName, key: key, sha256: packed.sha256, size: packed.size, compression: c.compression,
+                files: packed.entries.map(\.path), spec: spec.build.document, runtime: spec.stanza,
+                platform: c.project.platform, sourceDateEpoch: c.epoch)
+            log.note("artifact \(fileName): \(packed.entries.count) entries, \(packed.size) bytes, \(packed.sha256)")
+            if c.rebuild {
+                let keep = "\(c.work)/rebuilt/\(key.hex)"
+                try? FileManager.default.removeItem(atPath: keep)
+                try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+                _ = rename(artifactPath, keep + "/" + fileName)
+                return outcome(.built, artifact: metadata, path: keep + "/" + fileName, log: log)
+            }
+            do { try c.cache.store(key, artifact: artifactPath, metadata: metadata) } catch {
+                throw BuildFailure(.environment, "\(id): \(error.description)")
+            }
+            return outcome(.built, artifact: metadata, path: c.cache.directory(for: key) + "/" + fileName, log: log)
+        } catch {
+            log.note("FAILED: \(error.message)")
+            return outcome(.failed, failure: error, log: log)
+        }
+    }
+
+    /// The job of a package: its files, its dependencies' artifacts (the sysroot), its copies.
+    static func makeJob(_ id: PackageID, spec: PackageSpec, key: Digest, _ c: JobContext, work: String) throws(BuildFailure) -> BuildJob {
+        let graph = c.analysis.graph
+        // Sysroot: the transitive closure of requires (and final-image) dependencies, dependencies first.
+        var closure = Set<PackageID>()
+        var stack = [id]
+        while let p = stack.popLast() {
+            for r in graph.resolutions[p] ?? [] where r.kind != .copy && closure.insert(r.chosen).inserted {
+                stack.append(r.chosen)
+            }
+        }
+        var artifacts: [String] = []
+        for dep in graph.order where closure.contains(dep) {
+            artifacts.append(try artifactFile(dep, c))
+        }
+        var copies: [ResolvedCopy] = []
+        let copyResolutions = (graph.resolutions[id] ?? []).filter { $0.kind == .copy }
+        for copy in spec.build.copy {
+            guard let req = copy.package else { continue }
+            guard let r = copyResolutions.first(where: { $0.requirement == req }) else {
+                throw BuildFailure(.spec, "\(id): copy: \(req) is not resolved")
+            }
+            copies.append(
+                ResolvedCopy(package: r.chosen, artifact: try artifactFile(r.chosen, c), source: copy.source, destination: copy.destination))
+        }
+        let network = c.network || spec.stanza["labels"]?["cosci.io/network"]?.scalarText == "true"
+        return BuildJob(
+            id: id, key: key, spec: spec.build, packageDirectory: c.project.root + "/" + spec.path,
+            files: spec.content.map(\.path), dependencyArtifacts: artifacts, copies: copies, network: network,
+            workDirectory: work)
+    }
+
+    static func artifactFile(_ id: PackageID, _ c: JobContext) throws(BuildFailure) -> String {
+        let key = c.analysis.keys[id]!.key
+        do {
+            guard let found = try c.cache.artifact(for: key) else {
+                throw BuildFailure(.environment, "the artifact of the dependency \(id) (key \(key)) is not in the cache")
+            }
+            return found.path
+        } catch let e as BuildFailure {
+            throw e
+        } catch {
+            throw BuildFailure(.environment, "\(error)")
+        }
+    }
+
+    /// Runs blocking work on a thread of its own, off the cooperative pool.
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
+        }
+    }
+
+    /// Longest path (in packages) from each package to the end of the build: what to start first.
+    static func criticalPath(_ packages: [PackageID], graph: BuildGraph) -> [PackageID: Double] {
+        let set = Set(packages)
+        let dependents = graph.dependents()
+        var out: [PackageID: Double] = [:]
+        for id in packages.reversed() {
+            out[id] = 1 + ((dependents[id] ?? []).filter(set.contains).compactMap { out[$0] }.max() ?? 0)
+        }
+        return out
+    }
+
+    /// Gives the backend the run's epoch and a state directory.
+    static func configured(_ backend: any BuildBackend, epoch: Int64, cache: LocalCache) -> any BuildBackend {
+        if var b = backend as? HostSandbox {
+            b.sourceDateEpoch = epoch
+            return b
+        }
+        if var b = backend as? Podman {
+            b.sourceDateEpoch = epoch
+            b.stateDirectory = (cache.root as NSString).deletingLastPathComponent + "/podman"
+            return b
+        }
+        return backend
+    }
+
+    /// Polls the cache for a key another shard builds, with backoff, up to `timeout` seconds.
+    static func waitFor(_ key: Digest, id: PackageID, cache: LocalCache, timeout: Double) async throws(Diagnostic) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(timeout)
+        var delay = 0.5
+        while !cache.contains(key) {
+            if clock.now >= deadline {
+                throw Diagnostic(
+                    at: nil, "waited \(Int(timeout)) s for \(id) (key \(key)), which another shard builds, and it never arrived",
+                    hint: "check that shard's job; --wait-timeout sets how long to wait")
+            }
+            try? await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 30)
+        }
+    }
+
+    static func cacheRoot(_ project: Project, _ options: BuildOptions) -> String {
+        Project.absolute(options.cache ?? project.config.cache ?? ".cosci/cache", cwd: project.root)
+    }
+
+    static func outputRoot(_ project: Project, _ options: BuildOptions) -> String {
+        Project.absolute(options.output ?? project.config.output ?? "dist", cwd: project.root)
+    }
+
+    static func headCommit(_ project: Project) -> String? {
+        guard let repo = try? GitRepository(discoveringFrom: project.root), let head = try? repo.commit("HEAD") else { return nil }
+        return head.hex
+    }
+
+    /// `SOURCE_DATE_EPOCH`: the option, the environment, the head commit's time, else 0.
+    static func sourceDateEpoch(_ project: Project, _ options: BuildOptions) throws(Diagnostic) -> Int64 {
+        if let e = options.sourceDateEpoch { return e }
+        if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
+            guard let e = Int64(text), e >= 0 else {
+                throw Diagnostic(at: nil, "SOURCE_DATE_EPOCH=\(text) is not a number of seconds", hint: "unset it or set e.g. 1700000000")
+            }
+            return e
+        }
+        if let repo = try? GitRepository(discoveringFrom: project.root), let head = try? repo.commit("HEAD"),
+            let time = try? repo.commitTime(head)
+        {
+            return time
+        }
+        return 0
+    }
+}

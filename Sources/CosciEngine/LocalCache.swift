@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciModel
+import CosciRepository
+import Foundation
+
+/// The local artifact cache: a content-addressed directory. The artifact of key `sha256:<hex>` lives in
+/// `<root>/<hex[0..<2]>/<hex>/`: the artifact file and `metadata.yaml`. An entry is assembled in a temporary
+/// directory beside it and renamed into place, so an entry that exists is complete.
+///
+/// Safe for several cosci processes at once: building a key holds `<root>/locks/<hex>.lock` (flock), so a
+/// second process waits and then finds the artifact; `gc` holds `<root>/locks/gc.lock` exclusively while
+/// builds hold it shared.
+public struct LocalCache: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// Where the artifact of `key` lives.
+    public func directory(for key: Digest) -> String {
+        "\(root)/\(key.hex.prefix(2))/\(key.hex)"
+    }
+
+    /// Whether a complete artifact for `key` is present.
+    public func contains(_ key: Digest) -> Bool {
+        var st = stat()
+        return stat(directory(for: key) + "/metadata.yaml", &st) == 0
+    }
+
+    /// The metadata of the artifact of `key`, or nil when absent.
+    public func metadata(for key: Digest) throws(CacheError) -> ArtifactMetadata? {
+        let file = directory(for: key) + "/metadata.yaml"
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        do {
+            return try ArtifactMetadata(yaml: String(decoding: data, as: UTF8.self), file: file)
+        } catch {
+            throw CacheError("\(error) (delete \(directory(for: key)) and build again)")
+        }
+    }
+
+    /// The artifact file of `key`'s entry.
+    public func artifact(for key: Digest) throws(CacheError) -> (path: String, metadata: ArtifactMetadata)? {
+        guard let m = try metadata(for: key) else { return nil }
+        return (directory(for: key) + "/" + m.path, m)
+    }
+
+    /// Stores a built artifact: moves `artifact` into a new entry with its metadata, atomically. When another
+    /// process stored the same key meanwhile, its entry is kept (same key, same content).
+    public func store(_ key: Digest, artifact: String, metadata: ArtifactMetadata) throws(CacheError) {
+        let final = directory(for: key)
+        let parent = (final as NSString).deletingLastPathComponent
+        let temp = "\(parent)/.tmp-\(key.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+        } catch {
+            throw CacheError("cannot create \(temp): \(error.localizedDescription)")
+        }
+        if rename(artifact, temp + "/" + metadata.path) != 0 {
+            // Another file system: copy instead.
+            do { try FileManager.default.copyItem(atPath: artifact, toPath: temp + "/" + metadata.path) } catch {
+                try? FileManager.default.removeItem(atPath: temp)
+                throw CacheError("cannot store \(artifact) in the cache: \(error.localizedDescription)")
+            }
+        }
+        do {
+            try Data(metadata.yamlText.utf8).write(to: URL(fileURLWithPath: temp + "/metadata.yaml"))
+        } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw CacheError("cannot write the metadata of \(metadata.id): \(error.localizedDescription)")
+        }
+        if rename(temp, final) != 0 {
+            let err = errno
+            try? FileManager.default.removeItem(atPath: temp)
+            if contains(key) { return }  // stored meanwhile by another process
+            throw CacheError("cannot move the entry of \(metadata.id) into \(final): \(String(cString: strerror(err)))")
+        }
+        touch(key)
+    }
+
+    /// Records that `key` was used now (what `gc` trims by).
+    public func touch(_ key: Digest) {
+        let stamp = directory(for: key) + "/used"
+        let fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Takes the lock of `key` (blocking until another process releases it).
+    public func lock(_ key: Digest) throws(CacheError) -> FileLock {
+        try FileLock(path: "\(root)/locks/\(key.hex).lock", exclusive: true)
+    }
+
+    /// The shared side of the gc lock, held by every build.
+    public func buildLock() throws(CacheError) -> FileLock {
+        try FileLock(path: "\(root)/locks/gc.lock", exclusive: false)
+    }
+
+    /// One entry, for `cosci cache ls`.
+    public struct Entry: Sendable {
+        public let key: Digest
+        public let id: PackageID
+        public let file: String
+        public let size: Int64
+        /// Seconds since 1970 of the last use (build or lookup by `run`).
+        public let lastUsed: Int64
+    }
+
+    /// Every complete entry, sorted by package id, then key.
+    public func entries() -> [Entry] {
+        var out: [Entry] = []
+        let fm = FileManager.default
+        for prefix in ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted() where prefix.count == 2 {
+            for hex in ((try? fm.contentsOfDirectory(atPath: root + "/" + prefix)) ?? []).sorted() {
+                guard let key = try? Digest(parsing: "sha256:" + hex), let m = try? metadata(for: key) else { continue }
+                var st = stat()
+                let dir = directory(for: key)
+                let size: Int64 = stat(dir + "/" + m.path, &st) == 0 ? Int64(st.st_size) : 0
+                let used: Int64 = stat(dir + "/used", &st) == 0 ? Int64(st.st_mtim.tv_sec) : 0
+                out.append(Entry(key: key, id: m.id, file: m.path, size: size, lastUsed: used))
+            }
+        }
+        return out.sorted { ($0.id, $0.key) < ($1.id, $1.key) }
+    }
+
+    /// Removes entries: those not used for `olderThan` seconds, then the least recently used until the cache is
+    /// at most `maxSize` bytes. Keys in `keep` stay whatever their age. Returns the removed entries.
+    public func collectGarbage(
+        maxSize: Int64?, olderThan: Int64?, keep: Set<Digest>, now: Int64, dryRun: Bool
+    ) throws(CacheError) -> [Entry] {
+        let lock = try FileLock(path: "\(root)/locks/gc.lock", exclusive: true)
+        defer { withExtendedLifetime(lock) {} }
+        var entries = entries().filter { !keep.contains($0.key) }.sorted { ($0.lastUsed, $0.key) < ($1.lastUsed, $1.key) }
+        var total = self.entries().reduce(Int64(0)) { $0 + $1.size }
+        var removed: [Entry] = []
+        func remove(_ e: Entry) {
+            if !dryRun { try? FileManager.default.removeItem(atPath: directory(for: e.key)) }
+            removed.append(e)
+            total -= e.size
+        }
+        if let olderThan {
+            for e in entries where now - e.lastUsed > olderThan { remove(e) }
+            entries.removeAll { e in removed.contains { $0.key == e.key } }
+        }
+        if let maxSize {
+            for e in entries where total > maxSize { remove(e) }
+        }
+        return removed
+    }
+}
+
+/// Why the cache could not be read or written.
+public struct CacheError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// An advisory lock on a file (flock), released on deinit.
+public final class FileLock: @unchecked Sendable {
+    // @unchecked: the descriptor is only closed, once, in deinit.
+    let fd: Int32
+
+    /// Opens (creating) `path` and takes the lock, waiting for it.
+    public init(path: String, exclusive: Bool) throws(CacheError) {
+        try? FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CacheError("cannot open the lock \(path): \(String(cString: strerror(errno)))") }
+        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            if errno == EINTR { continue }
+            let err = errno
+            close(fd)
+            throw CacheError("cannot lock \(path): \(String(cString: strerror(err)))")
+        }
+    }
+
+    deinit { close(fd) }
+}

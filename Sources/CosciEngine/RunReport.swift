@@ -1,0 +1,155 @@
+import CosciModel
+import CosciRepository
+import Foundation
+
+/// The reports of `cosci run`: canonical JSON (schema `cosci.run/v1`; no wall-clock values, so identical runs
+/// give identical bytes), a Markdown summary, JUnit XML (one test case per package), and the timings apart
+/// (`cosci.run-timings/v1`), which later plans read for their duration estimates.
+public struct RunReport: Sendable {
+    public static let schema = "cosci.run/v1"
+    public static let timingsSchema = "cosci.run-timings/v1"
+
+    let result: BuildResult
+    let repository: RepositoryResult?
+    let project: Project
+
+    public init(result: BuildResult, repository: RepositoryResult?, project: Project) {
+        self.result = result
+        self.repository = repository
+        self.project = project
+    }
+
+    var counts: [String: Int] {
+        var c: [String: Int] = ["built": 0, "cached": 0, "failed": 0, "skipped": 0]
+        for o in result.outcomes { c[o.status.rawValue, default: 0] += 1 }
+        return c
+    }
+
+    var succeeded: Bool { result.failed.isEmpty && !result.outcomes.contains { $0.status == .skipped } }
+
+    func relative(_ path: String?, to output: String) -> Value {
+        guard let path else { return .null }
+        return .string(path.hasPrefix(output + "/") ? String(path.dropFirst(output.count + 1)) : path)
+    }
+
+    /// The canonical document.
+    public func document(output: String) -> Value {
+        var doc: [String: Value] = [
+            "schema": .string(Self.schema),
+            "head": result.head.map(Value.string) ?? .null,
+            "platform": .string(project.platform.description),
+            "flavor": project.flavor.map(Value.string) ?? .null,
+            "backend": result.backend.map(Value.string) ?? .null,
+            "sourceDateEpoch": .int(Int(result.sourceDateEpoch)),
+            "result": .string(succeeded ? "success" : "failure"),
+            "counts": .map(counts.mapValues(Value.int)),
+            "packages": .list(
+                result.outcomes.map { o in
+                    var m: [String: Value] = [
+                        "id": .string(o.id.description), "key": .string(o.key.description), "status": .string(o.status.rawValue),
+                        "reasons": .list(o.reasons.map(Value.string)),
+                    ]
+                    if let a = o.artifact {
+                        m["artifact"] = .map([
+                            "file": .string(a.path), "sha256": .string(a.sha256.description), "size": .int(Int(a.size)),
+                            "entries": .int(a.files.count),
+                        ])
+                    }
+                    if o.status == .built || o.status == .failed { m["log"] = relative(o.log, to: output) }
+                    if let message = o.message { m["message"] = .string(message) }
+                    if let kind = o.failureKind { m["failure"] = .string(kind.rawValue) }
+                    return .map(m)
+                }),
+        ]
+        if let repository {
+            doc["repository"] = .map([
+                "path": .string(Running.repositoryDirectory),
+                "revision": .int(repository.revision),
+                "changed": .bool(repository.changed),
+                "packages": .int(repository.packages.count),
+                "files": .list(repository.files.map { .map(["name": .string($0.name), "sha256": .string($0.sha256.description)]) }),
+            ])
+        } else {
+            doc["repository"] = .null
+        }
+        return .map(doc)
+    }
+
+    /// Wall-clock figures: total, per package (by `category/name`, what `cosci plan` estimates from).
+    public func timings(total: Double, repository: Double) -> Value {
+        var packages: [String: Value] = [:]
+        for o in result.outcomes where o.status == .built { packages[o.id.family] = .double((o.seconds * 1000).rounded() / 1000) }
+        return .map([
+            "schema": .string(Self.timingsSchema),
+            "total": .double((total * 1000).rounded() / 1000),
+            "repository": .double((repository * 1000).rounded() / 1000),
+            "packages": .map(packages),
+        ])
+    }
+
+    /// A Markdown summary for `$GITHUB_STEP_SUMMARY`.
+    public func markdown(output: String) -> String {
+        let c = counts
+        var out = "## cosci run: \(succeeded ? "success" : "failure")\n\n"
+        out += "\(result.outcomes.count) package(s): \(c["built"]!) built, \(c["cached"]!) cached, \(c["failed"]!) failed, \(c["skipped"]!) skipped"
+        out += result.backend.map { " — backend `\($0)`" } ?? ""
+        out += "\n\n"
+        if let repository {
+            out += "Repository `\(Running.repositoryDirectory)/`: revision \(repository.revision)\(repository.changed ? "" : " (unchanged)"), \(repository.packages.count) package version(s).\n\n"
+        } else {
+            out += "Repository not written: a package failed.\n\n"
+        }
+        let shown = result.outcomes.filter { $0.status != .cached }
+        if !shown.isEmpty {
+            out += "| package | status | artifact | why |\n|---|---|---|---|\n"
+            for o in shown {
+                let artifact = o.artifact.map { "`\($0.sha256.hex.prefix(12))` \($0.size) B" } ?? ""
+                let why = (o.message ?? o.reasons.first ?? "").replacingOccurrences(of: "|", with: "\\|")
+                out += "| `\(o.id)` | \(o.status.rawValue) | \(artifact) | \(why) |\n"
+            }
+            out += "\n"
+        }
+        for o in result.failed {
+            out += "<details><summary>\(o.id): log tail</summary>\n\n```\n\(o.logTail.joined(separator: "\n"))\n```\n</details>\n\n"
+        }
+        return out
+    }
+
+    /// JUnit XML: one test case per package (failed → `<failure>` with the log tail, skipped and cached → `<skipped>`).
+    public func junit() -> String {
+        func esc(_ s: String) -> String {
+            var o = ""
+            for ch in s.unicodeScalars {
+                switch ch {
+                case "&": o += "&amp;"
+                case "<": o += "&lt;"
+                case ">": o += "&gt;"
+                case "\"": o += "&quot;"
+                default:
+                    if ch.value < 0x20 && ch != "\n" && ch != "\t" { o += "?" } else { o.unicodeScalars.append(ch) }
+                }
+            }
+            return o
+        }
+        let c = counts
+        let total = result.outcomes.map(\.seconds).reduce(0, +)
+        var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        out += "<testsuites name=\"cosci\" tests=\"\(result.outcomes.count)\" failures=\"\(c["failed"]!)\">\n"
+        out += "  <testsuite name=\"cosci build \(esc(project.platform.description))\" tests=\"\(result.outcomes.count)\" failures=\"\(c["failed"]!)\" skipped=\"\(c["skipped"]! + c["cached"]!)\" time=\"\(String(format: "%.3f", total))\">\n"
+        for o in result.outcomes {
+            out += "    <testcase classname=\"\(esc(o.id.category))\" name=\"\(esc(o.id.description))\" time=\"\(String(format: "%.3f", o.seconds))\">"
+            switch o.status {
+            case .built:
+                out += "</testcase>\n"
+            case .cached:
+                out += "<skipped message=\"in the cache (key \(o.key.hex.prefix(12)))\"/></testcase>\n"
+            case .skipped:
+                out += "<skipped message=\"\(esc(o.message ?? "skipped"))\"/></testcase>\n"
+            case .failed:
+                out += "\n      <failure message=\"\(esc(o.message ?? "failed"))\" type=\"\(o.failureKind?.rawValue ?? "build")\">\(esc(o.logTail.joined(separator: "\n")))</failure>\n    </testcase>\n"
+            }
+        }
+        out += "  </testsuite>\n</testsuites>\n"
+        return out
+    }
+}

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciBuild
+import CosciModel
+import CosciRepository
+import Foundation
+
+/// What `cosci run` was asked: a build of every package missing from the cache, then the repository and the
+/// reports under the output directory.
+public struct RunOptions: Sendable {
+    public var build = BuildOptions()
+    /// `repository.yaml` name and description.
+    public var repositoryName = "cosci"
+    public var repositoryDescription = "Packages built by cosci"
+    /// Snapshot id (default: the head commit).
+    public var snapshot: String?
+
+    public init() {
+        build.all = true
+    }
+}
+
+/// The outcome of `cosci run`.
+public struct RunResult: Sendable {
+    public let build: BuildResult
+    /// The repository written, or nil when a failure kept it from being written.
+    public let repository: RepositoryResult?
+    public let output: String
+    /// The reports written, relative to `output`.
+    public let reports: [String]
+    public let seconds: Double
+}
+
+/// The batch pipeline: build → repository → reports.
+public enum Running {
+    public static let repositoryDirectory = "repository"
+
+    public static func run(
+        _ project: Project, _ options: RunOptions, observer: (any BuildObserver)? = nil
+    ) async throws(Diagnostic) -> RunResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try await Building.build(project, options.build, observer: observer)
+        let output = Building.outputRoot(project, options.build)
+        var repository: RepositoryResult?
+        var repositoryMillis: Double = 0
+        if result.failed.isEmpty && !result.outcomes.contains(where: { $0.status == .skipped }) {
+            let repoStart = clock.now
+            repository = try writeRepository(project, result, options, output: output)
+            repositoryMillis = seconds(clock.now - repoStart)
+        }
+        let total = seconds(clock.now - start)
+        let report = RunReport(result: result, repository: repository, project: project)
+        var written: [String] = []
+        func put(_ name: String, _ text: String) throws(Diagnostic) {
+            do { try AtomicFile.write(output + "/" + name, Array(text.utf8)) } catch {
+                throw Diagnostic(at: nil, "cannot write \(output)/\(name): \(error)")
+            }
+            written.append(name)
+        }
+        try put("report.json", CanonicalJSON.encode(report.document(output: output), pretty: true) + "\n")
+        try put("report.md", report.markdown(output: output))
+        try put("junit.xml", report.junit())
+        try put(
+            "report.timings.json",
+            CanonicalJSON.encode(report.timings(total: total, repository: repositoryMillis), pretty: true) + "\n")
+        return RunResult(build: result, repository: repository, output: output, reports: written, seconds: total)
+    }
+
+    static func writeRepository(
+        _ project: Project, _ result: BuildResult, _ options: RunOptions, output: String
+    ) throws(Diagnostic) -> RepositoryResult {
+        var repoOptions = RepositoryOptions()
+        repoOptions.name = options.repositoryName
+        repoOptions.description = options.repositoryDescription
+        repoOptions.snapshot = options.snapshot ?? result.head
+        repoOptions.sourceDateEpoch = result.sourceDateEpoch
+        let artifacts = result.outcomes.compactMap { o in o.artifact.flatMap { m in o.artifactPath.map { (m, $0) } } }
+        return try RepositoryWriting.write(
+            project, artifacts: artifacts, directory: output + "/" + repositoryDirectory, options: repoOptions)
+    }
+
+    /// Whether `path` exists with this size (a cheap check; the name carries the version, the metadata the digest).
+    static func sameFile(_ path: String, sha256: Digest, size: Int64) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0, Int64(st.st_size) == size else { return false }
+        guard let data = FileManager.default.contents(atPath: path) else { return false }
+        return Digest.sha256(of: [UInt8](data)) == sha256
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+/// Writes luet repositories from artifacts.
+public enum RepositoryWriting {
+    /// Copies each artifact and its metadata into `directory` (temp + rename; an identical file is left alone),
+    /// then writes the index, `repository.yaml` last.
+    public static func write(
+        _ project: Project, artifacts: [(ArtifactMetadata, String)], directory dir: String, options: RepositoryOptions
+    ) throws(Diagnostic) -> RepositoryResult {
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw Diagnostic(at: nil, "cannot create \(dir): \(error.localizedDescription)")
+        }
+        for (m, path) in artifacts {
+            let target = dir + "/" + m.path
+            if !Running.sameFile(target, sha256: m.sha256, size: m.size) {
+                let tmp = target + ".tmp-\(getpid())"
+                try? FileManager.default.removeItem(atPath: tmp)
+                do { try FileManager.default.copyItem(atPath: path, toPath: tmp) } catch {
+                    throw Diagnostic(at: nil, "cannot copy \(m.path) into \(dir): \(error.localizedDescription)")
+                }
+                guard rename(tmp, target) == 0 else {
+                    throw Diagnostic(at: nil, "cannot move \(m.path) into \(dir): \(String(cString: strerror(errno)))")
+                }
+            }
+            do { try AtomicFile.write(dir + "/" + ArtifactMetadata.metadataFileName(m.id), Array(m.yamlText.utf8)) } catch {
+                throw Diagnostic(at: nil, "cannot write the metadata of \(m.id) into \(dir): \(error)")
+            }
+        }
+        do {
+            return try RepositoryIndex.write(
+                directory: dir, artifacts: artifacts.map(\.0), compilerTree: project.root + "/" + project.tree, options: options)
+        } catch {
+            throw Diagnostic(at: nil, error.description)
+        }
+    }
+
+    /// `cosci repo index`: every package of the tree, from the cache. Missing artifacts are an error naming them.
+    public static func index(
+        _ project: Project, options: BuildOptions, directory: String, name: String, type: String, snapshot: String?
+    ) throws(Diagnostic) -> RepositoryResult {
+        let analysis = Analysis.run(project)
+        if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
+        let cache = LocalCache(root: Building.cacheRoot(project, options))
+        var artifacts: [(ArtifactMetadata, String)] = []
+        var missing: [PackageID] = []
+        for id in analysis.graph.order.sorted() {
+            let key = analysis.keys[id]!.key
+            guard let found = try? cache.artifact(for: key) else {
+                missing.append(id)
+                continue
+            }
+            artifacts.append((found.metadata, found.path))
+        }
+        if !missing.isEmpty {
+            throw Diagnostic(
+                at: nil, "\(missing.count) package(s) have no artifact in \(cache.root): \(missing.prefix(5).map(\.description).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")",
+                hint: "build them first: cosci build --all")
+        }
+        var o = RepositoryOptions()
+        o.name = name
+        o.type = type
+        o.snapshot = snapshot ?? Building.headCommit(project)
+        o.sourceDateEpoch = try Building.sourceDateEpoch(project, options)
+        return try write(project, artifacts: artifacts, directory: directory, options: o)
+    }
+}
+
+/// Atomic file writes: a temporary file beside the target, then a rename.
+public enum AtomicFile {
+    public static func write(_ path: String, _ bytes: [UInt8]) throws(CacheError) {
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        do { try Data(bytes).write(to: URL(fileURLWithPath: tmp)) } catch {
+            throw CacheError("cannot write \(tmp): \(error.localizedDescription)")
+        }
+        guard rename(tmp, path) == 0 else {
+            let err = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw CacheError("cannot rename \(tmp) to \(path): \(err)")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciModel
+import CosciTemplate
+import Foundation
+
+/// What to write into a repository directory.
+public struct RepositoryOptions: Sendable {
+    public var name = "cosci"
+    public var description = "Packages built by cosci"
+    /// `disk` or `http`: both are a directory of files.
+    public var type = "disk"
+    /// The snapshot id: `<id>-repository.yaml` and friends are written beside the live files.
+    public var snapshot: String?
+    /// `last_update` and every mtime inside the generated archives.
+    public var sourceDateEpoch: Int64 = 0
+
+    public init() {}
+}
+
+/// What `RepositoryIndex.write` did.
+public struct RepositoryResult: Sendable {
+    public let revision: Int
+    /// False when the index already described exactly these artifacts (nothing rewritten, revision kept).
+    public let changed: Bool
+    /// Packages in the index (earlier versions included).
+    public let packages: [PackageID]
+    /// Files written or confirmed, name → sha256, the index last.
+    public let files: [(name: String, sha256: Digest)]
+}
+
+/// Why the repository could not be written.
+public struct RepositoryError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The luet repository index of a directory of artifacts: `repository.yaml` (written last), `tree.tar.zst`
+/// (runtime definitions, `<category>/<name>/<version>/definition.yaml`), `compilertree.tar.zst` (the package
+/// tree as built), `repository.meta.yaml.tar.zst` (`{index: [artifact metadata]}`), and snapshot copies.
+/// Versions already in the index stay there.
+public enum RepositoryIndex {
+    public static let indexFile = "repository.yaml"
+    static let treeFile = "tree.tar.zst"
+    static let compilerTreeFile = "compilertree.tar.zst"
+    static let metaFile = "repository.meta.yaml.tar.zst"
+    static let metaMember = "repository.meta.yaml"
+
+    /// Reads the index entries of an existing repository directory (none when there is no index).
+    public static func existing(in directory: String) throws(RepositoryError) -> (revision: Int, artifacts: [ArtifactMetadata], files: [String: String]) {
+        let index = directory + "/" + indexFile
+        guard let text = try? String(contentsOfFile: index, encoding: .utf8) else { return (0, [], [:]) }
+        let doc: Value
+        do {
+            guard let node = try YAMLNode.compose(text) else { throw RepositoryError("\(index): empty") }
+            doc = try Value(yaml: node)
+        } catch let e as RepositoryError {
+            throw e
+        } catch {
+            throw RepositoryError("\(index): \(error) (delete it to start a new repository)")
+        }
+        let revision: Int = {
+            if case .int(let r)? = doc["revision"] { return r }
+            return Int(doc["revision"]?.scalarText ?? "") ?? 0
+        }()
+        var sums: [String: String] = [:]
+        var metaName = metaFile
+        for (role, file) in doc["repo_files"]?.mapValue ?? [:] {
+            if let name = file["filename"]?.stringValue {
+                sums[name] = file["checksums"]?["sha256"]?.stringValue
+                if role == "meta" { metaName = name }
+            }
+        }
+        let metaPath = directory + "/" + metaName
+        guard FileManager.default.fileExists(atPath: metaPath) else { return (revision, [], sums) }
+        let bytes: [UInt8]
+        do {
+            guard let b = try TarArchive.read(member: metaMember, of: metaPath) else {
+                throw RepositoryError("\(metaPath): no \(metaMember) inside")
+            }
+            bytes = b
+        } catch let e as RepositoryError {
+            throw e
+        } catch {
+            throw RepositoryError("\(metaPath): \(error)")
+        }
+        let meta: Value
+        do {
+            guard let node = try YAMLNode.compose(String(decoding: bytes, as: UTF8.self)) else { return (revision, [], sums) }
+            meta = try Value(yaml: node)
+        } catch {
+            throw RepositoryError("\(metaPath): \(metaMember): \(error)")
+        }
+        var artifacts: [ArtifactMetadata] = []
+        for entry in meta["index"]?.listValue ?? [] {
+            do { artifacts.append(try ArtifactMetadata(parsing: entry, file: metaPath)) } catch {
+                throw RepositoryError(error.description)
+            }
+        }
+        return (revision, artifacts, sums)
+    }
+
+    /// Writes the index for `artifacts` (whose files are already in `directory`), keeping earlier versions.
+    /// - Parameter compilerTree: the package tree directory archived as `compilertree.tar.zst`.
+    public static func write(
+        directory: String, artifacts: [ArtifactMetadata], compilerTree: String, options: RepositoryOptions
+    ) throws(RepositoryError) -> RepositoryResult {
+        let previous = try existing(in: directory)
+        var byFingerprint: [String: ArtifactMetadata] = [:]
+        for a in previous.artifacts { byFingerprint[a.id.fingerprint] = a }
+        for a in artifacts { byFingerprint[a.id.fingerprint] = a }
+        let all = byFingerprint.values.sorted { $0.id < $1.id }
+
+        let pack = PackOptions(compression: .zstd, sourceDateEpoch: options.sourceDateEpoch)
+        let scratch = directory + "/.cosci-index-\(getpid())"
+        try? FileManager.default.removeItem(atPath: scratch)
+        do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
+            throw RepositoryError("cannot create \(scratch): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        let metaText = Value.map(["index": .list(all.map(\.indexEntry))]).yamlText()
+        let treeFiles = all.map { a in
+            MemoryFile(
+                path: "\(a.id.category)/\(a.id.name)/\(a.id.version.text)/definition.yaml",
+                bytes: Array(a.package.yamlText().utf8))
+        }
+        var sums: [String: Digest] = [:]
+        do {
+            sums[metaFile] = try TarArchive.pack(
+                files: [MemoryFile(path: metaMember, bytes: Array(metaText.utf8))], to: scratch + "/" + metaFile, options: pack
+            ).sha256
+            sums[treeFile] = try TarArchive.pack(files: treeFiles, to: scratch + "/" + treeFile, options: pack).sha256
+            sums[compilerTreeFile] = try TarArchive.pack(
+                directory: compilerTree, to: scratch + "/" + compilerTreeFile, options: pack
+            ) { path, _ in !path.split(separator: "/").contains { $0 == ".cosci" || $0 == "dist" } }.sha256
+        } catch {
+            throw RepositoryError("cannot write the repository archives: \(error)")
+        }
+
+        let unchanged =
+            previous.revision > 0
+            && [metaFile, treeFile, compilerTreeFile].allSatisfy { previous.files[$0] == sums[$0]?.hex }
+        let revision = unchanged ? previous.revision : previous.revision + 1
+        var written: [(String, Digest)] = []
+
+        func move(_ name: String, as target: String) throws(RepositoryError) {
+            let from = scratch + "/" + name, to = directory + "/" + target
+            if rename(from, to) != 0 {
+                throw RepositoryError("cannot move \(target) into \(directory): \(String(cString: strerror(errno)))")
+            }
+        }
+        func copy(_ name: String, as target: String) throws(RepositoryError) {
+            let to = directory + "/" + target
+            let tmp = to + ".tmp-\(getpid())"
+            try? FileManager.default.removeItem(atPath: tmp)
+            do { try FileManager.default.copyItem(atPath: scratch + "/" + name, toPath: tmp) } catch {
+                throw RepositoryError("cannot write \(to): \(error.localizedDescription)")
+            }
+            if rename(tmp, to) != 0 { throw RepositoryError("cannot write \(to): \(String(cString: strerror(errno)))") }
+        }
+
+        // Snapshot copies first, then the live archives, then the snapshot index, and the live index last.
+        let archives = [treeFile, compilerTreeFile, metaFile]
+        if let snapshot = options.snapshot {
+            for a in archives { try copy(a, as: "\(snapshot)-\(a)") ; written.append(("\(snapshot)-\(a)", sums[a]!)) }
+        }
+        if !unchanged {
+            for a in archives { try move(a, as: a) }
+        }
+        for a in archives { written.append((a, sums[a]!)) }
+        if let snapshot = options.snapshot {
+            let text = indexDocument(options, revision: revision, sums: sums, prefix: snapshot + "-").yamlText()
+            try writeText(text, to: directory + "/\(snapshot)-\(indexFile)")
+            written.append(("\(snapshot)-\(indexFile)", .sha256(of: Array(text.utf8))))
+        }
+        let text = indexDocument(options, revision: revision, sums: sums, prefix: "").yamlText()
+        if !unchanged { try writeText(text, to: directory + "/" + indexFile) }
+        written.append((indexFile, .sha256(of: Array(text.utf8))))
+        return RepositoryResult(revision: revision, changed: !unchanged, packages: all.map(\.id), files: written)
+    }
+
+    static func indexDocument(_ options: RepositoryOptions, revision: Int, sums: [String: Digest], prefix: String) -> Value {
+        func file(_ name: String) -> Value {
+            .map([
+                "filename": .string(prefix + name), "compressiontype": .string("zstd"),
+                "checksums": .map(["sha256": .string(sums[name]!.hex)]),
+            ])
+        }
+        return .map([
+            "name": .string(options.name),
+            "description": .string(options.description),
+            "type": .string(options.type),
+            "urls": .list([]),
+            "priority": .int(1),
+            "enable": .bool(true),
+            "revision": .int(revision),
+            "last_update": .string(String(options.sourceDateEpoch)),
+            "repo_files": .map(["tree": file(treeFile), "compilertree": file(compilerTreeFile), "meta": file(metaFile)]),
+        ])
+    }
+
+    static func writeText(_ text: String, to path: String) throws(RepositoryError) {
+        let tmp = path + ".tmp-\(getpid())"
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: tmp)) } catch {
+            throw RepositoryError("cannot write \(path): \(error.localizedDescription)")
+        }
+        if rename(tmp, path) != 0 { throw RepositoryError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+}
