@@ -18,13 +18,18 @@ public struct BuildJob: Sendable {
     public let environment: [(String, String)]
     /// Whether the build may use the network.
     public let network: Bool
+    /// The image to build FROM: the spec's `image:`, else the nearest build dependency's (luet chains a
+    /// package's build onto its dependencies' images). Nil when none has one.
+    public let baseImage: String?
     /// A scratch directory of the job's own (created and removed by the caller).
     public let workDirectory: String
 
     public init(
         id: PackageID, key: Digest, spec: BuildSpec, packageDirectory: String, files: [String],
-        dependencyArtifacts: [String], copies: [ResolvedCopy], network: Bool, workDirectory: String
+        dependencyArtifacts: [String], copies: [ResolvedCopy], network: Bool, workDirectory: String,
+        baseImage: String? = nil
     ) {
+        self.baseImage = (spec.image?.isEmpty == false ? spec.image : nil) ?? baseImage
         self.id = id
         self.key = key
         self.spec = spec

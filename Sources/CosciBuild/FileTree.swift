@@ -9,19 +9,26 @@ enum FileTree {
     /// Creates a directory and its parents.
     static func makeDirectory(_ path: String) throws(BuildFailure) {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         } catch {
             throw BuildFailure(.environment, "cannot create \(path): \(error.localizedDescription)")
         }
     }
 
-    /// Copies `files` (relative paths) from `source` to `destination`, keeping modes and symlinks.
+    /// Copies `files` (relative paths) from `source` to `destination`, keeping symlinks. Regular files get the
+    /// mode git records (0755 when executable, else 0644), not whatever the checkout's umask left: the key
+    /// hashes git's mode, so the build must see the same.
     static func copy(_ files: [String], from source: String, to destination: String) throws(BuildFailure) {
         for rel in files {
             let from = source + "/" + rel
             let to = destination + "/" + rel
             try makeDirectory((to as NSString).deletingLastPathComponent)
             try copyItem(from, to)
+            var st = stat()
+            if lstat(to, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
+                chmod(to, (st.st_mode & 0o100) != 0 ? 0o755 : 0o644)
+            }
         }
     }
 

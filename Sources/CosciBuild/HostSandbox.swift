@@ -89,7 +89,11 @@ public struct HostSandbox: BuildBackend {
             for (i, line) in lines.enumerated() {
                 let first = line.split(separator: "\n").first.map(String.init) ?? ""
                 log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
-                let result = try Subprocess.run(bwrap, base + ["--", "/bin/sh", "-ec", line], environment: [:], log: log)
+                // The umask is set inside: libarchive flips the process umask to 0 for an instant while it
+                // unpacks on another worker thread, and a sandbox started at that instant would inherit it.
+                let result = try Subprocess.run(
+                    bwrap, base + ["--", "/bin/sh", "-c", "umask 022 && exec /bin/sh -ec \"$1\"", "sh", line],
+                    environment: [:], log: log)
                 if result.status != 0 {
                     let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
                     throw BuildFailure(.step, "\(job.id): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")

@@ -33,8 +33,8 @@ public struct Podman: BuildBackend {
     }
 
     public func unsupportedReason(_ job: BuildJob) -> String? {
-        if (job.spec.image ?? "").isEmpty && job.dependencyArtifacts.isEmpty {
-            return "it has neither an image: nor build dependencies, so the podman build would have no root filesystem; set image: or use --backend host-sandbox"
+        if job.baseImage == nil {
+            return "neither it nor its build dependencies name an image:, so a podman build would have no root filesystem; set image: or use --backend host-sandbox"
         }
         if let c = job.spec.copy.first(where: { $0.image != nil }) {
             return "copy: from the image \(c.image ?? "") is not supported yet; copy from a package instead"
@@ -52,7 +52,8 @@ public struct Podman: BuildBackend {
     }
 
     func prepareState() throws(BuildFailure) -> State {
-        let root = stateDirectory ?? (NSTemporaryDirectory() + "cosci-podman-\(getuid())")
+        let root = ProcessInfo.processInfo.environment["COSCI_PODMAN_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? stateDirectory
+            ?? (NSTemporaryDirectory() + "cosci-podman-\(getuid())")
         try FileTree.makeDirectory(root)
         let conf = root + "/containers.conf"
         let text = """
@@ -90,7 +91,7 @@ public struct Podman: BuildBackend {
             }
             return out + "\""
         }
-        var lines = ["FROM \((job.spec.image ?? "").isEmpty ? "scratch" : job.spec.image!) AS builder"]
+        var lines = ["FROM \(job.baseImage ?? "scratch") AS builder"]
         if !job.dependencyArtifacts.isEmpty { lines.append("COPY sysroot/ /") }
         lines.append("COPY luetbuild/ /luetbuild/")
         for (k, v) in job.environment { lines.append("ENV \(k)=\(json(v))") }
@@ -168,12 +169,23 @@ public struct Podman: BuildBackend {
         let before = FileTree.snapshot(builderRoot).mapValues { $0.ignoringInode }
         let after = FileTree.snapshot(packageRoot)
         var changed = Set<String>()
-        for (path, stamp) in after {
+        for (path, stamp) in after where !Self.runtimeLeftovers(path, stamp) {
             let isDirectory = (stamp.mode & S_IFMT) == S_IFDIR
             guard let old = before[path] else { changed.insert(path); continue }
             if !isDirectory && old != stamp.ignoringInode { changed.insert(path) }
         }
         return BuildOutput(root: packageRoot, changed: changed)
+    }
+
+    /// What the container runtime itself leaves in an image that ran steps: mount points and empty files it
+    /// bind-mounts over. Never part of a delta.
+    static func runtimeLeftovers(_ path: String, _ stamp: FileTree.Stamp) -> Bool {
+        let top = path.split(separator: "/").first.map(String.init) ?? path
+        if ["dev", "proc", "sys", "run"].contains(top) { return true }
+        if ["etc/hostname", "etc/hosts", "etc/resolv.conf", ".containerenv", "run/.containerenv"].contains(path) && stamp.size == 0 {
+            return true
+        }
+        return false
     }
 
     /// Exports an image's filesystem (through a created, never started container) and unpacks it.

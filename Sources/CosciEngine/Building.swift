@@ -134,6 +134,8 @@ public enum Building {
             needed.contains($0) && (options.rebuild && targetSet.contains($0) || !cache.contains(analysis.keys[$0]!.key))
         }
 
+        // Builds create files with the modes their steps ask for, whatever the caller's umask.
+        umask(0o022)
         let epoch = try sourceDateEpoch(project, options)
         let head = headCommit(project)
         var backend: (any BuildBackend)?
@@ -336,7 +338,21 @@ public enum Building {
         return BuildJob(
             id: id, key: key, spec: spec.build, packageDirectory: c.project.root + "/" + spec.path,
             files: spec.content.map(\.path), dependencyArtifacts: artifacts, copies: copies, network: network,
-            workDirectory: work)
+            workDirectory: work, baseImage: inheritedImage(id, graph))
+    }
+
+    /// The nearest build dependency's `image:` (breadth-first over requires), for a spec without one.
+    static func inheritedImage(_ id: PackageID, _ graph: BuildGraph) -> String? {
+        var queue = [id]
+        var seen: Set<PackageID> = [id]
+        while !queue.isEmpty {
+            let p = queue.removeFirst()
+            if p != id, let image = graph.packages[p]?.build.image, !image.isEmpty { return image }
+            for r in graph.resolutions[p] ?? [] where r.kind != .copy && seen.insert(r.chosen).inserted {
+                queue.append(r.chosen)
+            }
+        }
+        return nil
     }
 
     static func artifactFile(_ id: PackageID, _ c: JobContext) throws(BuildFailure) -> String {

@@ -55,7 +55,7 @@ private let all = [id("a"), id("b"), id("c"), id("d")]
         #expect(s.next() == nil)
         #expect(s.isFinished)
         #expect(s.states[id("b")] == .skipped(reason: "depends on t/a@1.0, which failed"))
-        #expect(s.states[id("c")] == .skipped(reason: "depends on t/b@1.0, which failed"))
+        #expect(s.states[id("c")] == .skipped(reason: "depends on t/a@1.0, which failed"))
         #expect(s.states[id("d")] == .built)
     }
 

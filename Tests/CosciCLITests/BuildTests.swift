@@ -1,0 +1,308 @@
+import CosciModel
+import Foundation
+import Testing
+
+/// A copy of a tree in a fresh git repository, committed with a fixed date (so SOURCE_DATE_EPOCH is fixed).
+struct BuildRepo {
+    let root: URL
+    static let epoch = 1_700_000_000
+
+    /// Copies `manifest/` (the sample tree) or a fixture tree.
+    init(tree: URL = CLI.packageRoot.appendingPathComponent("manifest"), umask mask: String = "022") throws {
+        root = try CLI.temporaryDirectory()
+        // Copy with the shell so the files get the given umask, as a checkout on that machine would.
+        try Self.sh("umask \(mask) && tar -C '\(tree.path)' --exclude=.cosci --exclude=dist -cf - . | tar --no-same-permissions -C '\(root.path)' -xf -")
+        try git("init", "-q", "-b", "main")
+        try git("add", "-A")
+        try git("commit", "-q", "-m", "initial")
+    }
+
+    static func sh(_ script: String, cwd: URL? = nil) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-ec", script]
+        if let cwd { p.currentDirectoryURL = cwd }
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "sh failed: \(script)"]) }
+    }
+
+    func git(_ args: String...) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["-c", "user.name=Test", "-c", "user.email=test@example.com"] + args
+        p.currentDirectoryURL = root
+        var env = ProcessInfo.processInfo.environment
+        env["GIT_AUTHOR_DATE"] = "@\(Self.epoch) +0000"
+        env["GIT_COMMITTER_DATE"] = "@\(Self.epoch) +0000"
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+    }
+
+    func path(_ rel: String) -> URL { root.appendingPathComponent(rel) }
+
+    func read(_ rel: String) throws -> String { try String(contentsOf: path(rel), encoding: .utf8) }
+
+    func write(_ rel: String, _ text: String) throws {
+        try FileManager.default.createDirectory(at: path(rel).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: path(rel), atomically: true, encoding: .utf8)
+    }
+
+    func replace(_ rel: String, _ old: String, _ new: String) throws {
+        let text = try read(rel)
+        #expect(text.contains(old), "\(rel) should contain \(old)")
+        try write(rel, text.replacingOccurrences(of: old, with: new))
+    }
+
+    /// Runs cosci in the repository, outside CI unless asked.
+    func cosci(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result {
+        try CLI.run(args, cwd: root, env: ["CI": "true"].merging(env) { $1 })
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: root) }
+}
+
+/// Runs a program and returns its standard output (the oracles: bsdtar, sha256sum).
+func capture(_ executable: String, _ args: [String], cwd: URL? = nil) throws -> (status: Int32, out: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
+    if let cwd { p.currentDirectoryURL = cwd }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+func json(_ text: String) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+}
+
+@Suite(.serialized) struct RunCommand {
+    @Test func runBuildsTheSampleTreeThenNothing() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        let first = try repo.cosci(["run"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("26 built, 0 cached, 0 failed, 0 skipped (backend host-sandbox)"), "\(first.stdout)")
+        #expect(first.stdout.contains("repository dist/repository: revision 1, 26 package version(s)"))
+        // CI gets plain lines, no live view.
+        #expect(first.stderr.contains("cosci: building 26 of 26 package(s) with host-sandbox"))
+        #expect(!first.stderr.contains("\u{1B}[K"))
+
+        // The artifacts, read by an independent tool.
+        let yq = repo.path("dist/repository/yq-toolchain-4.30.1.package.tar.zst").path
+        let listing = try capture("/usr/bin/bsdtar", ["-tvf", yq, "--numeric-owner"])
+        #expect(listing.status == 0)
+        #expect(listing.out.contains("-rwxr-xr-x  0 0"), "\(listing.out)")
+        #expect(listing.out.contains("usr/bin/yq"))
+        #expect(listing.out.contains("usr/share/doc/yq/SOURCE"))
+        #expect(!listing.out.contains("luetbuild"), "package_dir is the artifact's root")
+        // mtimes are clamped to the commit's time: 2023-11-14.
+        #expect(listing.out.contains("Nov 14  2023"), "\(listing.out)")
+        // system/cos squashes its runtime closure into a root filesystem (unpack: true with package_dir).
+        let cos = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/cos-system-0.8.14-21.package.tar.zst").path])
+        for path in ["etc/os-release", "usr/bin/yq", "boot/vmlinuz", "etc/cos-upgrade-image"] {
+            #expect(cos.out.split(separator: "\n").contains(Substring(path)), "system/cos lacks \(path)")
+        }
+        // luet's metadata: checksum of the compressed file, the file list, the spec, the key.
+        let metadata = try repo.read("dist/repository/yq-toolchain-4.30.1.metadata.yaml")
+        let sha = try capture("/usr/bin/sha256sum", [yq]).out.prefix(64)
+        #expect(metadata.contains("sha256: \(sha)"))
+        #expect(metadata.contains("compressiontype: zstd"))
+        #expect(metadata.contains("- usr/bin/yq"))
+        #expect(metadata.contains("package_dir: /luetbuild/out"))
+        #expect(metadata.contains("key: sha256:"))
+        let index = try repo.read("dist/repository/repository.yaml")
+        #expect(index.contains("revision: 1"))
+        #expect(index.contains("last_update: \"\(BuildRepo.epoch)\""))
+        #expect(index.contains("filename: repository.meta.yaml.tar.zst"))
+        let head = try capture("/usr/bin/git", ["rev-parse", "HEAD"], cwd: repo.root).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(FileManager.default.fileExists(atPath: repo.path("dist/repository/\(head)-repository.yaml").path))
+        let meta = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/repository.meta.yaml.tar.zst").path, "repository.meta.yaml"])
+        #expect(meta.out.contains("compilationspec:"))
+        #expect(meta.out.components(separatedBy: "\n- checksums:").count - 1 == 26)
+
+        // Reports.
+        let report = json(try repo.read("dist/report.json"))
+        #expect(report["schema"] as? String == "cosci.run/v1")
+        #expect((report["counts"] as? [String: Int])?["built"] == 26)
+        let junit = try repo.read("dist/junit.xml")
+        #expect(junit.components(separatedBy: "<testcase ").count - 1 == 26)
+        #expect(try repo.read("dist/report.md").contains("## cosci run: success"))
+        let timings = json(try repo.read("dist/report.timings.json"))
+        // Durations by category/name (both toolchain/yq versions share one), what `plan` estimates from.
+        #expect((timings["packages"] as? [String: Any])?.count == 25)
+
+        // Nothing changed: nothing builds, the repository stays at revision 1.
+        let second = try repo.cosci(["run"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("nothing to build: all 26 package(s) are in the cache"), "\(second.stdout)")
+        #expect(second.stdout.contains("revision 1 (unchanged)"))
+
+        // A version bump: one package builds, the index keeps the old version too (revision 2).
+        try repo.replace("packages/toolchain/shellkit/definition.yaml", "version: \"1.4.0\"", "version: \"1.4.1\"")
+        try repo.git("commit", "-qam", "bump shellkit")
+        let third = try repo.cosci(["run"])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(third.stdout.contains("revision 2, 27 package version(s)"), "\(third.stdout)")
+        let meta2 = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/repository.meta.yaml.tar.zst").path, "repository.meta.yaml"])
+        #expect(meta2.out.contains("path: shellkit-toolchain-1.4.0.package.tar.zst"))
+        #expect(meta2.out.contains("path: shellkit-toolchain-1.4.1.package.tar.zst"))
+        let tree = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/tree.tar.zst").path])
+        #expect(tree.out.contains("toolchain/shellkit/1.4.0/definition.yaml"))
+        #expect(tree.out.contains("toolchain/shellkit/1.4.1/definition.yaml"))
+    }
+
+    @Test func identicalRunsGiveIdenticalBytesWhateverTheUmaskAndDirectory() throws {
+        let a = try BuildRepo(umask: "022")
+        let b = try BuildRepo(umask: "077")
+        defer {
+            a.remove()
+            b.remove()
+        }
+        let ra = try a.cosci(["run"])
+        let rb = try CLI.run(["run"], cwd: b.root, env: ["CI": "true"])
+        #expect(ra.status == 0, "\(ra.stderr)")
+        #expect(rb.status == 0, "\(rb.stderr)")
+        #expect(try a.read("dist/report.json") == b.read("dist/report.json"), "canonical reports are byte-identical")
+        let names = try FileManager.default.contentsOfDirectory(atPath: a.path("dist/repository").path)
+            .filter { !$0.contains("repository.yaml") || $0 == "repository.yaml" }
+        #expect(names.count > 50)
+        for name in names.sorted() {
+            let x = try Data(contentsOf: a.path("dist/repository/\(name)"))
+            let y = try Data(contentsOf: b.path("dist/repository/\(name)"))
+            #expect(x == y, "\(name) differs between the two builds")
+        }
+    }
+}
+
+@Suite(.serialized) struct BuildFailures {
+    /// toolchain/shellkit is a dependency of most of the tree; distro/base and system/kernel do not need it.
+    func brokenRepo() throws -> BuildRepo {
+        let repo = try BuildRepo()
+        try repo.replace(
+            "packages/toolchain/shellkit/build.yaml", "steps:\n", "steps:\n- echo 'checking the toolchain'; echo 'no compiler found' >&2; exit 7\n")
+        try repo.git("commit", "-qam", "break shellkit")
+        return repo
+    }
+
+    @Test func failFastStopsAndPrintsTheLogTail() throws {
+        let repo = try brokenRepo()
+        defer { repo.remove() }
+        let r = try repo.cosci(["build", "--all", "--build-jobs", "1"])
+        #expect(r.status == 3, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("FAILED  toolchain/shellkit@1.4.0: toolchain/shellkit@1.4.0: step 1 of"), "\(r.stderr)")
+        #expect(r.stderr.contains("exited with status 7"))
+        #expect(r.stderr.contains("  | no compiler found"), "the log tail is printed")
+        #expect(r.stderr.contains("log: dist/logs/shellkit-toolchain-1.4.0.log"))
+        #expect(r.stderr.contains("skipped system/cos@0.8.14-21: not started: the build of toolchain/shellkit@1.4.0 failed"))
+        let log = try repo.read("dist/logs/shellkit-toolchain-1.4.0.log")
+        #expect(log.contains("checking the toolchain"))
+    }
+
+    @Test func keepGoingBuildsWhatDoesNotDependOnTheFailure() throws {
+        let repo = try brokenRepo()
+        defer { repo.remove() }
+        let r = try repo.cosci(["build", "--all", "--keep-going"])
+        #expect(r.status == 3)
+        #expect(r.stdout.contains("built   distro/base@0.20240612-3"), "\(r.stdout)")
+        #expect(r.stdout.contains("built   system/kernel@5.14.21-3"))
+        #expect(r.stderr.contains("skipped toolchain/yq@4.30.1: depends on toolchain/shellkit@1.4.0, which failed"), "\(r.stderr)")
+        // run refuses to write a repository with a hole in it.
+        let run = try repo.cosci(["run", "--keep-going"])
+        #expect(run.status == 3)
+        #expect(run.stderr.contains("the repository was not written because a package failed"))
+        #expect(!FileManager.default.fileExists(atPath: repo.path("dist/repository/repository.yaml").path))
+        let report = json(try repo.read("dist/report.json"))
+        #expect(report["result"] as? String == "failure")
+        #expect(try repo.read("dist/junit.xml").contains("<failure message=\"toolchain/shellkit@1.4.0: step 1 of"))
+    }
+
+    @Test func aPackageTheBackendCannotBuildSaysWhichToUse() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        try repo.replace("packages/distro/base/build.yaml", "steps:", "image: registry.example/base:1\nsteps:")
+        let r = try repo.cosci(["build", "distro/base", "--backend", "host-sandbox"])
+        #expect(r.status == 3)
+        #expect(r.stderr.contains("cannot build with host-sandbox: it builds FROM the image registry.example/base:1"), "\(r.stderr)")
+        #expect(r.stderr.contains("use --backend podman"))
+    }
+}
+
+@Suite(.serialized) struct CacheAndVerify {
+    @Test func twoProcessesShareOneCacheAndBuildEachKeyOnce() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        let procs = (0..<2).map { i -> (Process, Pipe) in
+            let p = Process()
+            p.executableURL = CLI.binary
+            p.arguments = ["build", "--all", "--output", "out\(i)"]
+            p.currentDirectoryURL = repo.root
+            p.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = FileHandle.nullDevice
+            return (p, pipe)
+        }
+        for (p, _) in procs { try p.run() }
+        var built = 0
+        for (p, pipe) in procs {
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(out)")
+            built += out.split(separator: "\n").filter { $0.hasPrefix("built   ") }.count
+        }
+        #expect(built == 26, "each of the 26 keys is built by exactly one of the two processes")
+        let ls = try repo.cosci(["cache", "ls", "--json"])
+        let entries = json(ls.stdout)["entries"] as? [[String: Any]] ?? []
+        #expect(entries.count == 26)
+
+        let dry = try repo.cosci(["cache", "gc", "--max-size", "0", "--dry-run"])
+        #expect(dry.stdout.contains("0 artifact(s)"), "the current tree's artifacts are kept: \(dry.stdout)")
+        let gc = try repo.cosci(["cache", "gc", "--max-size", "0", "--include-current"])
+        #expect(gc.stdout.contains("26 artifact(s)"), "\(gc.stdout)")
+        #expect((json(try repo.cosci(["cache", "ls", "--json"]).stdout)["entries"] as? [Any])?.count == 0)
+    }
+
+    @Test func verifyFindsTheEntriesOfANonReproduciblePackage() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        #expect(try repo.cosci(["build", "toolchain/luet", "distro/base"]).status == 0)
+        let good = try repo.cosci(["verify", "--rebuild", "toolchain/luet", "distro/base"])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.contains("reproducible  toolchain/luet@0.32.0+2"))
+        #expect(good.stdout.contains("2 of 2 package(s) reproducible"))
+
+        // A step that writes the time of day into the artifact.
+        try repo.replace("packages/distro/base/build.yaml", "steps:\n", "steps:\n- mkdir -p out/etc && date +%s%N > out/etc/build-stamp\n")
+        #expect(try repo.cosci(["build", "distro/base"]).status == 0)
+        let bad = try repo.cosci(["verify", "--rebuild", "distro/base"])
+        #expect(bad.status == 3)
+        #expect(bad.stdout.contains("DIFFERS       distro/base@0.20240612-3"), "\(bad.stdout)")
+        #expect(bad.stdout.contains("etc/build-stamp: content"), "\(bad.stdout)")
+    }
+
+    @Test func repoIndexWritesARepositoryFromTheCache() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        let missing = try repo.cosci(["repo", "index", "--to", "repo"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("26 package(s) have no artifact in"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("cosci build --all"))
+        #expect(try repo.cosci(["build", "--all"]).status == 0)
+        let r = try repo.cosci(["repo", "index", "--to", "repo", "--snapshot", "v1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("repo: revision 1, 26 package version(s)"))
+        for file in ["repository.yaml", "v1-repository.yaml", "v1-tree.tar.zst", "tree.tar.zst", "compilertree.tar.zst"] {
+            #expect(FileManager.default.fileExists(atPath: repo.path("repo/\(file)").path), "\(file) missing")
+        }
+        let snapshot = try repo.read("repo/v1-repository.yaml")
+        #expect(snapshot.contains("filename: v1-tree.tar.zst"))
+    }
+}
