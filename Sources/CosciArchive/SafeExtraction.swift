@@ -34,6 +34,11 @@ struct ExtractionGuard {
                 hint: "pass ExtractOptions(allowDevices: true) to create device nodes")
         }
         try checkParents(of: path, entry: path)
+        if entryKind(entry) == .directory, isSymlink(absolute(path)) {
+            throw refuse(
+                path.text, "it is a directory, and \"\(path.text)\" is a symlink in the target",
+                hint: "replacing the link would drop what it points to, and nothing is extracted through a symlink")
+        }
         var hardlink: [UInt8]?
         if let rawTarget = archive_entry_hardlink(entry) {
             let target = EntryPath(rawTarget)
@@ -68,15 +73,18 @@ struct ExtractionGuard {
         }
     }
 
+    private func isSymlink(_ path: [UInt8]) -> Bool {
+        var st = stat()
+        return lstat(path: path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK
+    }
+
     /// Refuses when a parent directory of `path` is a symlink on disk.
     private mutating func checkParents(of path: EntryPath, entry: EntryPath) throws(ArchiveError) {
         for count in stride(from: 1, to: path.components.count, by: 1) {
             let parent = path.prefix(count)
             if verifiedDirectories.contains(parent) { continue }
             var st = stat()
-            let full = root + [UInt8(ascii: "/")] + parent + [0]
-            let rc = full.withUnsafeBufferPointer { lstat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st) }
-            guard rc == 0 else { return }  // missing: libarchive creates it, as a directory
+            guard lstat(path: root + [UInt8(ascii: "/")] + parent, &st) == 0 else { return }  // missing: libarchive creates it, as a directory
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 verifiedDirectories.insert(parent)
@@ -93,4 +101,9 @@ struct ExtractionGuard {
     private func refuse(_ entry: String, _ why: String, hint: String? = nil) -> ArchiveError {
         ArchiveError(kind: .refused, operation: "extract", subject: "\(archive): \(entry)", message: "refused: \(why)", hint: hint)
     }
+}
+
+/// `lstat` of a path given as bytes.
+private func lstat(path: [UInt8], _ st: inout stat) -> Int32 {
+    (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) } }
 }

@@ -45,8 +45,17 @@ public struct Podman: BuildBackend {
     struct State {
         let root: String
         let environment: [String: String]
+        /// podman refuses a run root longer than 50 characters: `<root>/run` when short enough, else a
+        /// directory under /tmp named by a hash of the root (so every cosci process on one root shares it).
+        var runRoot: String {
+            let own = root + "/run"
+            if own.utf8.count <= 50 { return own }
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in root.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            return "/tmp/cosci-podman-\(String(h, radix: 16))"
+        }
         var globalArguments: [String] {
-            ["--root", root + "/storage", "--runroot", root + "/run", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+            ["--root", root + "/storage", "--runroot", runRoot, "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
              "--events-backend", "file", "--runtime", "runc"]
         }
     }

@@ -299,7 +299,7 @@ private func unescapeMtree(_ text: Substring) -> [UInt8] {
     let utf8 = Array(text.utf8)
     var i = 0
     while i < utf8.count {
-        if utf8[i] == UInt8(ascii: "\\"), i + 3 < utf8.count + 0, let value = UInt8(String(decoding: utf8[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+        if utf8[i] == UInt8(ascii: "\\"), i + 3 < utf8.count, let value = UInt8(String(decoding: utf8[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
             out.append(value)
             i += 4
         } else {

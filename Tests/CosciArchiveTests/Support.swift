@@ -10,7 +10,7 @@ final class TemporaryDirectory {
     let path: String
 
     init() throws {
-        var template = Array((NSTemporaryDirectory() + "/cosci-archive-tests.XXXXXX").utf8CString)
+        var template = Array(URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("cosci-archive-tests.XXXXXX").path.utf8CString)
         guard mkdtemp(&template) != nil else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }

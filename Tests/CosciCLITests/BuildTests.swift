@@ -306,3 +306,100 @@ func json(_ text: String) -> [String: Any] {
         #expect(snapshot.contains("filename: v1-tree.tar.zst"))
     }
 }
+
+/// Whether podman can build here (installed, runc, vfs); the podman tests are skipped, and say so, when not.
+enum PodmanProbe {
+    static let root = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-podman-probe").path
+
+    static func configure(_ root: String) throws {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try """
+            [containers]
+            default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+            [engine]
+            runtime = "runc"
+            cgroup_manager = "cgroupfs"
+            events_logger = "file"
+
+            """.write(toFile: root + "/containers.conf", atomically: true, encoding: .utf8)
+    }
+
+    static func podman(_ root: String, _ args: [String]) throws -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/podman")
+        p.arguments = ["--root", root + "/storage", "--runroot", root + "/run", "--storage-driver", "vfs",
+                       "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", "runc"] + args
+        var env = ProcessInfo.processInfo.environment
+        env["CONTAINERS_CONF"] = root + "/containers.conf"
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Nil when podman works here, else why not.
+    static let unavailable: String? = {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/podman") else { return "podman is not installed" }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc") || FileManager.default.isExecutableFile(atPath: "/usr/bin/runc")
+        else { return "runc is not installed" }
+        guard FileManager.default.isExecutableFile(atPath: "/bin/busybox") else { return "busybox-static is not installed" }
+        do {
+            try configure(root)
+            let info = try podman(root, ["info"])
+            return info.status == 0 ? nil : "`podman info` fails here: \(info.out.suffix(200))"
+        } catch {
+            return "\(error)"
+        }
+    }()
+}
+
+@Suite(.serialized) struct PodmanBackend {
+    @Test(.enabled(if: PodmanProbe.unavailable == nil, "podman with runc and vfs cannot run on this machine"))
+    func buildsDeltasPackageDirsAndWholeFilesystems() throws {
+        let repo = try BuildRepo(tree: CLI.fixtures.appendingPathComponent("podman"))
+        defer { repo.remove() }
+        // A base image made from busybox, imported into the storage cosci uses (a short path: podman limits
+        // the length of its run directory).
+        let state = "/tmp/cosci-pt-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try PodmanProbe.configure(state)
+        let rootfs = repo.path("base-rootfs")
+        try BuildRepo.sh("""
+            mkdir -p '\(rootfs.path)/bin' '\(rootfs.path)/etc' '\(rootfs.path)/tmp'
+            cp /bin/busybox '\(rootfs.path)/bin/'
+            for a in sh mkdir cp chmod printf echo cat ls; do ln -s busybox '\(rootfs.path)/bin/'$a; done
+            echo hello > '\(rootfs.path)/etc/motd'
+            tar -C '\(rootfs.path)' -cf '\(repo.path("base.tar").path)' .
+            """)
+        let imported = try PodmanProbe.podman(state, ["import", repo.path("base.tar").path, "localhost/cosci-test/busybox:1"])
+        #expect(imported.status == 0, "\(imported.out)")
+
+        let r = try repo.cosci(["build", "--all", "--backend", "podman"], env: ["COSCI_PODMAN_ROOT": state])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("3 built, 0 cached, 0 failed, 0 skipped (backend podman)"), "\(r.stdout)")
+
+        func entries(_ glob: String) throws -> [String] {
+            let cache = repo.path(".cosci/cache").path
+            let find = try capture("/usr/bin/find", [cache, "-name", glob])
+            let file = find.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            return try capture("/usr/bin/bsdtar", ["-tf", file]).out.split(separator: "\n").map(String.init)
+        }
+        // Delta: what the steps added (the script) and modified (/etc/motd), nothing of the image, no runtime leftovers.
+        let hello = try entries("hello-base-1.0.package.tar.zst")
+        #expect(hello.contains("usr/local/bin/hello"), "\(hello)")
+        #expect(hello.contains("etc/motd"), "a modified file is kept: \(hello)")
+        #expect(!hello.contains("bin/busybox"))
+        #expect(!hello.contains { $0.hasPrefix("proc") || $0.hasPrefix("dev") || $0 == "etc/hostname" }, "\(hello)")
+        // package_dir, built on the image of its dependency with that dependency's artifact layered in.
+        let greeter = try entries("greeter-apps-0.2.package.tar.zst")
+        #expect(greeter.contains("usr/bin/greet") && greeter.contains("greeting.txt"), "\(greeter)")
+        // unpack: true — the whole filesystem, filtered.
+        let whole = try entries("rootfs-system-3.1.package.tar.zst")
+        #expect(whole.contains("bin/busybox") && whole.contains("etc/issue"), "\(whole)")
+        #expect(!whole.contains { $0.hasPrefix("proc") || $0.hasPrefix("luetbuild") })
+    }
+}
