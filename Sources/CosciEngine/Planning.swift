@@ -25,7 +25,11 @@ public enum Planning {
     public static func plan(_ project: Project, _ options: PlanOptions) throws(Diagnostic) -> (Plan, PlanContext, [Diagnostic]) {
         let cacheRoot = Project.absolute(options.cache ?? project.config.cache ?? ".cosci/cache", cwd: project.root)
         let cache = LocalCache(root: cacheRoot)
-        let durations = try options.durations.map(readDurations) ?? [:]
+        // Durations: the file given, else the timings of the last `cosci run` under the output directory.
+        let lastRun = Project.absolute(project.config.output ?? "dist", cwd: project.root) + "/report.timings.json"
+        let durations =
+            try options.durations.map(readDurations)
+            ?? (FileManager.default.fileExists(atPath: lastRun) ? (try? readDurations(lastRun)) ?? [:] : [:])
 
         let graph: BuildGraph
         let keys: [PackageID: CacheKeyComponents]
@@ -75,10 +79,14 @@ public enum Planning {
 
     static func readDurations(_ path: String) throws(Diagnostic) -> [String: Double] {
         let bytes = try ManifestFiles.read(path)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        guard var object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw Diagnostic(
                 at: SourceLocation(file: path, line: 0), "expected a JSON object mapping category/name to seconds",
                 hint: "for example {\"toolchain/yq\": 42.5}")
+        }
+        // A run's timings report (cosci.run-timings/v1) holds the map under "packages".
+        if object["schema"] as? String == RunReport.timingsSchema, let packages = object["packages"] as? [String: Any] {
+            object = packages
         }
         var out: [String: Double] = [:]
         for (k, v) in object {

@@ -76,8 +76,9 @@ public struct RunReport: Sendable {
     }
 
     /// Wall-clock figures: total, per package (by `category/name`, what `cosci plan` estimates from).
-    public func timings(total: Double, repository: Double) -> Value {
-        var packages: [String: Value] = [:]
+    /// `previous` is the last run's timings: packages this run did not build keep their earlier duration.
+    public func timings(total: Double, repository: Double, previous: [String: Double] = [:]) -> Value {
+        var packages: [String: Value] = previous.mapValues(Value.double)
         for o in result.outcomes where o.status == .built { packages[o.id.family] = .double((o.seconds * 1000).rounded() / 1000) }
         return .map([
             "schema": .string(Self.timingsSchema),

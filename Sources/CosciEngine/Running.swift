@@ -63,9 +63,11 @@ public enum Running {
         try put("report.json", CanonicalJSON.encode(report.document(output: output), pretty: true) + "\n")
         try put("report.md", report.markdown(output: output))
         try put("junit.xml", report.junit())
+        let timingsFile = output + "/report.timings.json"
+        let previous = FileManager.default.fileExists(atPath: timingsFile) ? (try? Planning.readDurations(timingsFile)) ?? [:] : [:]
         try put(
             "report.timings.json",
-            CanonicalJSON.encode(report.timings(total: total, repository: repositoryMillis), pretty: true) + "\n")
+            CanonicalJSON.encode(report.timings(total: total, repository: repositoryMillis, previous: previous), pretty: true) + "\n")
         return RunResult(build: result, repository: repository, output: output, reports: written, seconds: total)
     }
 

@@ -170,16 +170,24 @@ enum BuildSummary {
         return out + "\n"
     }
 
+    /// Skipped packages grouped by why, then each failure with its log tail: the last thing on the screen is
+    /// what went wrong.
     static func printFailures(_ result: BuildResult) {
+        var groups: [String: [String]] = [:]
+        for o in result.outcomes where o.status == .skipped {
+            groups[o.message ?? "skipped", default: []].append(o.id.description)
+        }
+        for (why, ids) in groups.sorted(by: { $0.key < $1.key }) {
+            Output.error("skipped \(ids.count) package(s): \(why)")
+            Output.error("  " + ids.joined(separator: ", "))
+        }
         for o in result.failed {
-            Output.error("FAILED  \(o.id): \(o.message ?? "")")
+            let message = o.message ?? "failed"
+            Output.error("FAILED  " + (message.hasPrefix(o.id.description) ? message : "\(o.id): \(message)"))
             if let log = o.log {
                 Output.error("  log: \(Output.display(log)) (last \(o.logTail.count) lines)")
                 for line in o.logTail { Output.error("  | \(line)") }
             }
-        }
-        for o in result.outcomes where o.status == .skipped {
-            Output.error("skipped \(o.id): \(o.message ?? "")")
         }
     }
 }

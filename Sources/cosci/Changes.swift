@@ -54,7 +54,7 @@ extension Cosci {
         @Option(help: ArgumentHelp("Local artifact cache (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
         var cache: String?
         @Option(help: "Number of shards (CI jobs) to spread the builds over.") var shards = 1
-        @Option(help: ArgumentHelp("JSON map of category/name to seconds, from earlier runs.", valueName: "file"))
+        @Option(help: ArgumentHelp("JSON map of category/name to seconds, or a run's report.timings.json (default: the last run's, under the output directory).", valueName: "file"))
         var durations: String?
         @Option(help: "Output format.") var format: Format = .json
         @Option(help: ArgumentHelp("Also write the canonical JSON plan to this file.", valueName: "file")) var report: String?

@@ -33,11 +33,11 @@ import Testing
         for directory in [first + "/etc", first + "/bin", first + "/usr/lib", second + "/etc", second + "/bin"] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        FileManager.default.createFile(atPath: first + "/etc/os-release", contents: Data("one\n".utf8))
-        FileManager.default.createFile(atPath: first + "/usr/lib/keep", contents: Data("kept\n".utf8))
+        try write(first + "/etc/os-release", "one\n")
+        try write(first + "/usr/lib/keep", "kept\n")
         try FileManager.default.createSymbolicLink(atPath: first + "/bin/sh", withDestinationPath: "dash")
-        FileManager.default.createFile(atPath: second + "/etc/os-release", contents: Data("two\n".utf8))
-        FileManager.default.createFile(atPath: second + "/bin/sh", contents: Data("#!\n".utf8))
+        try write(second + "/etc/os-release", "two\n")
+        try write(second + "/bin/sh", "#!\n")
         let options = PackOptions(sourceDateEpoch: testEpoch)
         _ = try TarArchive.pack(directory: first, to: tmp.sub("first.tar.zst"), options: options)
         _ = try TarArchive.pack(directory: second, to: tmp.sub("second.tar.zst"), options: options)
@@ -90,7 +90,7 @@ import Testing
         let tmp = try TemporaryDirectory()
         let outside = tmp.sub("outside")
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: outside + "/secret", contents: Data("secret\n".utf8))
+        try write(outside + "/secret", "secret\n")
         let archive = tmp.sub("evil.tar")
         try craftUnsafeArchive(archive, unsafe, outside: outside)
 
@@ -112,7 +112,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: tmp.sub("layer1"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: tmp.sub("layer1/lib"), withDestinationPath: outside)
         try FileManager.default.createDirectory(atPath: tmp.sub("layer2/lib"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: tmp.sub("layer2/lib/evil.so"), contents: Data("evil".utf8))
+        try write(tmp.sub("layer2/lib/evil.so"), "evil")
         let options = PackOptions(sourceDateEpoch: testEpoch)
         _ = try TarArchive.pack(directory: tmp.sub("layer1"), to: tmp.sub("layer1.tar.zst"), options: options)
         _ = try TarArchive.pack(directory: tmp.sub("layer2"), to: tmp.sub("layer2.tar.zst"), options: options)

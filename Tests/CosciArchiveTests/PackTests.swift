@@ -256,7 +256,7 @@ import Testing
         let missingArchive = #expect(throws: ArchiveError.self) { try TarArchive.list(tmp.sub("nothing.tar")) }
         #expect(missingArchive?.description == "open \(tmp.sub("nothing.tar")): No such file or directory")
 
-        FileManager.default.createFile(atPath: tmp.sub("notes.txt"), contents: Data("not an archive\n".utf8))
+        try write(tmp.sub("notes.txt"), "not an archive\n")
         let notArchive = #expect(throws: ArchiveError.self) { try TarArchive.list(tmp.sub("notes.txt")) }
         #expect(notArchive?.kind == .library)
         #expect(notArchive?.description.contains(tmp.sub("notes.txt")) == true)
@@ -264,7 +264,7 @@ import Testing
 
         _ = try TarArchive.pack(directory: tmp.sub("tree"), to: tmp.sub("ok.tar.zst"), options: options)
         let whole = bytes(tmp.sub("ok.tar.zst"))
-        FileManager.default.createFile(atPath: tmp.sub("cut.tar.zst"), contents: Data(whole.prefix(whole.count / 2)))
+        try write(tmp.sub("cut.tar.zst"), Array(whole.prefix(whole.count / 2)))
         #expect(throws: ArchiveError.self) { try TarArchive.list(tmp.sub("cut.tar.zst")) }
     }
 }

@@ -182,6 +182,15 @@ func snapshot(_ root: String) throws -> (nodes: [[UInt8]: DiskNode], inodes: [[U
     return (nodes, inodes)
 }
 
+/// Writes a file (text as UTF-8).
+func write(_ path: String, _ text: String) throws {
+    try write(path, Array(text.utf8))
+}
+
+func write(_ path: String, _ bytes: [UInt8]) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
 /// The bytes of a file.
 func bytes(_ path: String) -> [UInt8] {
     Array(FileManager.default.contents(atPath: path) ?? Data())
