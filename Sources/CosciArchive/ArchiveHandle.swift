@@ -67,14 +67,23 @@ final class ArchiveHandle {
 
 @available(*, unavailable) extension ArchiveHandle: Sendable {}
 
-/// Runs `body` with `LC_CTYPE` = C.UTF-8 on this thread (`uselocale` is per thread), so libarchive stores and
-/// reads names as UTF-8 whatever the process locale is: archives do not depend on the host's `LANG`.
-func withUTF8Names<T>(_ body: () throws(ArchiveError) -> T) throws(ArchiveError) -> T {
-    guard let utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil) else { return try body() }
-    let previous = uselocale(utf8)
+/// How libarchive converts entry names, pinned per thread with `uselocale` so that the process locale (`LANG`)
+/// never changes an archive or a listing.
+enum NameEncoding {
+    /// Writing: names are UTF-8 and stored as such in pax headers (`LC_CTYPE` = C.UTF-8).
+    case utf8
+    /// Reading: names come out byte for byte as stored (`LC_CTYPE` = C). In a UTF-8 locale libarchive would
+    /// normalize them to NFC, merging `café` spelled in NFD into the NFC spelling, a different file.
+    case verbatim
+}
+
+/// Runs `body` with libarchive's name conversion pinned (`uselocale` is per thread; `body` must not suspend).
+func withNames<T>(_ encoding: NameEncoding, _ body: () throws(ArchiveError) -> T) throws(ArchiveError) -> T {
+    guard let locale = newlocale(LC_CTYPE_MASK, encoding == .utf8 ? "C.UTF-8" : "C", nil) else { return try body() }
+    let previous = uselocale(locale)
     defer {
         uselocale(previous)
-        freelocale(utf8)
+        freelocale(locale)
     }
     return try body()
 }

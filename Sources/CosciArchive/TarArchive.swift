@@ -11,14 +11,14 @@ public enum TarArchive {
     public static func pack(
         directory root: String, to output: String, options: PackOptions, select: (String, Bool) -> Bool = { _, _ in true }
     ) throws(ArchiveError) -> PackResult {
-        try withUTF8Names { () throws(ArchiveError) in
+        try withNames(.utf8) { () throws(ArchiveError) in
             try write(PackSources.walk(root, epoch: options.sourceDateEpoch, select: select), to: output, options: options)
         }
     }
 
     /// Same, for generated files; their parent directories are added (mode 0755, uid/gid 0, mtime = epoch).
     public static func pack(files: [MemoryFile], to output: String, options: PackOptions) throws(ArchiveError) -> PackResult {
-        try withUTF8Names { () throws(ArchiveError) in
+        try withNames(.utf8) { () throws(ArchiveError) in
             try write(PackSources.generated(files, epoch: options.sourceDateEpoch), to: output, options: options)
         }
     }
@@ -26,7 +26,7 @@ public enum TarArchive {
     /// Entries of an archive (any format and compression libarchive reads), optionally with content digests.
     /// The archive's root entry (`./`) and sockets are not listed.
     public static func list(_ path: String, digests: Bool = false) throws(ArchiveError) -> [ArchiveEntryInfo] {
-        try withUTF8Names { () throws(ArchiveError) in
+        try withNames(.verbatim) { () throws(ArchiveError) in
             let reader = try TarReader(path: path)
             var entries: [ArchiveEntryInfo] = []
             try reader.forEachEntry { (entry) throws(ArchiveError) in
@@ -48,7 +48,7 @@ public enum TarArchive {
     /// writing it, any entry that would land outside `directory` or go through a symlink, and device nodes unless
     /// allowed (see `ExtractionGuard`); entries before a refused one stay extracted. Returns the entries written.
     public static func extract(_ path: String, into directory: String, options: ExtractOptions = ExtractOptions()) throws(ArchiveError) -> Int {
-        try withUTF8Names { () throws(ArchiveError) in
+        try withNames(.verbatim) { () throws(ArchiveError) in
             let root = try makeDirectory(directory)
             let reader = try TarReader(path: path)
             let disk = try ArchiveHandle(archive_write_disk_new(), writer: true, function: "archive_write_disk_new", subject: root)
@@ -76,7 +76,7 @@ public enum TarArchive {
 
     /// The bytes of the first regular-file member named `member` (a leading `./` is ignored), or nil if absent.
     public static func read(member: String, of path: String) throws(ArchiveError) -> [UInt8]? {
-        try withUTF8Names { () throws(ArchiveError) in
+        try withNames(.verbatim) { () throws(ArchiveError) in
             let wanted = member.withCString { EntryPath($0) }
             let reader = try TarReader(path: path)
             var found: [UInt8]?

@@ -48,14 +48,15 @@ public struct BuildScheduler: Sendable {
         self.ready = packages.filter { deps[$0]!.isEmpty }
     }
 
-    /// The next package to start, or nil when none may start now.
-    public mutating func next() -> PackageID? {
+    /// The next package to start (among those `eligible` accepts), or nil when none may start now.
+    public mutating func next(where eligible: (PackageID) -> Bool = { _ in true }) -> PackageID? {
         guard !stopped, !ready.isEmpty else { return nil }
         ready.sort { a, b in
             let pa = priority[a] ?? 0, pb = priority[b] ?? 0
             return pa != pb ? pa > pb : a < b
         }
-        let id = ready.removeFirst()
+        guard let index = ready.firstIndex(where: eligible) else { return nil }
+        let id = ready.remove(at: index)
         states[id] = .running
         return id
     }

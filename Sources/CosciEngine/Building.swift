@@ -156,14 +156,13 @@ public enum Building {
             project: project, analysis: analysis, cache: cache, backend: backend, epoch: epoch, compression: options.compression,
             logs: logs, work: work, network: options.network, rebuild: options.rebuild, reasons: reasons)
 
-        // Dependencies of this shard that another shard builds: wait for them in the cache first.
+        // Dependencies of this shard that another shard builds are awaited in the cache, as part of the schedule:
+        // this shard builds what it can meanwhile (waiting for all of them first could deadlock two shards).
         let awaitedNeeded = graph.order.filter { id in
-            awaited.contains(id) && needed.contains { graph.dependencies(of: $0).contains(id) }
+            awaited.contains(id) && !cache.contains(analysis.keys[id]!.key)
+                && needed.contains { graph.dependencies(of: $0).contains(id) }
         }
-        for id in awaitedNeeded {
-            observer?.waiting(for: id)
-            try await waitFor(analysis.keys[id]!.key, id: id, cache: cache, timeout: options.waitTimeout)
-        }
+        let waits = Set(awaitedNeeded)
 
         var outcomes: [PackageID: PackageOutcome] = [:]
         for id in needed where !toBuild.contains(id) {
@@ -175,28 +174,44 @@ public enum Building {
                 artifactPath: found?.path, message: nil, failureKind: nil, log: nil, logTail: [], seconds: 0)
         }
 
-        let dependencies = Dictionary(uniqueKeysWithValues: toBuild.map { ($0, graph.dependencies(of: $0)) })
-        let priority = criticalPath(toBuild, graph: graph)
+        let scheduled = graph.order.filter { toBuild.contains($0) || waits.contains($0) }
+        let dependencies = Dictionary(uniqueKeysWithValues: scheduled.map { ($0, graph.dependencies(of: $0)) })
+        let priority = criticalPath(scheduled, graph: graph)
         var scheduler = BuildScheduler(
-            packages: toBuild, dependencies: dependencies, priority: priority, keepGoing: options.keepGoing)
+            packages: scheduled, dependencies: dependencies, priority: priority, keepGoing: options.keepGoing)
         let width = max(1, options.jobs ?? ProcessInfo.processInfo.activeProcessorCount)
-        await withTaskGroup(of: PackageOutcome.self) { group in
+        let timeout = options.waitTimeout
+        await withTaskGroup(of: (PackageOutcome, Bool).self) { group in
             var running = 0
-            while running < width, let id = scheduler.next() {
-                running += 1
-                observer?.started(id, counts: scheduler.counts)
-                group.addTask { await onThread { buildOne(id, context) } }
-            }
-            while let outcome = await group.next() {
-                running -= 1
-                scheduler.finish(outcome.id, success: outcome.status != .failed)
-                outcomes[outcome.id] = outcome
-                observer?.finished(outcome, counts: scheduler.counts)
-                while running < width, let id = scheduler.next() {
+            func start(_ group: inout TaskGroup<(PackageOutcome, Bool)>) {
+                while let id = scheduler.next(where: waits.contains) {
+                    observer?.waiting(for: id)
+                    let key = analysis.keys[id]!.key
+                    let why = reasons[id] ?? []
+                    group.addTask {
+                        let arrived = await waitFor(key, cache: cache, timeout: timeout)
+                        let found = arrived ? try? cache.artifact(for: key) : nil
+                        let message = found != nil ? nil :
+                            "\(id) (key \(key)) is built by another shard and did not arrive within \(Int(timeout)) s (check that shard's job; --wait-timeout sets how long to wait)"
+                        return (PackageOutcome(
+                            id: id, key: key, status: found != nil ? .cached : .failed, reasons: why, artifact: found?.metadata,
+                            artifactPath: found?.path, message: message, failureKind: found != nil ? nil : .environment,
+                            log: nil, logTail: [], seconds: 0), true)
+                    }
+                }
+                while running < width, let id = scheduler.next(where: { !waits.contains($0) }) {
                     running += 1
                     observer?.started(id, counts: scheduler.counts)
-                    group.addTask { await onThread { buildOne(id, context) } }
+                    group.addTask { (await onThread { buildOne(id, context) }, false) }
                 }
+            }
+            start(&group)
+            while let (outcome, wasWait) = await group.next() {
+                if !wasWait { running -= 1 }
+                scheduler.finish(outcome.id, success: outcome.status != .failed)
+                outcomes[outcome.id] = outcome
+                if !wasWait || outcome.status == .failed { observer?.finished(outcome, counts: scheduler.counts) }
+                start(&group)
             }
         }
         for (id, state) in scheduler.states {
@@ -401,20 +416,18 @@ public enum Building {
         return backend
     }
 
-    /// Polls the cache for a key another shard builds, with backoff, up to `timeout` seconds.
-    static func waitFor(_ key: Digest, id: PackageID, cache: LocalCache, timeout: Double) async throws(Diagnostic) {
+    /// Polls the cache for a key another shard builds, with backoff (0.25 s doubling up to 15 s), up to
+    /// `timeout` seconds. Whether it arrived.
+    static func waitFor(_ key: Digest, cache: LocalCache, timeout: Double) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(timeout)
-        var delay = 0.5
+        var delay = 0.25
         while !cache.contains(key) {
-            if clock.now >= deadline {
-                throw Diagnostic(
-                    at: nil, "waited \(Int(timeout)) s for \(id) (key \(key)), which another shard builds, and it never arrived",
-                    hint: "check that shard's job; --wait-timeout sets how long to wait")
-            }
-            try? await Task.sleep(for: .seconds(delay))
-            delay = min(delay * 2, 30)
+            if clock.now >= deadline { return false }
+            try? await Task.sleep(for: .seconds(min(delay, max(0.05, Double((deadline - clock.now).components.seconds)))))
+            delay = min(delay * 2, 15)
         }
+        return true
     }
 
     static func cacheRoot(_ project: Project, _ options: BuildOptions) -> String {

@@ -89,6 +89,8 @@ long_dir = "usr/share/" + "/".join("long-directory-name-%02d" % i for i in range
 dirs = [("bin", 0o755), ("etc", 0o755), ("usr", 0o755), ("usr/bin", 0o755), ("usr/lib", 0o755), ("usr/share", 0o755),
         (long_dir, 0o750), ("a", 0o755), ("a/b", 0o700), ("a-b", 0o755), ("a.b", 0o755), ("tmp", 0o1777),
         ("srv", 0o2775), ("run", 0o755), ("empty", 0o555)]
+parts = long_dir.split("/")
+dirs += [("/".join(parts[:n]), 0o755) for n in range(3, len(parts))]
 files = [("etc/os-release", b"NAME=cos\n", 0o644, 1_000_000_000), ("etc/shadow", b"root:*:1::::::\n", 0o600, 2_000_000_000),
          ("usr/bin/su", b"\x7fELF su", 0o4755, 1_500_000_000), ("usr/lib/libz.so.1", bytes(range(256)) * 64, 0o755, 1_600_000_000),
          (long_dir + "/" + "f" * 120 + ".txt", b"long\n", 0o644, 1_000_000_001), ("a/b/c", b"", 0o644, 1_000_000_002),

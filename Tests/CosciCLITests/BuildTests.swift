@@ -273,6 +273,45 @@ func json(_ text: String) -> [String: Any] {
         #expect((json(try repo.cosci(["cache", "ls", "--json"]).stdout)["entries"] as? [Any])?.count == 0)
     }
 
+    @Test func shardsOfAPlanWaitForEachOtherInASharedCache() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        let plan = try repo.cosci(["plan", "--all", "--shards", "3", "--report", "plan.json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let shardOf = Dictionary(
+            uniqueKeysWithValues: (json(plan.stdout)["packages"] as? [[String: Any]] ?? []).compactMap { p in
+                (p["id"] as? String).flatMap { id in (p["shard"] as? Int).map { (id, $0) } }
+            })
+        #expect(Set(shardOf.values).count == 3)
+        let procs = (0..<3).map { i -> (Process, Pipe) in
+            let p = Process()
+            p.executableURL = CLI.binary
+            p.arguments = ["build", "--plan", "plan.json", "--shard", "\(i)/3", "--output", "out\(i)", "--wait-timeout", "120"]
+            p.currentDirectoryURL = repo.root
+            p.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = FileHandle.nullDevice
+            return (p, pipe)
+        }
+        // Start the last shard first: it has to wait for what the others build.
+        for (p, _) in procs.reversed() { try p.run() }
+        var builtBy: [String: Int] = [:]
+        for (i, (p, pipe)) in procs.enumerated() {
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "shard \(i): \(out)")
+            for line in out.split(separator: "\n") where line.hasPrefix("built   ") {
+                builtBy[String(line.split(separator: " ")[1])] = i
+            }
+        }
+        #expect(builtBy.count == 26, "every package built once: \(builtBy.keys.sorted())")
+        #expect(builtBy == shardOf, "each package built by the shard the plan gave it")
+        let stale = try repo.cosci(["build", "--plan", "plan.json", "--shard", "0/2"])
+        #expect(stale.status == 2)
+        #expect(stale.stderr.contains("the plan has 3 shard(s) but --shard says 0/2"))
+    }
+
     @Test func verifyFindsTheEntriesOfANonReproduciblePackage() throws {
         let repo = try BuildRepo()
         defer { repo.remove() }
