@@ -59,8 +59,10 @@ let package = Package(
         .target(
             name: "CosciArchive",
             dependencies: ["CosciModel", "CArchive", .product(name: "Crypto", package: "swift-crypto")]),
-        /** OCI registry client over libcurl. */
-        .target(name: "CosciRegistry", dependencies: ["CosciModel", "CCurl"]),
+        /** OCI registry client over libcurl, OCI image layouts, credentials. */
+        .target(
+            name: "CosciRegistry",
+            dependencies: ["CosciModel", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
 
         /** Build backends (bubblewrap host sandbox, podman), the worker pool scheduler, artifact assembly. */
         .target(
@@ -98,6 +100,7 @@ let package = Package(
         .testTarget(name: "CosciArchiveTests", dependencies: ["CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciBuildTests", dependencies: ["CosciBuild", "CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciModel"]),
+        .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciModel"], exclude: ["Fixtures"]),
         .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciModel"]),
         .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
     ]

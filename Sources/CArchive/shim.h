@@ -4,12 +4,10 @@
 #include <archive_entry.h>
 
 /* AE_IF* are cast macros; Swift does not import them. */
-static const unsigned int CARCHIVE_AE_IFMT = AE_IFMT;
 static const unsigned int CARCHIVE_AE_IFREG = AE_IFREG;
 static const unsigned int CARCHIVE_AE_IFDIR = AE_IFDIR;
 static const unsigned int CARCHIVE_AE_IFLNK = AE_IFLNK;
 static const unsigned int CARCHIVE_AE_IFIFO = AE_IFIFO;
 static const unsigned int CARCHIVE_AE_IFCHR = AE_IFCHR;
 static const unsigned int CARCHIVE_AE_IFBLK = AE_IFBLK;
-static const unsigned int CARCHIVE_AE_IFSOCK = AE_IFSOCK;
 #endif

@@ -121,5 +121,7 @@ func systemError(_ function: StaticString, _ subject: String, _ code: Int32 = er
         hint: hint)
 }
 
-/// `geteuid()`, for `ExtractOptions`' default.
-func currentEffectiveUID() -> UInt32 { geteuid() }
+/// Calls `body` with `bytes` as a NUL-terminated C string (paths kept as bytes, never re-encoded).
+func withCString<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+    (bytes + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
+}

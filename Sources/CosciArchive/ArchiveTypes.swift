@@ -1,4 +1,5 @@
 import CosciModel
+internal import Glibc
 
 /// Compression of an artifact: the file name suffix after `.tar`.
 public enum Compression: String, Sendable, CaseIterable {
@@ -24,6 +25,8 @@ public struct PackOptions: Sendable {
     /// zstd worker threads; nil: one per online processor. Any value ≥ 1 gives the same bytes (zstd's
     /// multi-threaded format does not depend on the number of workers, and a test pins that).
     public var zstdWorkers: Int?
+    /// Record git's modes (0755/0644) and owner 0:0 instead of the disk's: for archives of source trees.
+    public var sourceModes = false
 
     /// Options with the given compression and epoch.
     public init(compression: Compression = .zstd, sourceDateEpoch: Int64, zstdWorkers: Int? = nil) {
@@ -86,6 +89,13 @@ public struct PackResult: Sendable {
     public let sha256: Digest
     /// Bytes of the output file.
     public let size: Int64
+
+    /// A result from its parts (for test doubles of code that packs).
+    public init(entries: [ArchiveEntryInfo], sha256: Digest, size: Int64) {
+        self.entries = entries
+        self.sha256 = sha256
+        self.size = size
+    }
 }
 
 /// An in-memory file for archives made of generated content (repository metadata).
@@ -115,7 +125,7 @@ public struct ExtractOptions: Sendable {
     /// Options; `preserveOwners` defaults to whether the process runs as root.
     public init(allowDevices: Bool = false, preserveOwners: Bool? = nil) {
         self.allowDevices = allowDevices
-        self.preserveOwners = preserveOwners ?? (currentEffectiveUID() == 0)
+        self.preserveOwners = preserveOwners ?? (geteuid() == 0)
     }
 }
 

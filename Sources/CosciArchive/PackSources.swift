@@ -5,7 +5,12 @@ enum PackSources {
     /// The entries under `root` (not `root` itself), sorted by path bytes, with clamped mtimes. Sockets are
     /// skipped; a regular file already seen under another selected path (same device and inode) becomes a
     /// hardlink to the first such path in sorted order.
-    static func walk(_ root: String, epoch: Int64, select: (String, Bool) -> Bool) throws(ArchiveError) -> [PackItem] {
+    /// With `sourceModes`, modes and owners are those git would record, not the disk's: 0755 for directories
+    /// and for files with an execute bit, 0644 for other files, owner 0:0 (a source tree's modes depend on
+    /// the umask of whoever checked it out).
+    static func walk(
+        _ root: String, epoch: Int64, sourceModes: Bool = false, select: (String, Bool) -> Bool
+    ) throws(ArchiveError) -> [PackItem] {
         var found: [(path: String, stat: stat)] = []
         try collect(root: root, relative: "", into: &found)
         found.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
@@ -24,6 +29,11 @@ enum PackSources {
             var item = PackItem(
                 path: path, kind: .file, mode: st.st_mode & 0o7777, uid: Int64(st.st_uid), gid: Int64(st.st_gid),
                 mtime: min(Int64(st.st_mtim.tv_sec), epoch))
+            if sourceModes {
+                item.mode = type == S_IFDIR || (st.st_mode & 0o111) != 0 ? 0o755 : 0o644
+                item.uid = 0
+                item.gid = 0
+            }
             let full = root + "/" + path
             switch type {
             case S_IFDIR:
@@ -36,7 +46,7 @@ enum PackSources {
             case S_IFCHR, S_IFBLK:
                 item.kind = type == S_IFCHR ? .characterDevice : .blockDevice
                 item.device = UInt64(st.st_rdev)
-            default:
+            case S_IFREG:
                 let id = FileID(device: st.st_dev, inode: st.st_ino)
                 if st.st_nlink > 1, let first = firstPath[id] {
                     item.kind = .hardlink
@@ -46,6 +56,8 @@ enum PackSources {
                     item.size = Int64(st.st_size)
                     item.content = .file(full)
                 }
+            default:
+                continue  // no other file type exists on Linux
             }
             items.append(item)
         }
@@ -55,18 +67,22 @@ enum PackSources {
     /// Entries for generated files and their parent directories (0755, owner 0:0), all with mtime `epoch`,
     /// sorted by path bytes. Paths must be relative, without empty, `.` or `..` components, and unique.
     static func generated(_ files: [MemoryFile], epoch: Int64) throws(ArchiveError) -> [PackItem] {
-        var directories: Set<String> = []
-        var paths: Set<String> = []
+        // Sets of bytes, not of `String`: two spellings of `café` (NFC, NFD) are equal strings but different files.
+        var directories: Set<[UInt8]> = []
+        var paths: Set<[UInt8]> = []
         var items: [PackItem] = []
         for file in files {
             let components = file.path.split(separator: "/", omittingEmptySubsequences: false)
-            if file.path.isEmpty || components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            let malformed = components.contains { $0.isEmpty || $0 == "." || $0 == ".." }
+            if file.path.isEmpty || file.path.utf8.contains(0) || malformed {
                 throw invalid(file.path, "not a relative path of non-empty components without \".\" or \"..\"")
             }
-            guard file.mode & ~0o7777 == 0 else { throw invalid(file.path, "mode \(String(file.mode, radix: 8)) has bits beyond 0o7777") }
-            guard paths.insert(file.path).inserted else { throw invalid(file.path, "given twice") }
+            guard file.mode & ~0o7777 == 0 else {
+                throw invalid(file.path, "mode \(String(file.mode, radix: 8)) has bits beyond 0o7777")
+            }
+            guard paths.insert(Array(file.path.utf8)).inserted else { throw invalid(file.path, "given twice") }
             for end in components.indices.dropLast() {
-                directories.insert(components[...end].joined(separator: "/"))
+                directories.insert(Array(components[...end].joined(separator: "/").utf8))
             }
             items.append(
                 PackItem(
@@ -74,15 +90,19 @@ enum PackSources {
                     content: .bytes(file.bytes)))
         }
         if let clash = directories.first(where: { paths.contains($0) }) {
-            throw invalid(clash, "is both a file and the parent directory of another file")
+            throw invalid(String(decoding: clash, as: UTF8.self), "is both a file and the parent directory of another file")
         }
-        items += directories.map { PackItem(path: $0, kind: .directory, mode: 0o755, mtime: epoch) }
+        items += directories.map {
+            PackItem(path: String(decoding: $0, as: UTF8.self), kind: .directory, mode: 0o755, mtime: epoch)
+        }
         items.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
         return items
     }
 
     /// Depth-first: every entry below `root/relative`, with its `lstat`.
-    private static func collect(root: String, relative: String, into found: inout [(path: String, stat: stat)]) throws(ArchiveError) {
+    private static func collect(
+        root: String, relative: String, into found: inout [(path: String, stat: stat)]
+    ) throws(ArchiveError) {
         let directory = relative.isEmpty ? root : root + "/" + relative
         guard let stream = opendir(directory) else { throw systemError("opendir", directory) }
         defer { closedir(stream) }

@@ -3,10 +3,11 @@ internal import Glibc
 
 /// Decides, before libarchive writes anything, whether an entry may be extracted under `root`, and where.
 ///
-/// Refused: absolute paths, `..` components (in the path or a hardlink's target), a path or hardlink target whose
-/// parent directory on disk is a symlink (a link from the archive or one already in the target), and device nodes
-/// unless allowed. libarchive's `ARCHIVE_EXTRACT_SECURE_SYMLINKS`/`SECURE_NODOTDOT` check the same again while
-/// writing. Symlinks themselves may point anywhere: they are created, never written through.
+/// Refused: absolute paths; `..` components (in the path or a hardlink's target); a path or hardlink target whose
+/// parent directory on disk is a symlink (a link from the archive, or one already in the target); a directory entry
+/// where the target has a symlink (libarchive would replace the link); device nodes unless allowed. libarchive's
+/// `ARCHIVE_EXTRACT_SECURE_SYMLINKS` and `SECURE_NODOTDOT` check again while writing. Symlinks themselves may point
+/// anywhere: they are created, never written through.
 struct ExtractionGuard {
     /// The target directory, resolved (`realpath`), so that no component of it is a symlink.
     let root: [UInt8]
@@ -21,9 +22,18 @@ struct ExtractionGuard {
         self.options = options
     }
 
-    /// Where the entry goes, as absolute paths under `root` (the hardlink target too), or nil for the archive's
-    /// root entry (`./`), which is skipped so that the target directory keeps its own mode and owner.
-    mutating func admit(_ entry: OpaquePointer) throws(ArchiveError) -> (path: EntryPath, destination: [UInt8], hardlink: [UInt8]?)? {
+    /// Where an admitted entry goes.
+    struct Placement {
+        let path: EntryPath
+        /// Absolute, under `root`.
+        let destination: [UInt8]
+        /// The hardlink's target, absolute, under `root`.
+        let hardlink: [UInt8]?
+    }
+
+    /// Where the entry goes, or nil for the archive's root entry (`./`), which is skipped so that the target
+    /// directory keeps its own mode and owner.
+    mutating func admit(_ entry: OpaquePointer) throws(ArchiveError) -> Placement? {
         guard let raw = archive_entry_pathname(entry) else { throw refuse("(unnamed)", "its name cannot be decoded") }
         let path = EntryPath(raw)
         if path.isRoot { return nil }
@@ -47,7 +57,7 @@ struct ExtractionGuard {
             try checkParents(of: target, entry: path)
             hardlink = absolute(target)
         }
-        return (path, absolute(path), hardlink)
+        return Placement(path: path, destination: absolute(path), hardlink: hardlink)
     }
 
     /// Records that `path` now holds what the entry made: anything but a directory there invalidates what was
@@ -66,10 +76,13 @@ struct ExtractionGuard {
 
     private func checkRelative(_ path: EntryPath, entry: EntryPath, what: String) throws(ArchiveError) {
         if path.isAbsolute {
-            throw refuse(entry.text, "its \(what) is absolute", hint: "archive paths must be relative; the archive may be malicious")
+            throw refuse(
+                entry.text, "its \(what) is absolute", hint: "archive paths must be relative; the archive may be malicious")
         }
         if path.hasParentReference {
-            throw refuse(entry.text, "its \(what) has a \"..\" component that leaves the target directory", hint: "the archive may be malicious")
+            throw refuse(
+                entry.text, "its \(what) has a \"..\" component that leaves the target directory",
+                hint: "the archive may be malicious")
         }
     }
 
@@ -84,7 +97,8 @@ struct ExtractionGuard {
             let parent = path.prefix(count)
             if verifiedDirectories.contains(parent) { continue }
             var st = stat()
-            guard lstat(path: root + [UInt8(ascii: "/")] + parent, &st) == 0 else { return }  // missing: libarchive creates it, as a directory
+            // Missing: libarchive creates it, as a directory, and so everything below it.
+            guard lstat(path: root + [UInt8(ascii: "/")] + parent, &st) == 0 else { return }
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 verifiedDirectories.insert(parent)
@@ -105,5 +119,5 @@ struct ExtractionGuard {
 
 /// `lstat` of a path given as bytes.
 private func lstat(path: [UInt8], _ st: inout stat) -> Int32 {
-    (path + [0]).withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) } }
+    withCString(path) { lstat($0, &st) }
 }

@@ -6,13 +6,15 @@ internal import Glibc
 /// synchronous and blocking: run it off the cooperative pool. Calls on different archives may run in parallel.
 public enum TarArchive {
     /// Reproducible archive of the directory `root` (its contents, not `root` itself), written to a temp file next to
-    /// `output` and renamed. `select(relativePath, isDirectory)` is called for every entry and decides which are
+    /// `output` (mode 0644) and renamed. `select(relativePath, isDirectory)` is called for every entry and decides which are
     /// written; an unselected directory is still descended into (and is not implied by selected descendants).
     public static func pack(
         directory root: String, to output: String, options: PackOptions, select: (String, Bool) -> Bool = { _, _ in true }
     ) throws(ArchiveError) -> PackResult {
         try withNames(.utf8) { () throws(ArchiveError) in
-            try write(PackSources.walk(root, epoch: options.sourceDateEpoch, select: select), to: output, options: options)
+            try write(
+                PackSources.walk(root, epoch: options.sourceDateEpoch, sourceModes: options.sourceModes, select: select),
+                to: output, options: options)
         }
     }
 
@@ -31,7 +33,8 @@ public enum TarArchive {
             var entries: [ArchiveEntryInfo] = []
             try reader.forEachEntry { (entry) throws(ArchiveError) in
                 guard let raw = archive_entry_pathname(entry) ?? archive_entry_pathname_utf8(entry) else {
-                    throw ArchiveError(kind: .library, operation: "archive_entry_pathname", subject: path, message: "an entry's name cannot be decoded")
+                    throw ArchiveError(
+                        kind: .library, operation: "archive_entry_pathname", subject: path, message: "an entry's name cannot be decoded")
                 }
                 let name = EntryPath(raw)
                 guard !name.isRoot, let kind = entryKind(entry) else { return true }
@@ -47,25 +50,31 @@ public enum TarArchive {
     /// artifacts into one sysroot). Restores permissions and mtimes, and numeric owners when asked. Refuses, before
     /// writing it, any entry that would land outside `directory` or go through a symlink, and device nodes unless
     /// allowed (see `ExtractionGuard`); entries before a refused one stay extracted. Returns the entries written.
-    public static func extract(_ path: String, into directory: String, options: ExtractOptions = ExtractOptions()) throws(ArchiveError) -> Int {
+    public static func extract(
+        _ path: String, into directory: String, options: ExtractOptions = ExtractOptions()
+    ) throws(ArchiveError) -> Int {
         try withNames(.verbatim) { () throws(ArchiveError) in
             let root = try makeDirectory(directory)
             let reader = try TarReader(path: path)
             let disk = try ArchiveHandle(archive_write_disk_new(), writer: true, function: "archive_write_disk_new", subject: root)
-            var flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
+            // Entries are written at absolute paths under the resolved target (archive_write_disk works relative to
+            // the process's working directory, which is not ours to change), so SECURE_NOABSOLUTEPATHS cannot be
+            // set: `ExtractionGuard` has refused absolute entries before the rewrite.
+            var flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM
+            flags |= ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
             if options.preserveOwners { flags |= ARCHIVE_EXTRACT_OWNER }
             try disk.check(archive_write_disk_set_options(disk.raw, flags), "archive_write_disk_set_options", root)
             var safety = ExtractionGuard(root: root, archive: path, options: options)
             var count = 0
             try reader.forEachEntry { (entry) throws(ArchiveError) in
-                guard let (name, destination, hardlink) = try safety.admit(entry) else { return true }
-                let subject = "\(path): \(name.text)"
-                destination.withUnsafeBufferPointer { cString($0) { archive_entry_copy_pathname(entry, $0) } }
-                hardlink?.withUnsafeBufferPointer { cString($0) { archive_entry_copy_hardlink(entry, $0) } }
+                guard let placement = try safety.admit(entry) else { return true }
+                let subject = "\(path): \(placement.path.text)"
+                withCString(placement.destination) { archive_entry_copy_pathname(entry, $0) }
+                if let hardlink = placement.hardlink { withCString(hardlink) { archive_entry_copy_hardlink(entry, $0) } }
                 try disk.check(archive_write_header(disk.raw, entry), "archive_write_header", subject)
                 if archive_entry_size(entry) > 0 { try reader.copyContent(to: disk, subject) }
                 try disk.check(archive_write_finish_entry(disk.raw), "archive_write_finish_entry", subject)
-                safety.wrote(name, kind: entryKind(entry))
+                safety.wrote(placement.path, kind: entryKind(entry))
                 count += 1
                 return true
             }
@@ -81,7 +90,9 @@ public enum TarArchive {
             let reader = try TarReader(path: path)
             var found: [UInt8]?
             try reader.forEachEntry { (entry) throws(ArchiveError) in
-                guard let raw = archive_entry_pathname(entry), entryKind(entry) == .file, EntryPath(raw) == wanted else { return true }
+                guard let raw = archive_entry_pathname(entry), EntryPath(raw) == wanted, entryKind(entry) == .file else {
+                    return true
+                }
                 found = try reader.content("\(path): \(member)")
                 return false
             }
@@ -113,10 +124,4 @@ public enum TarArchive {
         defer { free(resolved) }
         return String(cString: resolved)
     }
-}
-
-/// Calls `body` with a NUL-terminated copy of `bytes`.
-private func cString(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafePointer<CChar>) -> Void) {
-    let terminated = Array(bytes) + [0]
-    terminated.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
 }

@@ -18,8 +18,9 @@ final class TarReader {
         try handle.check(archive_read_support_filter_all(handle.raw), "archive_read_support_filter_all", path)
         try handle.check(archive_read_support_format_all(handle.raw), "archive_read_support_format_all", path)
         let rc = archive_read_open_filename(handle.raw, path, buffer.count)
-        if rc < ARCHIVE_WARN, case let code = archive_errno(handle.raw), code > 0, code != EILSEQ, code != EINVAL {
-            throw systemError("open", path, code)  // libarchive's message ("Failed to open") lacks the reason
+        let code = archive_errno(handle.raw)
+        if rc < ARCHIVE_WARN, [ENOENT, EACCES, EISDIR, ENOTDIR, ELOOP, ENAMETOOLONG].contains(code) {
+            throw systemError("open", path, code)  // libarchive's message ("Failed to open '…'") leaves out why
         }
         try handle.check(rc, "archive_read_open_filename", path)
     }

@@ -115,6 +115,8 @@ public enum RepositoryIndex {
         let all = byFingerprint.values.sorted { $0.id < $1.id }
 
         let pack = PackOptions(compression: .zstd, sourceDateEpoch: options.sourceDateEpoch)
+        var sourcePack = pack
+        sourcePack.sourceModes = true
         let scratch = directory + "/.cosci-index-\(getpid())"
         try? FileManager.default.removeItem(atPath: scratch)
         do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
@@ -135,7 +137,7 @@ public enum RepositoryIndex {
             ).sha256
             sums[treeFile] = try TarArchive.pack(files: treeFiles, to: scratch + "/" + treeFile, options: pack).sha256
             sums[compilerTreeFile] = try TarArchive.pack(
-                directory: compilerTree, to: scratch + "/" + compilerTreeFile, options: pack
+                directory: compilerTree, to: scratch + "/" + compilerTreeFile, options: sourcePack
             ) { path, _ in !path.split(separator: "/").contains { $0 == ".cosci" || $0 == "dist" } }.sha256
         } catch {
             throw RepositoryError("cannot write the repository archives: \(error)")

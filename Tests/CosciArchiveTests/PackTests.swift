@@ -223,8 +223,19 @@ import Testing
         #expect(bytes(tmp.sub("out/meta/os/base/definition.yaml")) == definition)
     }
 
+    @Test func generatedFilesMayDifferOnlyInUnicodeNormalization() throws {
+        let tmp = try TemporaryDirectory()
+        let names = ["docs/caf\u{e9}", "docs/cafe\u{301}"]  // equal as Strings, different bytes: two files
+        let result = try TarArchive.pack(
+            files: names.map { MemoryFile(path: $0, bytes: Array($0.utf8)) }, to: tmp.sub("out.tar"),
+            options: PackOptions(compression: .none, sourceDateEpoch: testEpoch))
+        #expect(result.entries.map { Array($0.path.utf8) } == [Array("docs".utf8), Array(names[1].utf8), Array(names[0].utf8)])
+        #expect(try TarArchive.extract(tmp.sub("out.tar"), into: tmp.sub("out")) == 3)
+        #expect(directoryNames(tmp.sub("out/docs")).count == 2)
+    }
+
     @Test(arguments: [
-        ["../x"], ["/etc/x"], ["a//b"], ["a/./b"], [""], ["dir/"], ["same", "same"], ["dir", "dir/file"],
+        ["../x"], ["/etc/x"], ["a//b"], ["a/./b"], [""], ["dir/"], ["nul\u{0}byte"], ["same", "same"], ["dir", "dir/file"],
     ])
     func invalidGeneratedFilesAreRejected(paths: [String]) throws {
         let tmp = try TemporaryDirectory()
@@ -234,6 +245,26 @@ import Testing
         }
         #expect(error?.kind == .invalidInput)
         #expect(directoryNames(tmp.path) == [])
+    }
+
+    /// A file deleted or truncated between the walk and its turn to be written fails the pack, and the half-written
+    /// archive is removed: a file with the output's name is always complete.
+    @Test(arguments: ["deleted", "truncated"])
+    func aFileChangingDuringPackFailsWithoutLeavingOutput(change: String) throws {
+        let tmp = try TemporaryDirectory()
+        try makeFixtureTree(at: tmp.sub("tree"))
+        let victim = tmp.sub("tree/usr/lib/libz.so.1")
+        try FileManager.default.createDirectory(atPath: tmp.sub("out"), withIntermediateDirectories: true)
+        let error = #expect(throws: ArchiveError.self) {
+            try TarArchive.pack(directory: tmp.sub("tree"), to: tmp.sub("out/a.tar.zst"), options: PackOptions(sourceDateEpoch: testEpoch)) { path, _ in
+                if path == "usr/lib" { _ = change == "deleted" ? unlink(victim) : truncate(victim, 100) }  // the walk is over
+                return true
+            }
+        }
+        #expect(error?.kind == .system)
+        #expect(error?.subject == victim)
+        #expect(error?.description.contains(change == "deleted" ? "No such file or directory" : "shrank from 16384 bytes") == true)
+        #expect(directoryNames(tmp.sub("out")) == [])
     }
 
     @Test func errorsNameTheFileAndLeaveNoTempFile() throws {

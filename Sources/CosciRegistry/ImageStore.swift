@@ -1,0 +1,184 @@
+import CosciModel
+import Foundation
+
+/// Where images are stored: an OCI layout or a registry repository. Blocking calls; `push` runs uploads in
+/// parallel itself.
+public protocol ImageStore: Sendable {
+    /// What the store is, for messages (`oci:dist/oci`, `docker://host/repo`).
+    var name: String { get }
+    /// Stores blobs that are not there yet; returns the bytes sent and how many were skipped.
+    func push(_ blobs: [Blob]) throws(RegistryError) -> (bytes: Int64, skipped: Int)
+    /// The manifest digest a tag names, or nil.
+    func digest(ofTag tag: String) throws(RegistryError) -> Digest?
+    /// A manifest's bytes by tag or digest, or nil.
+    func manifest(_ reference: String) throws(RegistryError) -> [UInt8]?
+    /// Stores a manifest (its blobs must be there) by digest.
+    func putManifest(_ image: ImageContent) throws(RegistryError)
+    /// Points tags at stored manifests.
+    func tag(_ tags: [String: ImageContent]) throws(RegistryError)
+    /// Every tag.
+    func tags() throws(RegistryError) -> [String]
+    /// Fetches a blob into a file, verified.
+    func fetch(_ digest: Digest, to path: String) throws(RegistryError)
+}
+
+/// An OCI layout as an image store.
+public struct LayoutStore: ImageStore {
+    public let layout: OCILayout
+    public var name: String { "oci:\(layout.path)" }
+
+    public init(path: String) throws(RegistryError) {
+        layout = try OCILayout(path: path)
+    }
+
+    public func push(_ blobs: [Blob]) throws(RegistryError) -> (bytes: Int64, skipped: Int) {
+        var bytes: Int64 = 0
+        var skipped = 0
+        for b in blobs {
+            let n = try layout.put(b)
+            if n == 0 && b.descriptor.size > 0 { skipped += 1 }
+            bytes += n
+        }
+        return (bytes, skipped)
+    }
+
+    public func digest(ofTag tag: String) throws(RegistryError) -> Digest? { try layout.tags()[tag]?.digest }
+
+    public func manifest(_ reference: String) throws(RegistryError) -> [UInt8]? {
+        if let d = try? Digest(parsing: reference) { return layout.read(d) }
+        guard let d = try layout.tags()[reference]?.digest else { return nil }
+        return layout.read(d)
+    }
+
+    public func putManifest(_ image: ImageContent) throws(RegistryError) {
+        try layout.put(Blob(mediaType: image.mediaType, bytes: image.manifest))
+    }
+
+    public func tag(_ tags: [String: ImageContent]) throws(RegistryError) {
+        try layout.setTags(tags.mapValues(\.descriptor))
+    }
+
+    public func tags() throws(RegistryError) -> [String] { try layout.tags().keys.sorted() }
+
+    public func fetch(_ digest: Digest, to path: String) throws(RegistryError) {
+        guard layout.hasBlob(digest) else {
+            throw OCILayout.error("\(digest) is not in \(layout.path)")
+        }
+        do {
+            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.copyItem(atPath: layout.blobPath(digest), toPath: path)
+        } catch {
+            throw OCILayout.error("cannot copy \(digest) to \(path): \(error)")
+        }
+    }
+}
+
+/// A registry repository as an image store. Keeps a few clients (libcurl handles with live connections)
+/// for reuse; uploads run on `parallelism` threads.
+public final class RegistryStore: ImageStore, @unchecked Sendable {
+    // @unchecked: `idle` is only touched under `lock`; a client taken from it is used by one thread at a time.
+    public let repository: RepositoryReference
+    public let auth: RegistryAuth
+    let options: RegistryOptions
+    let parallelism: Int
+    private let lock = NSLock()
+    private var idle: [RegistryClient] = []
+
+    public var name: String { "docker://\(repository)" }
+
+    public init(repository: RepositoryReference, credentials: RegistryCredentials?, options: RegistryOptions, parallelism: Int = 4) {
+        self.repository = repository
+        self.auth = RegistryAuth(credentials: credentials)
+        self.options = options
+        self.parallelism = max(1, parallelism)
+    }
+
+    /// Runs `body` with a client of the pool.
+    func withClient<T>(_ body: (RegistryClient) throws(RegistryError) -> T) throws(RegistryError) -> T {
+        let client = lock.withLock { idle.popLast() } ?? RegistryClient(repository: repository, auth: auth, options: options)
+        defer { lock.withLock { idle.append(client) } }
+        return try body(client)
+    }
+
+    public func ping() throws(RegistryError) { try withClient { (c) throws(RegistryError) in try c.ping() } }
+
+    public func push(_ blobs: [Blob]) throws(RegistryError) -> (bytes: Int64, skipped: Int) {
+        // Largest first, so the long uploads start early.
+        let ordered = blobs.sorted { $0.descriptor.size > $1.descriptor.size }
+        let results = Locked<[Result<BlobPush, RegistryError>]>(Array(repeating: .success(.existed), count: ordered.count))
+        let next = Locked(0)
+        DispatchQueue.concurrentPerform(iterations: min(parallelism, max(1, ordered.count))) { _ in
+            while true {
+                let i: Int = next.withLock { n in
+                    defer { n += 1 }
+                    return n
+                }
+                guard i < ordered.count else { return }
+                let b = ordered[i]
+                let r: Result<BlobPush, RegistryError>
+                do throws(RegistryError) {
+                    r = .success(try withClient { (c) throws(RegistryError) in
+                        try c.pushBlob(b.descriptor.digest, size: b.descriptor.size, from: b.body)
+                    })
+                } catch {
+                    r = .failure(error)
+                }
+                results.withLock { $0[i] = r }
+            }
+        }
+        var bytes: Int64 = 0
+        var skipped = 0
+        for r in results.value {
+            switch r {
+            case .success(let p):
+                bytes += p.bytesSent
+                if p == .existed { skipped += 1 }
+            case .failure(let e): throw e
+            }
+        }
+        return (bytes, skipped)
+    }
+
+    public func digest(ofTag tag: String) throws(RegistryError) -> Digest? {
+        try withClient { (c) throws(RegistryError) in try c.manifestDigest(tag) }
+    }
+
+    public func manifest(_ reference: String) throws(RegistryError) -> [UInt8]? {
+        try withClient { (c) throws(RegistryError) in try c.manifest(reference)?.bytes }
+    }
+
+    public func putManifest(_ image: ImageContent) throws(RegistryError) {
+        _ = try withClient { (c) throws(RegistryError) in
+            try c.putManifest(image.manifest, mediaType: image.mediaType, reference: image.digest.description)
+        }
+    }
+
+    public func tag(_ tags: [String: ImageContent]) throws(RegistryError) {
+        for (tag, image) in tags.sorted(by: { $0.key < $1.key }) {
+            _ = try withClient { (c) throws(RegistryError) in
+                try c.putManifest(image.manifest, mediaType: image.mediaType, reference: tag)
+            }
+        }
+    }
+
+    public func tags() throws(RegistryError) -> [String] {
+        try withClient { (c) throws(RegistryError) in try c.tags() }
+    }
+
+    public func fetch(_ digest: Digest, to path: String) throws(RegistryError) {
+        try withClient { (c) throws(RegistryError) in try c.downloadBlob(digest, to: path) }
+    }
+}
+
+/// A value behind a lock.
+final class Locked<T>: @unchecked Sendable {
+    // @unchecked: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private(set) var value: T
+
+    init(_ value: T) { self.value = value }
+
+    func withLock<R>(_ body: (inout T) -> R) -> R {
+        lock.withLock { body(&value) }
+    }
+}

@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciModel
+import Foundation
+
+/// An OCI image layout directory: `oci-layout`, `index.json` (one entry per tag, annotated
+/// `org.opencontainers.image.ref.name`, sorted by tag), `blobs/sha256/<hex>`. Blobs are written to a temporary
+/// file and renamed (a blob file always has its digest); `index.json` likewise, and last.
+public struct OCILayout: Sendable {
+    public let path: String
+    static let refName = "org.opencontainers.image.ref.name"
+
+    /// Opens (creating when missing) a layout.
+    public init(path: String) throws(RegistryError) {
+        self.path = path
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: path + "/blobs/sha256", withIntermediateDirectories: true)
+            if !fm.fileExists(atPath: path + "/oci-layout") {
+                try Self.atomicWrite(path + "/oci-layout", Array("{\"imageLayoutVersion\":\"1.0.0\"}".utf8))
+            }
+            if !fm.fileExists(atPath: path + "/index.json") {
+                try Self.atomicWrite(path + "/index.json", Self.indexBytes([]))
+            }
+        } catch {
+            throw Self.error("cannot create the OCI layout \(path): \(error)")
+        }
+    }
+
+    static func error(_ message: String) -> RegistryError {
+        RegistryError(method: "WRITE", path: "oci-layout", status: nil, code: nil, message: message, hint: nil)
+    }
+
+    public func blobPath(_ digest: Digest) -> String { "\(path)/blobs/sha256/\(digest.hex)" }
+
+    public func hasBlob(_ digest: Digest) -> Bool {
+        var st = stat()
+        return stat(blobPath(digest), &st) == 0
+    }
+
+    /// Stores a blob unless present. Returns the bytes written (0 when it was there).
+    @discardableResult
+    public func put(_ blob: Blob) throws(RegistryError) -> Int64 {
+        let target = blobPath(blob.descriptor.digest)
+        if hasBlob(blob.descriptor.digest) { return 0 }
+        let tmp = target + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            switch blob.body {
+            case .bytes(let b): try Data(b).write(to: URL(fileURLWithPath: tmp))
+            case .file(let p, let offset, let length):
+                if offset == 0, let attrs = try? FileManager.default.attributesOfItem(atPath: p),
+                    (attrs[.size] as? NSNumber)?.int64Value == length
+                {
+                    try FileManager.default.copyItem(atPath: p, toPath: tmp)
+                } else {
+                    throw Self.error("partial file blobs are not stored in layouts")
+                }
+            case .none: try Data().write(to: URL(fileURLWithPath: tmp))
+            }
+        } catch let e as RegistryError {
+            throw e
+        } catch {
+            unlink(tmp)
+            throw Self.error("cannot write \(target): \(error)")
+        }
+        guard rename(tmp, target) == 0 else {
+            unlink(tmp)
+            throw Self.error("cannot write \(target): \(String(cString: strerror(errno)))")
+        }
+        return blob.descriptor.size
+    }
+
+    /// The manifest descriptors by tag.
+    public func tags() throws(RegistryError) -> [String: Descriptor] {
+        guard let data = FileManager.default.contents(atPath: path + "/index.json"),
+            let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { throw Self.error("\(path)/index.json is missing or not JSON") }
+        var out: [String: Descriptor] = [:]
+        for m in (doc["manifests"] as? [[String: Any]]) ?? [] {
+            guard let d = ImageJSON.descriptor(m), let tag = d.annotations[Self.refName] else { continue }
+            out[tag] = d
+        }
+        return out
+    }
+
+    /// Points tags at manifests (already stored as blobs), rewriting `index.json` atomically.
+    public func setTags(_ new: [String: Descriptor]) throws(RegistryError) {
+        var all = try tags()
+        for (tag, d) in new {
+            var a = d.annotations
+            a[Self.refName] = tag
+            all[tag] = Descriptor(mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: a)
+        }
+        let sorted = all.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map(\.value)
+        do { try Self.atomicWrite(path + "/index.json", Self.indexBytes(sorted)) } catch {
+            throw Self.error("cannot write \(path)/index.json: \(error)")
+        }
+    }
+
+    /// The bytes of a stored blob.
+    public func read(_ digest: Digest) -> [UInt8]? {
+        FileManager.default.contents(atPath: blobPath(digest)).map { [UInt8]($0) }
+    }
+
+    static func indexBytes(_ manifests: [Descriptor]) -> [UInt8] {
+        Array(CanonicalJSON.encode(.map([
+            "schemaVersion": .int(2), "mediaType": .string(MediaType.index), "manifests": .list(manifests.map(\.value)),
+        ])).utf8)
+    }
+
+    static func atomicWrite(_ path: String, _ bytes: [UInt8]) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        try Data(bytes).write(to: URL(fileURLWithPath: tmp))
+        guard rename(tmp, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+}
