@@ -10,6 +10,12 @@ public struct RecompressResult: Sendable {
     public let size: Int64
     /// SHA-256 of the uncompressed stream (the layer's `diff_id`).
     public let uncompressedDigest: Digest
+
+    public init(digest: Digest, size: Int64, uncompressedDigest: Digest) {
+        self.digest = digest
+        self.size = size
+        self.uncompressedDigest = uncompressedDigest
+    }
 }
 
 extension TarArchive {
@@ -81,5 +87,26 @@ extension TarArchive {
         }
         ok = true
         return RecompressResult(digest: Digest(compressed.finalize()), size: size, uncompressedDigest: Digest(raw.finalize()))
+    }
+}
+
+extension TarArchive {
+    /// SHA-256 of the decompressed stream of a compressed file (an OCI layer's `diff_id`).
+    public static func uncompressedDigest(_ path: String) throws(ArchiveError) -> Digest {
+        let reader = try ArchiveHandle(archive_read_new(), writer: false, function: "archive_read_new", subject: path)
+        try reader.check(archive_read_support_filter_all(reader.raw), "archive_read_support_filter_all", path)
+        try reader.check(archive_read_support_format_raw(reader.raw), "archive_read_support_format_raw", path)
+        try reader.check(archive_read_open_filename(reader.raw, path, 1 << 20), "archive_read_open_filename", path)
+        var entry: OpaquePointer?
+        try reader.check(archive_read_next_header(reader.raw, &entry), "archive_read_next_header", path)
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let read = buffer.withUnsafeMutableBytes { archive_read_data(reader.raw, $0.baseAddress, $0.count) }
+            let n = try reader.check(count: read, "archive_read_data", path)
+            if n == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return Digest(hasher.finalize())
     }
 }

@@ -1,0 +1,274 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciModel
+import CosciRegistry
+import CosciRepository
+import Foundation
+
+/// What `cosci publish` was asked.
+public struct PublishOptions: Sendable {
+    /// `oci:PATH` or `docker://HOST/REPO`.
+    public var target: String
+    /// The luet repository directory to publish (default: `<output>/repository`).
+    public var repository: String?
+    public var output: String?
+    /// Replace package versions published with another key.
+    public var force = false
+    /// Layers of package images: `nil` uses the artifact as it is (zstd layers by default: no recompression,
+    /// and the layer digest is the artifact's sha256); `.gzip` rewrites zstd artifacts as gzip layers, for
+    /// clients that predate zstd layers (umoci 0.4, old docker). Rewritten layers are kept in the cache.
+    public var layerCompression: Compression?
+    public var registry = RegistryAccess()
+
+    public init(target: String) {
+        self.target = target
+    }
+}
+
+/// How to reach registries: credentials and which hosts may skip TLS verification.
+public struct RegistryAccess: Sendable {
+    public var authFile: String?
+    /// `--insecure-registry HOST`: plain HTTP or unverified TLS for these hosts only.
+    public var insecureHosts: [String] = []
+    /// Parallel uploads.
+    public var parallelism = 4
+
+    public init() {}
+
+    /// Opens an image store for `target`.
+    public func store(_ target: String) throws(Diagnostic) -> any ImageStore {
+        let parsed: ImageTarget
+        do { parsed = try ImageTarget(parsing: target) } catch { throw Diagnostic(at: nil, error.description) }
+        switch parsed {
+        case .layout(let path):
+            do { return try LayoutStore(path: path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) } catch {
+                throw Diagnostic(at: nil, error.description)
+            }
+        case .registry(let repository):
+            let credentials: RegistryCredentials?
+            do { credentials = try CredentialStore(authFile: authFile).credentials(for: repository.host) } catch {
+                throw Diagnostic(at: nil, error.description, hint: "fix or remove the file, or pass --authfile")
+            }
+            var options = RegistryOptions()
+            options.insecureHosts = Set(insecureHosts)
+            return RegistryStore(repository: repository, credentials: credentials, options: options, parallelism: parallelism)
+        }
+    }
+}
+
+/// What a publish did.
+public struct PublishReport: Sendable {
+    public let target: String
+    public let images: Int
+    public let blobsUploaded: Int
+    public let blobsSkipped: Int
+    public let bytesUploaded: Int64
+    public let tagsSet: Int
+    public let tagsUnchanged: Int
+    /// Package versions already published with the same key but other bytes: left as they were.
+    public let kept: [String]
+    public let revision: Int
+}
+
+/// `cosci publish`: a luet `docker` repository (or an OCI layout holding the same images) from a repository
+/// directory. Each package is a one-layer image tagged `<name>-<category>-<version>` (its layer is the
+/// artifact itself), each repository file a one-layer image tagged by its file name. Order: blobs, manifests
+/// by digest, tags, and `repository.yaml` last, so a publish that dies midway leaves the published index
+/// naming only complete content.
+public enum Publishing {
+    /// The annotation holding a package image's cache key.
+    public static let keyAnnotation = "io.cosci.key"
+
+    struct PlannedImage {
+        let tag: String
+        let image: ImageContent
+        /// The key, for package images.
+        let key: Digest?
+    }
+
+    public static func publish(_ project: Project, _ options: PublishOptions) throws(Diagnostic) -> PublishReport {
+        let output = Project.absolute(options.output ?? project.config.output ?? "dist", cwd: project.root)
+        let dir = options.repository ?? output + "/" + Running.repositoryDirectory
+        let existing: (revision: Int, artifacts: [ArtifactMetadata], files: [String: String])
+        do { existing = try RepositoryIndex.existing(in: dir) } catch { throw Diagnostic(at: nil, error.description) }
+        guard existing.revision > 0 else {
+            throw Diagnostic(at: nil, "\(dir) holds no repository.yaml", hint: "run `cosci run` (or `cosci repo index --to DIR`) first")
+        }
+        let store = try options.registry.store(options.target)
+        let staging = (project.cacheRoot as NSString).deletingLastPathComponent + "/publish-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+
+        let epoch = (try? lastUpdate(dir)) ?? 0
+        var packages: [PlannedImage] = []
+        let layers = project.cacheRoot + "/layers"
+        for a in existing.artifacts {
+            let path = dir + "/" + a.path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw Diagnostic(at: nil, "\(path) is in the repository index but missing", hint: "run `cosci run` again to restore it")
+            }
+            packages.append(try packageImage(a, path: path, layerCompression: options.layerCompression, layers: layers))
+        }
+        // Repository files: metadata files, the archives, snapshots; repository.yaml is handled last.
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+        let fileNames = names.filter {
+            ($0.hasSuffix(".metadata.yaml") || $0.hasSuffix(".tar.zst") && !$0.hasSuffix(".package.tar.zst")
+                || $0.hasSuffix("-repository.yaml")) && !$0.hasPrefix(".")
+        }
+        var files: [PlannedImage] = []
+        for name in fileNames + [RepositoryIndex.indexFile] {
+            files.append(try fileImage(name, in: dir, staging: staging, epoch: epoch))
+        }
+
+        do {
+            return try push(packages: packages, files: files, to: store, force: options.force, revision: existing.revision)
+        } catch let d as Diagnostic {
+            throw d
+        } catch {
+            throw Diagnostic(at: nil, "\(store.name): \(error)")
+        }
+    }
+
+    static func push(
+        packages: [PlannedImage], files: [PlannedImage], to store: any ImageStore, force: Bool, revision: Int
+    ) throws -> PublishReport {
+        let present = Set(try store.tags())
+        var conflicts: [String] = []
+        var kept: [String] = []
+        var toTag: [PlannedImage] = []
+        var unchanged = 0
+        for p in packages + files {
+            guard present.contains(p.tag), let digest = try store.digest(ofTag: p.tag) else {
+                toTag.append(p)
+                continue
+            }
+            if digest == p.image.digest {
+                unchanged += 1
+                continue
+            }
+            if let key = p.key {
+                let published = try store.manifest(digest.description).map(ImageJSON.annotations(ofManifest:))?[keyAnnotation]
+                if published == key.description && !force {
+                    kept.append(p.tag)
+                    continue
+                }
+                if published != key.description && !force {
+                    conflicts.append("\(p.tag) (published key \(published ?? "unknown"), now \(key))")
+                    continue
+                }
+            }
+            toTag.append(p)
+        }
+        if !conflicts.isEmpty {
+            throw Diagnostic(
+                at: nil, "\(conflicts.count) package version(s) are already published in \(store.name) with another key: "
+                    + conflicts.prefix(5).joined(separator: "; ") + (conflicts.count > 5 ? "; …" : ""),
+                hint: "bump their versions (`cosci bump`), or pass --force to replace them")
+        }
+        // Blobs, deduplicated, then manifests by digest, then tags, repository.yaml last.
+        var blobs: [Digest: Blob] = [:]
+        for p in toTag { for b in p.image.blobs { blobs[b.descriptor.digest] = b } }
+        let (bytes, skipped) = try store.push(blobs.values.sorted { $0.descriptor.digest < $1.descriptor.digest })
+        for p in toTag { try store.putManifest(p.image) }
+        let index = toTag.filter { $0.tag == RepositoryIndex.indexFile }
+        let rest = toTag.filter { $0.tag != RepositoryIndex.indexFile }
+        try store.tag(Dictionary(uniqueKeysWithValues: rest.map { ($0.tag, $0.image) }))
+        try store.tag(Dictionary(uniqueKeysWithValues: index.map { ($0.tag, $0.image) }))
+        return PublishReport(
+            target: store.name, images: packages.count + files.count, blobsUploaded: blobs.count - skipped, blobsSkipped: skipped,
+            bytesUploaded: bytes, tagsSet: toTag.count, tagsUnchanged: unchanged, kept: kept, revision: revision)
+    }
+
+    /// A package image: the artifact as its one layer (by default without recompression: the layer digest is
+    /// the artifact's sha256).
+    static func packageImage(
+        _ a: ArtifactMetadata, path: String, layerCompression: Compression?, layers: String
+    ) throws(Diagnostic) -> PlannedImage {
+        var layer: Blob
+        let diffID: Digest
+        if let wanted = layerCompression, wanted != a.compression {
+            let converted = "\(layers)/\(a.sha256.hex)\(wanted.suffix).layer"
+            let sums = converted + ".json"
+            do {
+                let result: RecompressResult
+                if let data = FileManager.default.contents(atPath: sums),
+                    let doc = try? JSONSerialization.jsonObject(with: data) as? [String: String],
+                    let d = doc["digest"].flatMap({ try? Digest(parsing: $0) }), let u = doc["diffID"].flatMap({ try? Digest(parsing: $0) }),
+                    let n = doc["size"].flatMap({ Int64($0) }), FileManager.default.fileExists(atPath: converted)
+                {
+                    result = RecompressResult(digest: d, size: n, uncompressedDigest: u)
+                } else {
+                    try? FileManager.default.createDirectory(atPath: layers, withIntermediateDirectories: true)
+                    result = try TarArchive.recompress(path, to: converted, compression: wanted)
+                    let doc = ["digest": result.digest.description, "diffID": result.uncompressedDigest.description, "size": String(result.size)]
+                    try? AtomicFile.write(sums, Array(CanonicalJSON.encode(.map(doc.mapValues(Value.string))).utf8))
+                }
+                layer = Blob(
+                    descriptor: Descriptor(mediaType: layerMediaType(wanted), digest: result.digest, size: result.size),
+                    body: .file(path: converted, offset: 0, length: result.size))
+                diffID = result.uncompressedDigest
+            } catch {
+                throw Diagnostic(at: nil, "cannot rewrite \(path) as a \(wanted.rawValue) layer: \(error)")
+            }
+        } else {
+            do { diffID = a.compression == .none ? a.sha256 : try TarArchive.uncompressedDigest(path) } catch {
+                throw Diagnostic(at: nil, "\(path): \(error)")
+            }
+            layer = Blob(
+                descriptor: Descriptor(mediaType: layerMediaType(a.compression), digest: a.sha256, size: a.size),
+                body: .file(path: path, offset: 0, length: a.size))
+        }
+        let image = ImageJSON.image(
+            layers: [(layer, diffID, "cosci: \(a.id) (key \(a.key))")], platform: a.platform, epoch: a.sourceDateEpoch,
+            labels: ["io.cosci.package": a.id.description],
+            annotations: [
+                keyAnnotation: a.key.description, "org.opencontainers.image.title": a.id.fingerprint,
+                "org.opencontainers.image.version": a.id.version.text,
+                "org.opencontainers.image.created": ImageJSON.timestamp(a.sourceDateEpoch),
+            ])
+        return PlannedImage(tag: Tag.sanitized(a.id.imageTag), image: image, key: a.key)
+    }
+
+    static func layerMediaType(_ c: Compression) -> String {
+        switch c {
+        case .zstd: return "application/vnd.oci.image.layer.v1.tar+zstd"
+        case .gzip: return MediaType.layerGzip
+        case .none: return "application/vnd.oci.image.layer.v1.tar"
+        }
+    }
+
+    /// A repository file as a one-layer image: a gzip tar holding the file (luet's docker repositories).
+    static func fileImage(_ name: String, in dir: String, staging: String, epoch: Int64) throws(Diagnostic) -> PlannedImage {
+        guard let data = FileManager.default.contents(atPath: dir + "/" + name) else {
+            throw Diagnostic(at: nil, "cannot read \(dir)/\(name)")
+        }
+        let layerPath = staging + "/" + name + ".layer.tar.gz"
+        let packed: PackResult
+        let diffID: Digest
+        do {
+            packed = try TarArchive.pack(
+                files: [MemoryFile(path: name, bytes: [UInt8](data))], to: layerPath,
+                options: PackOptions(compression: .gzip, sourceDateEpoch: epoch))
+            diffID = try TarArchive.uncompressedDigest(layerPath)
+        } catch {
+            throw Diagnostic(at: nil, "cannot pack \(name) into a layer: \(error)")
+        }
+        let layer = Blob(
+            descriptor: Descriptor(mediaType: MediaType.layerGzip, digest: packed.sha256, size: packed.size),
+            body: .file(path: layerPath, offset: 0, length: packed.size))
+        let image = ImageJSON.image(
+            layers: [(layer, diffID, "cosci: \(name)")], platform: .linuxAMD64, epoch: epoch, labels: [:],
+            annotations: ["org.opencontainers.image.title": name])
+        return PlannedImage(tag: Tag.sanitized(name), image: image, key: nil)
+    }
+
+    static func lastUpdate(_ dir: String) throws -> Int64 {
+        let text = try String(contentsOfFile: dir + "/" + RepositoryIndex.indexFile, encoding: .utf8)
+        for line in text.split(separator: "\n") where line.hasPrefix("last_update:") {
+            return Int64(line.dropFirst(12).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))) ?? 0
+        }
+        return 0
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import CosciArchive
+import CosciEngine
+import CosciModel
+import Foundation
+
+/// Registry access flags shared by publish, run and build.
+struct RegistryFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("A docker config.json-style credentials file (default: $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, ~/.docker/config.json, containers auth.json).", valueName: "file"))
+    var authfile: String?
+    @Option(name: .customLong("insecure-registry"), help: ArgumentHelp("A registry host reached over plain HTTP or unverified TLS (repeatable). Loopback hosts always use plain HTTP.", valueName: "host"))
+    var insecureRegistries: [String] = []
+    @Option(help: ArgumentHelp("Parallel uploads.", valueName: "n")) var uploads = 4
+
+    var access: RegistryAccess {
+        var a = RegistryAccess()
+        a.authFile = authfile.map(Output.absolute)
+        a.insecureHosts = insecureRegistries
+        a.parallelism = max(1, uploads)
+        return a
+    }
+}
+
+extension Cosci {
+    struct Publish: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish the repository (packages, metadata, index) as a luet docker repository or an OCI layout.",
+            discussion: """
+                Each package becomes a one-layer image tagged <name>-<category>-<version>, each repository file a \
+                one-layer image tagged by its file name. Blobs and tags already holding the same digest are \
+                skipped; repository.yaml is tagged last. A package version already published with another key \
+                is an error unless --force. Exit codes: 0 published, 1 registry or environment error.
+                """)
+
+        @Option(help: ArgumentHelp("oci:PATH or docker://HOST[:PORT]/REPOSITORY.", valueName: "target")) var to: String
+        @Option(help: ArgumentHelp("The repository directory (default: the output directory's repository/).", valueName: "dir"))
+        var repository: String?
+        @Flag(help: "Replace package versions published with another key.") var force = false
+        @Option(help: ArgumentHelp("Rewrite package layers with this compression (gzip for clients without zstd layer support); default: the artifact as built.", valueName: "gzip|zstd|none"))
+        var layerCompression: Compression?
+        @OptionGroup var registry: RegistryFlags
+        @OptionGroup var options: TreeOptions
+
+        func run() throws {
+            let project = try options.project()
+            var o = PublishOptions(target: to)
+            o.repository = repository.map(Output.absolute)
+            o.force = force
+            o.layerCompression = layerCompression
+            o.registry = registry.access
+            let clock = ContinuousClock()
+            let start = clock.now
+            do {
+                let r = try Publishing.publish(project, o)
+                let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
+                Output.write("published revision \(r.revision) to \(r.target): \(r.images) image(s), \(r.tagsSet) tag(s) set, \(r.tagsUnchanged) unchanged; \(r.blobsUploaded) blob(s) uploaded (\(Output.bytes(r.bytesUploaded))), \(r.blobsSkipped) already there; \(String(format: "%.2f", seconds)) s\n")
+                for k in r.kept {
+                    Output.error("cosci: \(k) is already published with the same key but other bytes; kept the published image")
+                }
+            } catch {
+                Output.error("cosci: \(error.description)")
+                throw ExitCode(ExitStatus.failure)
+            }
+        }
+    }
+}
