@@ -7,6 +7,7 @@ import CosciGit
 import CosciManifest
 import CosciModel
 import CosciPlanner
+import CosciRegistry
 import CosciRepository
 import Foundation
 
@@ -40,6 +41,9 @@ public struct BuildOptions: Sendable {
     public var changes = AffectedOptions()
     /// How long a shard waits for a dependency that another shard builds.
     public var waitTimeout: Double = 3600
+    /// A shared cache (`docker://HOST/REPO` or `oci:PATH`) consulted after the local one and written after each build.
+    public var remoteCache: String?
+    public var registry = RegistryAccess()
 
     public init() {}
 }
@@ -118,6 +122,8 @@ public enum Building {
         do { buildLock = try cache.buildLock() } catch { throw Diagnostic(at: nil, error.description) }
         defer { withExtendedLifetime(buildLock) {} }
 
+        let remote = try options.remoteCache.map { (t) throws(Diagnostic) in RemoteCache(store: try options.registry.store(t)) }
+        let remoteKeys = try remote?.keys() ?? []
         let (targets, reasons, awaited) = try select(project, analysis, options, cache: cache)
         let graph = analysis.graph
         // The targets and every dependency whose artifact is missing (built here unless another shard builds it).
@@ -127,6 +133,18 @@ public enum Building {
             guard needed.insert(id).inserted else { continue }
             for d in graph.dependencies(of: id) where !needed.contains(d) && !awaited.contains(d) {
                 if !cache.contains(analysis.keys[d]!.key) { stack.append(d) }
+            }
+        }
+        // What the remote cache has comes down into the local one instead of being built.
+        var fetched = Set<PackageID>()
+        if let remote {
+            for id in graph.order where needed.contains(id) && !(options.rebuild && Set(targets).contains(id)) {
+                let key = analysis.keys[id]!.key
+                guard !cache.contains(key), remoteKeys.contains(key) else { continue }
+                do { try remote.fetch(key, into: cache) } catch {
+                    throw Diagnostic(at: nil, error.description, hint: "check the remote cache, or build without --cache docker://…")
+                }
+                fetched.insert(id)
             }
         }
         let targetSet = Set(targets)
@@ -154,7 +172,7 @@ public enum Building {
         let work = (cache.root as NSString).deletingLastPathComponent + "/work"
         let context = JobContext(
             project: project, analysis: analysis, cache: cache, backend: backend, epoch: epoch, compression: options.compression,
-            logs: logs, work: work, network: options.network, rebuild: options.rebuild, reasons: reasons)
+            logs: logs, work: work, network: options.network, rebuild: options.rebuild, reasons: reasons, remote: remote)
 
         // Dependencies of this shard that another shard builds are awaited in the cache, as part of the schedule:
         // this shard builds what it can meanwhile (waiting for all of them first could deadlock two shards).
@@ -170,7 +188,9 @@ public enum Building {
             let found = try? cache.artifact(for: key)
             if found != nil { cache.touch(key) }
             outcomes[id] = PackageOutcome(
-                id: id, key: key, status: .cached, reasons: reasons[id] ?? [], artifact: found?.metadata,
+                id: id, key: key, status: .cached,
+                reasons: (reasons[id] ?? []) + (fetched.contains(id) ? ["fetched from the remote cache \(remote?.store.name ?? "")"] : []),
+                artifact: found?.metadata,
                 artifactPath: found?.path, message: nil, failureKind: nil, log: nil, logTail: [], seconds: 0)
         }
 
@@ -189,7 +209,7 @@ public enum Building {
                     let key = analysis.keys[id]!.key
                     let why = reasons[id] ?? []
                     group.addTask {
-                        let arrived = await waitFor(key, cache: cache, timeout: timeout)
+                        let arrived = await waitFor(key, cache: cache, remote: remote, timeout: timeout)
                         let found = arrived ? try? cache.artifact(for: key) : nil
                         let message = found != nil ? nil :
                             "\(id) (key \(key)) is built by another shard and did not arrive within \(Int(timeout)) s (check that shard's job; --wait-timeout sets how long to wait)"
@@ -238,6 +258,7 @@ public enum Building {
         let network: Bool
         let rebuild: Bool
         let reasons: [PackageID: [String]]
+        let remote: RemoteCache?
     }
 
     /// Builds one package on the calling (worker) thread and stores it in the cache.
@@ -317,6 +338,14 @@ public enum Building {
             do { try c.cache.store(key, artifact: artifactPath, metadata: metadata) } catch {
                 throw BuildFailure(.environment, "\(id): \(error.description)")
             }
+            if let remote = c.remote {
+                log.note("push to the remote cache \(remote.store.name)")
+                do {
+                    try remote.push(key, artifact: c.cache.directory(for: key) + "/" + fileName, metadata: metadata)
+                } catch {
+                    throw BuildFailure(.environment, "\(id): \(error.description)")
+                }
+            }
             return outcome(.built, artifact: metadata, path: c.cache.directory(for: key) + "/" + fileName, log: log)
         } catch {
             log.note("FAILED: \(error.message)")
@@ -372,6 +401,12 @@ public enum Building {
 
     static func artifactFile(_ id: PackageID, _ c: JobContext) throws(BuildFailure) -> String {
         let key = c.analysis.keys[id]!.key
+        // A dependency of a dependency that another shard built is in the remote cache only.
+        if !c.cache.contains(key), let remote = c.remote {
+            do { try remote.fetch(key, into: c.cache) } catch {
+                throw BuildFailure(.environment, "the artifact of the dependency \(id) is in neither cache: \(error.description)")
+            }
+        }
         do {
             guard let found = try c.cache.artifact(for: key) else {
                 throw BuildFailure(.environment, "the artifact of the dependency \(id) (key \(key)) is not in the cache")
@@ -416,18 +451,22 @@ public enum Building {
         return backend
     }
 
-    /// Polls the cache for a key another shard builds, with backoff (0.25 s doubling up to 15 s), up to
-    /// `timeout` seconds. Whether it arrived.
-    static func waitFor(_ key: Digest, cache: LocalCache, timeout: Double) async -> Bool {
+    /// Polls for a key another shard builds — the remote cache when there is one (then copies it into the
+    /// local cache), else the local cache — with backoff (0.25 s doubling up to 15 s), up to `timeout` seconds.
+    /// Whether it arrived.
+    static func waitFor(_ key: Digest, cache: LocalCache, remote: RemoteCache?, timeout: Double) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(timeout)
         var delay = 0.25
-        while !cache.contains(key) {
+        while true {
+            if cache.contains(key) { return true }
+            if let remote, remote.contains(key) {
+                if (try? remote.fetch(key, into: cache)) != nil || cache.contains(key) { return true }
+            }
             if clock.now >= deadline { return false }
             try? await Task.sleep(for: .seconds(min(delay, max(0.05, Double((deadline - clock.now).components.seconds)))))
             delay = min(delay * 2, 15)
         }
-        return true
     }
 
     static func cacheRoot(_ project: Project, _ options: BuildOptions) -> String {

@@ -16,6 +16,9 @@ public struct PlanOptions: Sendable {
     public var shards = 1
     /// A JSON file mapping `category/name` to seconds, from earlier runs.
     public var durations: String?
+    /// A shared cache (`docker://HOST/REPO`, `oci:PATH`): its keys count as cached (one tag listing).
+    public var remoteCache: String?
+    public var registry = RegistryAccess()
 
     public init() {}
 }
@@ -70,7 +73,10 @@ public enum Planning {
             diagnostics = report.diagnostics
         }
         context.flavor = project.flavor
-        let cached = Set(keys.values.map(\.key).filter(cache.contains))
+        var cached = Set(keys.values.map(\.key).filter(cache.contains))
+        if let remote = options.remoteCache {
+            cached.formUnion(try RemoteCache(store: try options.registry.store(remote)).keys())
+        }
         let plan = Plan.make(
             graph: graph, keys: keys, selected: selected, reasons: reasons, cached: cached, durations: durations,
             shards: options.shards)

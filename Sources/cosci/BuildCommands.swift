@@ -17,7 +17,7 @@ struct BuildFlags: ParsableArguments {
     @Flag(help: "Build everything that does not depend on a failed package instead of stopping at the first failure.")
     var keepGoing = false
     @Option(help: "Artifact compression.") var compression: Compression = .zstd
-    @Option(help: ArgumentHelp("Local artifact cache (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Artifact cache: a local directory (default: cosci.yaml `cache:`, else .cosci/cache), or a shared one, docker://HOST/REPO or oci:PATH, used after the local cache and written after each build.", valueName: "dir|docker://host/repo"))
     var cache: String?
     @Option(help: ArgumentHelp("Output directory for logs, the repository and reports (default: cosci.yaml `output:`, else dist).", valueName: "dir"))
     var output: String?
@@ -26,12 +26,15 @@ struct BuildFlags: ParsableArguments {
     @Flag(help: "Let every build use the network (a package can ask with the label cosci.io/network: \"true\").")
     var network = false
 
+    @OptionGroup var registry: RegistryFlags
+
     func apply(to o: inout BuildOptions) {
         o.jobs = buildJobs
         o.backend = backend
         o.keepGoing = keepGoing
         o.compression = compression
-        o.cache = cache.map(Output.absolute)
+        if let cache, isRemote(cache) { o.remoteCache = cache } else { o.cache = cache.map(Output.absolute) }
+        o.registry = registry.access
         o.output = output.map(Output.absolute)
         o.sourceDateEpoch = sourceDateEpoch
         o.network = network
@@ -110,6 +113,10 @@ extension Cosci {
 
         @Option(help: ArgumentHelp("Repository snapshot id (default: the head commit).", valueName: "id")) var snapshot: String?
         @Option(help: "Repository name (repository.yaml).") var name = "cosci"
+        @Option(help: ArgumentHelp("Then publish the repository: docker://HOST/REPO or oci:PATH.", valueName: "target"))
+        var publish: String?
+        @Option(help: ArgumentHelp("With --publish: rewrite package layers with this compression.", valueName: "gzip"))
+        var layerCompression: Compression?
         @OptionGroup var buildFlags: BuildFlags
         @OptionGroup var options: TreeOptions
 
@@ -141,9 +148,25 @@ extension Cosci {
                 Output.error("cosci: the repository was not written because a package failed")
                 throw ExitCode(ExitStatus.buildFailed)
             }
+            if let publish {
+                var p = PublishOptions(target: publish)
+                p.output = buildFlags.output.map(Output.absolute)
+                p.registry = buildFlags.registry.access
+                p.layerCompression = layerCompression
+                do {
+                    let r = try Publishing.publish(project, p)
+                    Output.write(PublishSummary.text(r))
+                } catch {
+                    Output.error("cosci: \(error.description)")
+                    throw ExitCode(ExitStatus.failure)
+                }
+            }
         }
     }
 }
+
+/// Whether a cache or target names a registry or an OCI layout rather than a local directory.
+func isRemote(_ text: String) -> Bool { text.hasPrefix("docker://") || text.hasPrefix("oci:") }
 
 func parseShard(_ text: String) -> (index: Int, count: Int)? {
     let parts = text.split(separator: "/")

@@ -51,8 +51,9 @@ extension Cosci {
 
         @OptionGroup var revisions: RevisionOptions
         @Flag(help: "Plan every package, not only the affected ones.") var all = false
-        @Option(help: ArgumentHelp("Local artifact cache (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
+        @Option(help: ArgumentHelp("Artifact cache: a local directory (default: cosci.yaml `cache:`, else .cosci/cache), or a shared one (docker://HOST/REPO, oci:PATH) whose keys are learnt from one tag listing.", valueName: "dir|docker://host/repo"))
         var cache: String?
+        @OptionGroup var registry: RegistryFlags
         @Option(help: "Number of shards (CI jobs) to spread the builds over.") var shards = 1
         @Option(help: ArgumentHelp("JSON map of category/name to seconds, or a run's report.timings.json (default: the last run's, under the output directory).", valueName: "file"))
         var durations: String?
@@ -70,7 +71,8 @@ extension Cosci {
             var planOptions = PlanOptions()
             planOptions.changes = revisions.affectedOptions
             planOptions.all = all
-            planOptions.cache = cache
+            if let cache, isRemote(cache) { planOptions.remoteCache = cache } else { planOptions.cache = cache }
+            planOptions.registry = registry.access
             planOptions.shards = min(shards, format == .github ? PlanRenderer.githubMatrixLimit : shards)
             planOptions.durations = durations
             if options.flavor == "all" {

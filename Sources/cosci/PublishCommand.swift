@@ -48,19 +48,23 @@ extension Cosci {
             o.force = force
             o.layerCompression = layerCompression
             o.registry = registry.access
-            let clock = ContinuousClock()
-            let start = clock.now
             do {
                 let r = try Publishing.publish(project, o)
-                let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
-                Output.write("published revision \(r.revision) to \(r.target): \(r.images) image(s), \(r.tagsSet) tag(s) set, \(r.tagsUnchanged) unchanged; \(r.blobsUploaded) blob(s) uploaded (\(Output.bytes(r.bytesUploaded))), \(r.blobsSkipped) already there; \(String(format: "%.2f", seconds)) s\n")
-                for k in r.kept {
-                    Output.error("cosci: \(k) is already published with the same key but other bytes; kept the published image")
-                }
+                Output.write(PublishSummary.text(r))
             } catch {
                 Output.error("cosci: \(error.description)")
                 throw ExitCode(ExitStatus.failure)
             }
         }
+    }
+}
+
+enum PublishSummary {
+    static func text(_ r: PublishReport) -> String {
+        var out = "published revision \(r.revision) to \(r.target): \(r.images) image(s), \(r.tagsSet) tag(s) set, \(r.tagsUnchanged) unchanged; \(r.blobsUploaded) blob(s) uploaded (\(Output.bytes(r.bytesUploaded))), \(r.blobsSkipped) already there\n"
+        for k in r.kept {
+            out += "kept \(k): already published with the same key (other bytes)\n"
+        }
+        return out
     }
 }

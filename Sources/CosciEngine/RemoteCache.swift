@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciModel
+import CosciRegistry
+import CosciRepository
+import Foundation
+
+/// The shared artifact cache in a registry repository (`--cache docker://HOST/REPO`) or an OCI layout: the
+/// artifact of key `sha256:<hex>` is the manifest tagged `<hex>`, whose config is the artifact's
+/// `metadata.yaml` and whose one layer is the artifact file, byte for byte. Which keys exist is learnt from
+/// one tag listing, not one request per package. Read and written by the same code as publishing.
+public struct RemoteCache: Sendable {
+    public let store: any ImageStore
+
+    public init(store: any ImageStore) {
+        self.store = store
+    }
+
+    /// Every key present (one paginated tag listing).
+    public func keys() throws(Diagnostic) -> Set<Digest> {
+        do {
+            return Set(try store.tags().compactMap { $0.count == 64 ? try? Digest(parsing: "sha256:" + $0) : nil })
+        } catch {
+            throw Diagnostic(at: nil, "cannot list the remote cache \(store.name): \(error)")
+        }
+    }
+
+    /// Whether one key is present (a HEAD on its tag).
+    public func contains(_ key: Digest) -> Bool {
+        ((try? store.digest(ofTag: key.hex)) ?? nil) != nil
+    }
+
+    /// Copies the entry of `key` into the local cache.
+    public func fetch(_ key: Digest, into local: LocalCache) throws(CacheError) {
+        do {
+            guard let manifest = try store.manifest(key.hex), let config = ImageJSON.config(ofManifest: manifest),
+                let layer = ImageJSON.layers(ofManifest: manifest).first
+            else { throw CacheError("the remote cache \(store.name) has no usable entry for \(key)") }
+            let scratch = "\(local.root)/.fetch-\(key.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            try store.fetch(config.digest, to: scratch + "/metadata.yaml")
+            let text = (try? String(contentsOfFile: scratch + "/metadata.yaml", encoding: .utf8)) ?? ""
+            let metadata: ArtifactMetadata
+            do { metadata = try ArtifactMetadata(yaml: text, file: "\(store.name):\(key.hex)") } catch {
+                throw CacheError(error.description)
+            }
+            guard metadata.key == key, metadata.sha256 == layer.digest else {
+                throw CacheError("the remote cache entry \(store.name):\(key.hex) describes another artifact (key \(metadata.key), sha256 \(metadata.sha256))")
+            }
+            try store.fetch(layer.digest, to: scratch + "/" + metadata.path)
+            try local.store(key, artifact: scratch + "/" + metadata.path, metadata: metadata)
+        } catch let e as CacheError {
+            throw e
+        } catch {
+            throw CacheError("cannot fetch \(key) from \(store.name): \(error)")
+        }
+    }
+
+    /// Stores an artifact under its key (blobs first, the tag last).
+    public func push(_ key: Digest, artifact: String, metadata: ArtifactMetadata) throws(CacheError) {
+        let yaml = Array(metadata.yamlText.utf8)
+        let config = Blob(mediaType: MediaType.cosciMetadata, bytes: yaml)
+        let layer = Blob(
+            descriptor: Descriptor(mediaType: Publishing.layerMediaType(metadata.compression), digest: metadata.sha256, size: metadata.size),
+            body: .file(path: artifact, offset: 0, length: metadata.size))
+        let image = ImageJSON.manifest(
+            config: config, layers: [layer],
+            annotations: [Publishing.keyAnnotation: key.description, "org.opencontainers.image.title": metadata.id.fingerprint])
+        do {
+            _ = try store.push([config, layer])
+            try store.putManifest(image)
+            try store.tag([key.hex: image])
+        } catch {
+            throw CacheError("cannot store \(metadata.id) in the remote cache \(store.name): \(error)")
+        }
+    }
+}
