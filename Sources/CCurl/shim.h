@@ -32,6 +32,11 @@ static inline CURLcode ccurl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *out) {
 static inline CURLcode ccurl_getinfo_string(CURL *h, CURLINFO i, char **out) {
     return curl_easy_getinfo(h, i, out);
 }
+/* Lets curl rewind an upload it must send again (a reused connection that closed, a redirect, auth). */
+typedef int (*ccurl_seek_cb)(void *userdata, curl_off_t offset, int origin);
+static inline CURLcode ccurl_setopt_seek_cb(CURL *h, ccurl_seek_cb cb) {
+    return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, cb);
+}
 /* CURL_READFUNC_ABORT is a macro. */
 static const size_t CCURL_READFUNC_ABORT = CURL_READFUNC_ABORT;
 static const long CCURL_GLOBAL_DEFAULT = CURL_GLOBAL_DEFAULT;

@@ -113,6 +113,7 @@ public final class CurlSession {
             _ = ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
             _ = ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
             _ = ccurl_setopt_pointer(handle, CURLOPT_READDATA, context)
+            _ = ccurl_setopt_pointer(handle, CURLOPT_SEEKDATA, context)
             return curl_easy_perform(handle)
         }
         if let error = state.readError {
@@ -171,6 +172,7 @@ public final class CurlSession {
                 try ok(ccurl_setopt_long(handle, CURLOPT_UPLOAD, 1), "UPLOAD")
                 try ok(ccurl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body.length)), "INFILESIZE")
                 try ok(ccurl_setopt_data_cb(handle, CURLOPT_READFUNCTION, readCallback), "READFUNCTION")
+                try ok(ccurl_setopt_seek_cb(handle, seekCallback), "SEEKFUNCTION")
                 try ok(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method), "CUSTOMREQUEST")
             }
         }
@@ -199,6 +201,8 @@ private final class TransferState {
     var offset = 0
     let file: FileHandle?
     var fileRemaining: Int64 = 0
+    var fileStart: Int64 = 0
+    var fileLength: Int64 = 0
 
     init(body: HTTPRequest.Body, sink: FileHandle?) {
         self.sink = sink
@@ -219,6 +223,8 @@ private final class TransferState {
             }
             file = handle
             fileRemaining = length
+            fileStart = offset
+            fileLength = length
         }
     }
 
@@ -282,6 +288,22 @@ private let readCallback: ccurl_data_cb = { ptr, size, count, context in
         state.offset += n
     }
     return n
+}
+
+private let seekCallback: ccurl_seek_cb = { context, offset, origin in
+    guard let context, origin == SEEK_SET else { return 2 }  // CURL_SEEKFUNC_CANTSEEK
+    let state = Unmanaged<TransferState>.fromOpaque(context).takeUnretainedValue()
+    let position = Int64(offset)
+    if let file = state.file {
+        guard position >= 0, position <= state.fileLength, (try? file.seek(toOffset: UInt64(state.fileStart + position))) != nil else {
+            return 1  // CURL_SEEKFUNC_FAIL
+        }
+        state.fileRemaining = state.fileLength - position
+        return 0
+    }
+    guard offset >= 0, Int(offset) <= state.bytes.count else { return 1 }
+    state.offset = Int(offset)
+    return 0  // CURL_SEEKFUNC_OK
 }
 
 /// Keeps secrets out of text: URLs lose their user info and query values that look like credentials.

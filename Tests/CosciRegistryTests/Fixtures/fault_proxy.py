@@ -28,8 +28,9 @@ Faults, decided per request before forwarding, from one random draw per eligible
 A status fault reads the whole request body first, then answers on a connection that stays usable.
 
 Control endpoints (never forwarded, never faulted):
-  GET /__stats    {"requests", "forwarded", "faults", "429", "500", "503", "drop", "upstream_errors",
-                   "locations_rewritten", "method_<METHOD>": n, ...}: counts since start (or reset)
+  GET /__stats    {"requests", "forwarded", "faults", "fault_429", "fault_500", "fault_503", "fault_drop",
+                   "upstream_errors", "locations_rewritten", "method_<METHOD>": n, ...}: counts since start
+                   (or reset); "requests" and "method_*" count every request but the control endpoints
   POST /__config  JSON object with any of rate_429, rate_500, rate_503, rate_drop, retry_after,
                   only_methods (list), max_faults, fail_all, seed (re-seeds), reset_stats (bool);
                   keys absent keep their value. Replies with the configuration now in force.
@@ -41,6 +42,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import socket
 import sys
 import threading
@@ -59,7 +61,10 @@ FAULT_BODIES = {
     "500": (500, "UNKNOWN", "internal server error (injected by fault_proxy)"),
     "503": (503, "UNAVAILABLE", "service unavailable (injected by fault_proxy)"),
 }
-STAT_KEYS = ["requests", "forwarded", "faults", "429", "500", "503", "drop", "upstream_errors", "locations_rewritten"]
+STAT_KEYS = [
+    "requests", "forwarded", "faults", "fault_429", "fault_500", "fault_503", "fault_drop", "upstream_errors",
+    "locations_rewritten",
+]
 
 
 class ConfigError(ValueError):
@@ -141,7 +146,7 @@ class State:
             if kind is None:
                 self.stats["forwarded"] += 1
             else:
-                self.stats[kind] += 1
+                self.stats["fault_" + kind] += 1
                 self.stats["faults"] += 1
                 self.faults_since_config += 1
             return kind, c["retry_after"]
@@ -249,7 +254,9 @@ class Handler(BaseHTTPRequestHandler):
     own_host = ""
 
     def log_message(self, format, *args):
-        sys.stderr.write("fault_proxy: %s\n" % (format % args))
+        # Escaped: a TLS handshake sent to this plain-HTTP port arrives as a binary "request line".
+        message = (format % args).encode("ascii", "backslashreplace").decode("ascii")
+        sys.stderr.write("fault_proxy: %s\n" % message)
 
     def do_GET(self):
         self.handle_request()
@@ -459,6 +466,9 @@ def main():
     parser.add_argument("--max-faults", type=int, default=0, help="stop after N faults (0: no limit)")
     parser.add_argument("--fail-all", action="store_true", help="answer every request with 503")
     args = parser.parse_args()
+    # A child inherits its parent's signal mask: started from a thread that blocks SIGTERM (Swift's
+    # Process from a pool thread does), we would never die of it.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
     host, sep, port = args.upstream.rpartition(":")
     if not sep or not port.isdigit():

@@ -27,6 +27,7 @@ import base64
 import datetime
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -136,7 +137,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         # The request line holds no credentials (they travel in the Authorization header or a POST body).
-        sys.stderr.write("token_server: %s\n" % (format % args))
+        # Escaped: a TLS handshake sent to this plain-HTTP port arrives as a binary "request line".
+        message = (format % args).encode("ascii", "backslashreplace").decode("ascii")
+        sys.stderr.write("token_server: %s\n" % message)
 
     def reply(self, status: int, body: dict, extra_headers=()):
         data = compact_json(body)
@@ -262,6 +265,9 @@ def main():
     parser.add_argument("--issuer", required=True)
     parser.add_argument("--service", required=True)
     args = parser.parse_args()
+    # A child inherits its parent's signal mask: started from a thread that blocks SIGTERM (Swift's
+    # Process from a pool thread does), we would never die of it.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
     with open(args.users, "rb") as f:
         users = json.load(f)
