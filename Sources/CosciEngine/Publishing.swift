@@ -34,6 +34,8 @@ public struct RegistryAccess: Sendable {
     public var insecureHosts: [String] = []
     /// Parallel uploads.
     public var parallelism = 4
+    /// Attempts per request on 429, 5xx and dropped connections.
+    public var attempts = 6
 
     public init() {}
 
@@ -53,6 +55,7 @@ public struct RegistryAccess: Sendable {
             }
             var options = RegistryOptions()
             options.insecureHosts = Set(insecureHosts)
+            options.attempts = max(1, attempts)
             return RegistryStore(repository: repository, credentials: credentials, options: options, parallelism: parallelism)
         }
     }
@@ -102,14 +105,15 @@ public enum Publishing {
         defer { try? FileManager.default.removeItem(atPath: staging) }
 
         let epoch = (try? lastUpdate(dir)) ?? 0
-        var packages: [PlannedImage] = []
         let layers = project.cacheRoot + "/layers"
-        for a in existing.artifacts {
-            let path = dir + "/" + a.path
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw Diagnostic(at: nil, "\(path) is in the repository index but missing", hint: "run `cosci run` again to restore it")
-            }
-            packages.append(try packageImage(a, path: path, layerCompression: options.layerCompression, layers: layers))
+        for a in existing.artifacts where !FileManager.default.fileExists(atPath: dir + "/" + a.path) {
+            throw Diagnostic(at: nil, "\(dir)/\(a.path) is in the repository index but missing", hint: "run `cosci run` again to restore it")
+        }
+        // Images are prepared on every core: layers are hashed (and rewritten when asked), small files packed.
+        let artifacts = existing.artifacts
+        let layerCompression = options.layerCompression
+        let packages = try inParallel(artifacts.count) { i throws(Diagnostic) in
+            try packageImage(artifacts[i], path: dir + "/" + artifacts[i].path, layerCompression: layerCompression, layers: layers)
         }
         // Repository files: metadata files, the archives, snapshots; repository.yaml is handled last.
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
@@ -117,9 +121,9 @@ public enum Publishing {
             ($0.hasSuffix(".metadata.yaml") || $0.hasSuffix(".tar.zst") && !$0.hasSuffix(".package.tar.zst")
                 || $0.hasSuffix("-repository.yaml")) && !$0.hasPrefix(".")
         }
-        var files: [PlannedImage] = []
-        for name in fileNames + [RepositoryIndex.indexFile] {
-            files.append(try fileImage(name, in: dir, staging: staging, epoch: epoch))
+        let allFiles = fileNames + [RepositoryIndex.indexFile]
+        let files = try inParallel(allFiles.count) { i throws(Diagnostic) in
+            try fileImage(allFiles[i], in: dir, staging: staging, epoch: epoch)
         }
 
         do {
@@ -135,12 +139,13 @@ public enum Publishing {
         packages: [PlannedImage], files: [PlannedImage], to store: any ImageStore, force: Bool, revision: Int
     ) throws -> PublishReport {
         let present = Set(try store.tags())
+        let published = try store.digests(ofTags: (packages + files).map(\.tag).filter(present.contains))
         var conflicts: [String] = []
         var kept: [String] = []
         var toTag: [PlannedImage] = []
         var unchanged = 0
         for p in packages + files {
-            guard present.contains(p.tag), let digest = try store.digest(ofTag: p.tag) else {
+            guard let digest = published[p.tag] else {
                 toTag.append(p)
                 continue
             }
@@ -171,7 +176,11 @@ public enum Publishing {
         var blobs: [Digest: Blob] = [:]
         for p in toTag { for b in p.image.blobs { blobs[b.descriptor.digest] = b } }
         let (bytes, skipped) = try store.push(blobs.values.sorted { $0.descriptor.digest < $1.descriptor.digest })
-        for p in toTag { try store.putManifest(p.image) }
+        if let registry = store as? RegistryStore {
+            try registry.putManifests(toTag.map(\.image))
+        } else {
+            for p in toTag { try store.putManifest(p.image) }
+        }
         let index = toTag.filter { $0.tag == RepositoryIndex.indexFile }
         let rest = toTag.filter { $0.tag != RepositoryIndex.indexFile }
         try store.tag(Dictionary(uniqueKeysWithValues: rest.map { ($0.tag, $0.image) }))
@@ -213,8 +222,18 @@ public enum Publishing {
                 throw Diagnostic(at: nil, "cannot rewrite \(path) as a \(wanted.rawValue) layer: \(error)")
             }
         } else {
-            do { diffID = a.compression == .none ? a.sha256 : try TarArchive.uncompressedDigest(path) } catch {
-                throw Diagnostic(at: nil, "\(path): \(error)")
+            // The uncompressed digest costs a decompression: remembered by the artifact's digest.
+            let remembered = "\(layers)/\(a.sha256.hex).diffid"
+            if a.compression == .none {
+                diffID = a.sha256
+            } else if let text = try? String(contentsOfFile: remembered, encoding: .utf8), let d = try? Digest(parsing: text) {
+                diffID = d
+            } else {
+                do { diffID = try TarArchive.uncompressedDigest(path) } catch {
+                    throw Diagnostic(at: nil, "\(path): \(error)")
+                }
+                try? FileManager.default.createDirectory(atPath: layers, withIntermediateDirectories: true)
+                try? AtomicFile.write(remembered, Array(diffID.description.utf8))
             }
             layer = Blob(
                 descriptor: Descriptor(mediaType: layerMediaType(a.compression), digest: a.sha256, size: a.size),
@@ -264,6 +283,22 @@ public enum Publishing {
         return PlannedImage(tag: Tag.sanitized(name), image: image, key: nil)
     }
 
+    /// `body(0..<count)` on every core, results in order; the first error is thrown.
+    static func inParallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws(Diagnostic) -> T) throws(Diagnostic) -> [T] {
+        let results = LockedBox<[T?]>(Array(repeating: nil, count: count))
+        let failure = LockedBox<Diagnostic?>(nil)
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            do throws(Diagnostic) {
+                let r = try body(i)
+                results.update { $0[i] = r }
+            } catch {
+                failure.update { $0 = $0 ?? error }
+            }
+        }
+        if let e = failure.read() { throw e }
+        return results.read().map { $0! }
+    }
+
     static func lastUpdate(_ dir: String) throws -> Int64 {
         let text = try String(contentsOfFile: dir + "/" + RepositoryIndex.indexFile, encoding: .utf8)
         for line in text.split(separator: "\n") where line.hasPrefix("last_update:") {
@@ -271,4 +306,15 @@ public enum Publishing {
         }
         return 0
     }
+}
+
+/// A value behind a lock.
+final class LockedBox<T>: @unchecked Sendable {
+    // @unchecked: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value: T
+
+    init(_ value: T) { self.value = value }
+    func update(_ body: (inout T) -> Void) { lock.withLock { body(&value) } }
+    func read() -> T { lock.withLock { value } }
 }

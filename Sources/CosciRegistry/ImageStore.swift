@@ -10,6 +10,8 @@ public protocol ImageStore: Sendable {
     func push(_ blobs: [Blob]) throws(RegistryError) -> (bytes: Int64, skipped: Int)
     /// The manifest digest a tag names, or nil.
     func digest(ofTag tag: String) throws(RegistryError) -> Digest?
+    /// The manifest digests of several tags (absent ones left out), looked up in parallel where that helps.
+    func digests(ofTags tags: [String]) throws(RegistryError) -> [String: Digest]
     /// A manifest's bytes by tag or digest, or nil.
     func manifest(_ reference: String) throws(RegistryError) -> [UInt8]?
     /// Stores a manifest (its blobs must be there) by digest.
@@ -43,6 +45,13 @@ public struct LayoutStore: ImageStore {
     }
 
     public func digest(ofTag tag: String) throws(RegistryError) -> Digest? { try layout.tags()[tag]?.digest }
+
+    public func digests(ofTags tags: [String]) throws(RegistryError) -> [String: Digest] {
+        let all = try layout.tags()
+        var out: [String: Digest] = [:]
+        for t in tags { if let d = all[t]?.digest { out[t] = d } }
+        return out
+    }
 
     public func manifest(_ reference: String) throws(RegistryError) -> [UInt8]? {
         if let d = try? Digest(parsing: reference) { return layout.read(d) }
@@ -103,40 +112,18 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
     public func ping() throws(RegistryError) { try withClient { (c) throws(RegistryError) in try c.ping() } }
 
     public func push(_ blobs: [Blob]) throws(RegistryError) -> (bytes: Int64, skipped: Int) {
-        // Largest first, so the long uploads start early.
+        // Largest first, so the long uploads start early; the first failure stops new uploads.
         let ordered = blobs.sorted { $0.descriptor.size > $1.descriptor.size }
-        let results = Locked<[Result<BlobPush, RegistryError>]>(Array(repeating: .success(.existed), count: ordered.count))
-        let next = Locked(0)
-        DispatchQueue.concurrentPerform(iterations: min(parallelism, max(1, ordered.count))) { _ in
-            while true {
-                let i: Int = next.withLock { n in
-                    defer { n += 1 }
-                    return n
-                }
-                guard i < ordered.count else { return }
-                let b = ordered[i]
-                let r: Result<BlobPush, RegistryError>
-                do throws(RegistryError) {
-                    r = .success(try withClient { (c) throws(RegistryError) in
-                        try c.pushBlob(b.descriptor.digest, size: b.descriptor.size, from: b.body)
-                    })
-                } catch {
-                    r = .failure(error)
-                }
-                results.withLock { $0[i] = r }
+        let results = Locked<[BlobPush]>(Array(repeating: .existed, count: ordered.count))
+        try parallel(ordered.count) { i throws(RegistryError) in
+            let b = ordered[i]
+            let r = try withClient { (c) throws(RegistryError) in
+                try c.pushBlob(b.descriptor.digest, size: b.descriptor.size, from: b.body)
             }
+            results.withLock { $0[i] = r }
         }
-        var bytes: Int64 = 0
-        var skipped = 0
-        for r in results.value {
-            switch r {
-            case .success(let p):
-                bytes += p.bytesSent
-                if p == .existed { skipped += 1 }
-            case .failure(let e): throw e
-            }
-        }
-        return (bytes, skipped)
+        let pushes = results.value
+        return (pushes.map(\.bytesSent).reduce(0, +), pushes.filter { $0 == .existed }.count)
     }
 
     public func digest(ofTag tag: String) throws(RegistryError) -> Digest? {
@@ -147,16 +134,53 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
         try withClient { (c) throws(RegistryError) in try c.manifest(reference)?.bytes }
     }
 
+    public func digests(ofTags tags: [String]) throws(RegistryError) -> [String: Digest] {
+        let results = Locked<[Result<Digest?, RegistryError>]>(Array(repeating: .success(nil), count: tags.count))
+        try parallel(tags.count) { i throws(RegistryError) in
+            let d = try digest(ofTag: tags[i])
+            results.withLock { $0[i] = .success(d) }
+        }
+        var out: [String: Digest] = [:]
+        for (i, r) in results.value.enumerated() {
+            if case .success(let d?) = r { out[tags[i]] = d }
+        }
+        return out
+    }
+
+    /// Runs `body` for 0..<count on `parallelism` threads; the first error is thrown.
+    func parallel(_ count: Int, _ body: @Sendable (Int) throws(RegistryError) -> Void) throws(RegistryError) {
+        let next = Locked(0)
+        let failure = Locked<RegistryError?>(nil)
+        DispatchQueue.concurrentPerform(iterations: min(parallelism, max(1, count))) { _ in
+            while failure.value == nil {
+                let i: Int = next.withLock { n in
+                    defer { n += 1 }
+                    return n
+                }
+                guard i < count else { return }
+                do throws(RegistryError) { try body(i) } catch { failure.withLock { $0 = $0 ?? error } }
+            }
+        }
+        if let e = failure.value { throw e }
+    }
+
     public func putManifest(_ image: ImageContent) throws(RegistryError) {
         _ = try withClient { (c) throws(RegistryError) in
             try c.putManifest(image.manifest, mediaType: image.mediaType, reference: image.digest.description)
         }
     }
 
+    /// Stores several manifests by digest, in parallel.
+    public func putManifests(_ images: [ImageContent]) throws(RegistryError) {
+        try parallel(images.count) { i throws(RegistryError) in try putManifest(images[i]) }
+    }
+
+    /// Tags in parallel (the order among them does not matter; callers tag the index in a later call).
     public func tag(_ tags: [String: ImageContent]) throws(RegistryError) {
-        for (tag, image) in tags.sorted(by: { $0.key < $1.key }) {
+        let list = tags.sorted(by: { $0.key < $1.key })
+        try parallel(list.count) { i throws(RegistryError) in
             _ = try withClient { (c) throws(RegistryError) in
-                try c.putManifest(image.manifest, mediaType: image.mediaType, reference: tag)
+                try c.putManifest(list[i].value.manifest, mediaType: list[i].value.mediaType, reference: list[i].key)
             }
         }
     }

@@ -11,12 +11,15 @@ struct RegistryFlags: ParsableArguments {
     @Option(name: .customLong("insecure-registry"), help: ArgumentHelp("A registry host reached over plain HTTP or unverified TLS (repeatable). Loopback hosts always use plain HTTP.", valueName: "host"))
     var insecureRegistries: [String] = []
     @Option(help: ArgumentHelp("Parallel uploads.", valueName: "n")) var uploads = 4
+    @Option(help: ArgumentHelp("Retries of a registry request on 429, 408, 5xx or a dropped connection, with exponential backoff (Retry-After honoured); other 4xx are never retried.", valueName: "n"))
+    var retries = 5
 
     var access: RegistryAccess {
         var a = RegistryAccess()
         a.authFile = authfile.map(Output.absolute)
         a.insecureHosts = insecureRegistries
         a.parallelism = max(1, uploads)
+        a.attempts = max(0, retries) + 1
         return a
     }
 }
