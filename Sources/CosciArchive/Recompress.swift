@@ -25,12 +25,7 @@ extension TarArchive {
     public static func recompress(
         _ path: String, to output: String, compression: Compression
     ) throws(ArchiveError) -> RecompressResult {
-        let reader = try ArchiveHandle(archive_read_new(), writer: false, function: "archive_read_new", subject: path)
-        try reader.check(archive_read_support_filter_all(reader.raw), "archive_read_support_filter_all", path)
-        try reader.check(archive_read_support_format_raw(reader.raw), "archive_read_support_format_raw", path)
-        try reader.check(archive_read_open_filename(reader.raw, path, 1 << 20), "archive_read_open_filename", path)
-        var entry: OpaquePointer?
-        try reader.check(archive_read_next_header(reader.raw, &entry), "archive_read_next_header", path)
+        let reader = try rawReader(path)
 
         let tmp = output + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let writer = try ArchiveHandle(archive_write_new(), writer: true, function: "archive_write_new", subject: output)
@@ -59,13 +54,9 @@ extension TarArchive {
 
         var raw = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let read = buffer.withUnsafeMutableBytes { archive_read_data(reader.raw, $0.baseAddress, $0.count) }
-            let n = try reader.check(count: read, "archive_read_data", path)
-            if n == 0 { break }
-            buffer.withUnsafeBytes { raw.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            let written = buffer.withUnsafeBytes { archive_write_data(writer.raw, $0.baseAddress, n) }
-            try writer.check(count: written, "archive_write_data", output)
+        try forEachBlock(reader, path, &buffer) { (block) throws(ArchiveError) in
+            raw.update(bufferPointer: block)
+            try writer.check(count: archive_write_data(writer.raw, block.baseAddress, block.count), "archive_write_data", output)
         }
         try writer.close(output)
 
@@ -93,20 +84,38 @@ extension TarArchive {
 extension TarArchive {
     /// SHA-256 of the decompressed stream of a compressed file (an OCI layer's `diff_id`).
     public static func uncompressedDigest(_ path: String) throws(ArchiveError) -> Digest {
+        let reader = try rawReader(path)
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        try forEachBlock(reader, path, &buffer) { (block) throws(ArchiveError) in hasher.update(bufferPointer: block) }
+        return Digest(hasher.finalize())
+    }
+
+    /// A reader of a file's decompressed bytes (any compression libarchive reads), positioned at the data.
+    static func rawReader(_ path: String) throws(ArchiveError) -> ArchiveHandle {
         let reader = try ArchiveHandle(archive_read_new(), writer: false, function: "archive_read_new", subject: path)
         try reader.check(archive_read_support_filter_all(reader.raw), "archive_read_support_filter_all", path)
         try reader.check(archive_read_support_format_raw(reader.raw), "archive_read_support_format_raw", path)
         try reader.check(archive_read_open_filename(reader.raw, path, 1 << 20), "archive_read_open_filename", path)
         var entry: OpaquePointer?
         try reader.check(archive_read_next_header(reader.raw, &entry), "archive_read_next_header", path)
-        var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        return reader
+    }
+
+    /// Reads the decompressed bytes block by block into `buffer`, handing each block to `body`.
+    static func forEachBlock(
+        _ reader: ArchiveHandle, _ path: String, _ buffer: inout [UInt8],
+        _ body: (UnsafeRawBufferPointer) throws(ArchiveError) -> Void
+    ) throws(ArchiveError) {
         while true {
             let read = buffer.withUnsafeMutableBytes { archive_read_data(reader.raw, $0.baseAddress, $0.count) }
             let n = try reader.check(count: read, "archive_read_data", path)
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            if n == 0 { return }
+            var failure: ArchiveError?
+            buffer.withUnsafeBytes { all in
+                do throws(ArchiveError) { try body(UnsafeRawBufferPointer(rebasing: all[0..<n])) } catch { failure = error }
+            }
+            if let failure { throw failure }
         }
-        return Digest(hasher.finalize())
     }
 }

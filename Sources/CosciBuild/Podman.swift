@@ -87,18 +87,9 @@ public struct Podman: BuildBackend {
     /// The Containerfile of a job: stage `builder` and the package stage.
     func containerfile(_ job: BuildJob) -> String {
         func json(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\t": out += "\\t"
-                default:
-                    if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-                }
-            }
-            return out + "\""
+            var out = ""
+            CanonicalJSON.writeString(s, into: &out)
+            return out
         }
         var lines = ["FROM \(job.baseImage ?? "scratch") AS builder"]
         if !job.dependencyArtifacts.isEmpty { lines.append("COPY sysroot/ /") }

@@ -91,24 +91,16 @@ public struct ArtifactMetadata: Sendable, Hashable {
     }
 
     /// The `<fp>.metadata.yaml` document.
-    public var document: Value {
-        .map([
-            "path": .string(path),
-            "compilespec": compileSpec,
-            "checksums": .map(["sha256": .string(sha256.hex)]),
-            "compressiontype": .string(compressionType),
-            "files": .list(files.map(Value.string)),
-            "runtime": package,
-            "platform": platformValue,
-            "cosci": cosciSection,
-        ])
-    }
+    public var document: Value { fields(compileSpecKey: "compilespec") }
 
     /// The entry of `repository.meta.yaml`'s `index` (JSON tag spelling).
-    public var indexEntry: Value {
+    public var indexEntry: Value { fields(compileSpecKey: "compilationspec") }
+
+    /// The fields of both spellings: they differ only in the compile spec's key.
+    func fields(compileSpecKey: String) -> Value {
         .map([
             "path": .string(path),
-            "compilationspec": compileSpec,
+            compileSpecKey: compileSpec,
             "checksums": .map(["sha256": .string(sha256.hex)]),
             "compressiontype": .string(compressionType),
             "files": .list(files.map(Value.string)),

@@ -1,0 +1,96 @@
+import CosciArchive
+import CosciModel
+import CosciRepository
+import Foundation
+import Testing
+
+private func metadata(_ name: String, _ version: String, content: String) -> ArtifactMetadata {
+    let id = PackageID(category: "test", name: name, version: try! Version(version))
+    return ArtifactMetadata(
+        id: id, path: ArtifactMetadata.fileName(id, .zstd), key: .sha256(of: Array("key \(name) \(version)".utf8)),
+        sha256: .sha256(of: Array(content.utf8)), size: Int64(content.utf8.count), compression: .zstd, files: ["usr/", "usr/bin/\(name)"],
+        spec: .map(["steps": .list([.string("make install")]), "package_dir": .string("/luetbuild/out")]),
+        runtime: .map(["name": .string(name), "category": .string("test"), "version": .string(version), "license": .string("MIT")]),
+        platform: .linuxAMD64, sourceDateEpoch: 1_700_000_000)
+}
+
+@Suite struct ArtifactMetadataFormat {
+    @Test func roundTripsThroughItsYAML() throws {
+        let m = metadata("tool", "1.2-3", content: "artifact bytes")
+        let text = m.yamlText
+        #expect(text.contains("compilespec:"))
+        #expect(text.contains("  package_dir: /luetbuild/out"))
+        #expect(text.contains("compressiontype: zstd"))
+        #expect(text.contains("path: tool-test-1.2-3.package.tar.zst"))
+        let parsed = try ArtifactMetadata(yaml: text, file: "tool.metadata.yaml")
+        #expect(parsed == m)
+        // The index spelling reads back the same.
+        let entry = try ArtifactMetadata(parsing: m.indexEntry, file: "repository.meta.yaml")
+        #expect(entry == m)
+    }
+
+    @Test func aDocumentWithoutCosciKeyIsAClearError() throws {
+        let text = "path: x.package.tar.zst\ncompilespec:\n  package: {name: x, category: c, version: \"1\"}\nchecksums: {sha256: \(String(repeating: "a", count: 64))}\n"
+        #expect {
+            _ = try ArtifactMetadata(yaml: text, file: "x.metadata.yaml")
+        } throws: { e in
+            (e as? ArtifactMetadata.ParseError)?.description == "x.metadata.yaml: field cosci.key: missing (not written by cosci?)"
+        }
+    }
+}
+
+@Suite struct RepositoryIndexing {
+    func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-repo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("tree/test/tool"), withIntermediateDirectories: true)
+        try "name: tool\n".write(to: dir.appendingPathComponent("tree/test/tool/definition.yaml"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func revisionsGrowOnlyWhenTheIndexChangesAndOldVersionsStay() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repo = dir.appendingPathComponent("repo").path
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        var options = RepositoryOptions()
+        options.sourceDateEpoch = 1_700_000_000
+        options.snapshot = "v1"
+        let tree = dir.appendingPathComponent("tree").path
+
+        let first = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.0", content: "a")], compilerTree: tree, options: options)
+        #expect(first.revision == 1 && first.changed)
+        let index = try String(contentsOfFile: repo + "/repository.yaml", encoding: .utf8)
+        #expect(index.contains("last_update: \"1700000000\""))
+        #expect(index.contains("revision: 1"))
+        #expect(FileManager.default.fileExists(atPath: repo + "/v1-repository.yaml"))
+        #expect(try String(contentsOfFile: repo + "/v1-repository.yaml", encoding: .utf8).contains("filename: v1-tree.tar.zst"))
+        // repo_files checksums are the files' own.
+        for name in ["tree.tar.zst", "compilertree.tar.zst", "repository.meta.yaml.tar.zst"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: repo + "/" + name))
+            #expect(index.contains(Digest.sha256(of: [UInt8](data)).hex), "\(name) checksum")
+        }
+
+        let same = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.0", content: "a")], compilerTree: tree, options: options)
+        #expect(same.revision == 1 && !same.changed)
+
+        let second = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.1", content: "b")], compilerTree: tree, options: options)
+        #expect(second.revision == 2)
+        #expect(second.packages.map(\.description) == ["test/tool@1.0", "test/tool@1.1"], "the earlier version stays indexed")
+        let definitions = try TarArchive.list(repo + "/tree.tar.zst").map(\.path)
+        #expect(definitions.contains("test/tool/1.0/definition.yaml") && definitions.contains("test/tool/1.1/definition.yaml"))
+        let (revision, artifacts, _) = try RepositoryIndex.existing(in: repo)
+        #expect(revision == 2)
+        #expect(artifacts.map(\.id.version.text) == ["1.0", "1.1"])
+    }
+
+    @Test func aDamagedIndexSaysWhatToDo() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "revision: [unclosed\n".write(to: dir.appendingPathComponent("repository.yaml"), atomically: true, encoding: .utf8)
+        #expect {
+            _ = try RepositoryIndex.existing(in: dir.path)
+        } throws: { e in
+            "\(e)".contains("repository.yaml") && "\(e)".contains("delete it to start a new repository")
+        }
+    }
+}
