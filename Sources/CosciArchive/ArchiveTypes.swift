@@ -121,11 +121,15 @@ public struct ExtractOptions: Sendable {
     public var allowDevices = false
     /// Restore numeric owners (uid/gid from the archive, never looked up by name). Default: when running as root.
     public var preserveOwners: Bool
+    /// Apply OCI layer whiteouts: `.wh.NAME` removes NAME from what earlier layers left, `.wh..wh..opq` empties
+    /// its directory; the whiteout entries themselves are not written.
+    public var whiteouts = false
 
     /// Options; `preserveOwners` defaults to whether the process runs as root.
-    public init(allowDevices: Bool = false, preserveOwners: Bool? = nil) {
+    public init(allowDevices: Bool = false, preserveOwners: Bool? = nil, whiteouts: Bool = false) {
         self.allowDevices = allowDevices
         self.preserveOwners = preserveOwners ?? (geteuid() == 0)
+        self.whiteouts = whiteouts
     }
 }
 

@@ -68,6 +68,10 @@ public enum TarArchive {
             var count = 0
             try reader.forEachEntry { (entry) throws(ArchiveError) in
                 guard let placement = try safety.admit(entry) else { return true }
+                if options.whiteouts, let last = placement.path.components.last, last.starts(with: Array(".wh.".utf8)) {
+                    try Whiteout.apply(name: last, at: placement.destination, archive: path, entry: placement.path.text)
+                    return true
+                }
                 let subject = "\(path): \(placement.path.text)"
                 withCString(placement.destination) { archive_entry_copy_pathname(entry, $0) }
                 if let hardlink = placement.hardlink { withCString(hardlink) { archive_entry_copy_hardlink(entry, $0) } }
@@ -123,5 +127,51 @@ public enum TarArchive {
         guard let resolved = realpath(directory, nil) else { throw systemError("realpath", directory) }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+}
+
+/// OCI layer whiteouts (image-spec `layer.md`): applied to what earlier layers extracted.
+enum Whiteout {
+    static let opaque = Array(".wh..wh..opq".utf8)
+
+    /// `destination` is where the whiteout entry itself would land (already checked to be inside the root and
+    /// not below a symlink).
+    static func apply(name: [UInt8], at destination: [UInt8], archive: String, entry: String) throws(ArchiveError) {
+        let path = String(decoding: destination, as: UTF8.self)
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        if name == opaque {
+            for n in children(parent) { try remove(parent + "/" + n, archive: archive, entry: entry) }
+            return
+        }
+        let hidden = String(decoding: name.dropFirst(4), as: UTF8.self)
+        guard !hidden.isEmpty, hidden != ".", hidden != "..", !hidden.contains("/") else {
+            throw ArchiveError(kind: .refused, operation: "extract", subject: "\(archive): \(entry)", message: "a whiteout that names no file")
+        }
+        try remove(parent + "/" + hidden, archive: archive, entry: entry)
+    }
+
+    static func children(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let e = readdir(dir) {
+            let n = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if n != "." && n != ".." { names.append(n) }
+        }
+        return names
+    }
+
+    /// Removes a file, link or directory tree without following symlinks.
+    static func remove(_ path: String, archive: String, entry: String) throws(ArchiveError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for n in children(path) { try remove(path + "/" + n, archive: archive, entry: entry) }
+            guard rmdir(path) == 0 else {
+                throw ArchiveError(kind: .system, operation: "rmdir", subject: "\(archive): \(entry)", message: String(cString: strerror(errno)), code: errno)
+            }
+        } else if unlink(path) != 0 {
+            throw ArchiveError(kind: .system, operation: "unlink", subject: "\(archive): \(entry)", message: String(cString: strerror(errno)), code: errno)
+        }
     }
 }

@@ -16,6 +16,7 @@ public protocol BuildBackend: Sendable {
 public enum BackendChoice: String, Sendable, CaseIterable {
     case auto
     case hostSandbox = "host-sandbox"
+    case rootfs
     case podman
 }
 
@@ -23,7 +24,22 @@ public enum BackendChoice: String, Sendable, CaseIterable {
 public enum Backends {
     /// Every backend, in the order `auto` tries them.
     public static func all() -> [any BuildBackend] {
-        [HostSandbox(), Podman()]
+        [HostSandbox(), Rootfs(), Podman()]
+    }
+
+    /// The backends a build may use: for `auto` every one that can run here, in order (each package takes the
+    /// first that supports it); otherwise the one chosen. Throws when none can run.
+    public static func available(_ choice: BackendChoice) throws(BuildFailure) -> [any BuildBackend] {
+        guard choice == .auto else { return [try resolve(choice)] }
+        var reasons: [String] = []
+        var out: [any BuildBackend] = []
+        for b in all() {
+            if let why = b.unavailableReason() { reasons.append("\(b.name): \(why)") } else { out.append(b) }
+        }
+        guard !out.isEmpty else {
+            throw BuildFailure(.environment, "no build backend can run here: " + reasons.joined(separator: "; "))
+        }
+        return out
     }
 
     /// The backend for a choice: `auto` is the first that can run here. Throws when the chosen one cannot.
@@ -36,7 +52,7 @@ public enum Backends {
                 if let why = b.unavailableReason() { reasons.append("\(b.name): \(why)") } else { return b }
             }
             throw BuildFailure(.environment, "no build backend can run here: " + reasons.joined(separator: "; "))
-        case .hostSandbox, .podman:
+        case .hostSandbox, .rootfs, .podman:
             let b = candidates.first { $0.name == choice.rawValue }!
             if let why = b.unavailableReason() {
                 throw BuildFailure(.environment, "the \(b.name) backend cannot run here: \(why)")

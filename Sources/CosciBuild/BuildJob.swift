@@ -21,14 +21,17 @@ public struct BuildJob: Sendable {
     /// The image to build FROM: the spec's `image:`, else the nearest build dependency's (luet chains a
     /// package's build onto its dependencies' images). Nil when none has one.
     public let baseImage: String?
+    /// The base image's layers (compressed tars, bottom first), pulled by the caller: for the rootfs backend.
+    public let baseLayers: [String]
     /// A scratch directory of the job's own (created and removed by the caller).
     public let workDirectory: String
 
     public init(
         id: PackageID, key: Digest, spec: BuildSpec, packageDirectory: String, files: [String],
         dependencyArtifacts: [String], copies: [ResolvedCopy], network: Bool, workDirectory: String,
-        baseImage: String? = nil
+        baseImage: String? = nil, baseLayers: [String] = []
     ) {
+        self.baseLayers = baseLayers
         self.baseImage = (spec.image?.isEmpty == false ? spec.image : nil) ?? baseImage
         self.id = id
         self.key = key
@@ -49,6 +52,13 @@ public struct BuildJob: Sendable {
         }
         env += [("PACKAGE_NAME", id.name), ("PACKAGE_VERSION", id.version.text), ("PACKAGE_CATEGORY", id.category)]
         self.environment = env
+    }
+
+    /// The same job with the base image's layers.
+    public func with(baseLayers layers: [String]) -> BuildJob {
+        BuildJob(
+            id: id, key: key, spec: spec, packageDirectory: packageDirectory, files: files, dependencyArtifacts: dependencyArtifacts,
+            copies: copies, network: network, workDirectory: workDirectory, baseImage: baseImage, baseLayers: layers)
     }
 
     /// Where the package's files live inside the build: luet's working directory.

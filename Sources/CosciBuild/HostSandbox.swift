@@ -32,13 +32,16 @@ public struct HostSandbox: BuildBackend {
 
     public func unsupportedReason(_ job: BuildJob) -> String? {
         if let image = job.spec.image, !image.isEmpty {
-            return "it builds FROM the image \(image), which host-sandbox cannot provide; use --backend podman"
+            return "it builds FROM the image \(image), which host-sandbox cannot provide; use --backend rootfs or podman"
+        }
+        if let image = job.baseImage {
+            return "it builds on the image \(image) of a build dependency, which host-sandbox cannot provide; use --backend rootfs or podman"
         }
         if let c = job.spec.copy.first(where: { $0.image != nil }) {
             return "its copy: takes \(c.source) from the image \(c.image ?? ""); use --backend podman"
         }
         if job.spec.unpack && job.spec.packageDir == nil {
-            return "unpack: true without package_dir takes the whole filesystem, which is the host's under host-sandbox; set package_dir or use --backend podman"
+            return "unpack: true without package_dir takes the whole filesystem, which is the host's under host-sandbox; set package_dir or use --backend rootfs or podman"
         }
         if let dir = job.spec.packageDir, Layout.mount(for: dir) == nil {
             return "package_dir \(dir) lies inside a read-only host directory; use a path under /luetbuild or a new top-level directory, or --backend podman"

@@ -35,7 +35,7 @@ public struct Analysis: Sendable {
             timings.measure("save") { tree.memo.write(to: project.loadMemoFile) }
         }
         let (graph, graphDiagnostics) = timings.measure("graph") { BuildGraph.resolve(tree.packages) }
-        let keys = timings.measure("keys") { CacheKeys.compute(graph, platform: project.platform) }
+        let keys = timings.measure("keys") { CacheKeys.compute(graph, platform: project.platform, images: project.lockedImages) }
         let all = Set(project.warnings + tree.diagnostics + graphDiagnostics)
         return Analysis(project: project, tree: tree, graph: graph, keys: keys, diagnostics: all.sorted())
     }

@@ -78,6 +78,8 @@ public struct PackageOutcome: Sendable {
     public let logTail: [String]
     /// Wall-clock seconds of the build (0 when not built).
     public let seconds: Double
+    /// The backend that built it.
+    public var backend: String? = nil
 }
 
 /// The outcome of a build.
@@ -156,22 +158,24 @@ public enum Building {
         umask(0o022)
         let epoch = try sourceDateEpoch(project, options)
         let head = headCommit(project)
-        var backend: (any BuildBackend)?
+        var backends: [any BuildBackend] = []
         if !toBuild.isEmpty {
             do {
-                backend = try configured(Backends.resolve(options.backend), epoch: epoch, cache: cache)
+                backends = try Backends.available(options.backend).map { configured($0, epoch: epoch, cache: cache) }
             } catch {
-                throw Diagnostic(at: nil, error.message, hint: "install bubblewrap (host-sandbox) or podman and runc, or pass --backend")
+                throw Diagnostic(at: nil, error.message, hint: "install bubblewrap (host-sandbox, rootfs) or podman and runc, or pass --backend")
             }
         }
-        observer?.planned(total: needed.count, toBuild: toBuild.count, backend: backend?.name)
+        observer?.planned(total: needed.count, toBuild: toBuild.count, backend: backends.first?.name)
 
         let output = outputRoot(project, options)
         let logs = output + "/logs"
         try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         let work = (cache.root as NSString).deletingLastPathComponent + "/work"
         let context = JobContext(
-            project: project, analysis: analysis, cache: cache, backend: backend, epoch: epoch, compression: options.compression,
+            project: project, analysis: analysis, cache: cache, backends: backends,
+            puller: ImagePuller(cacheRoot: project.cacheRoot, access: options.registry, platform: project.platform),
+            locked: project.lockedImages, epoch: epoch, compression: options.compression,
             logs: logs, work: work, network: options.network, rebuild: options.rebuild, reasons: reasons, remote: remote)
 
         // Dependencies of this shard that another shard builds are awaited in the cache, as part of the schedule:
@@ -242,7 +246,10 @@ public enum Building {
             }
         }
         let sorted = outcomes.values.sorted { $0.id < $1.id }
-        return BuildResult(analysis: analysis, outcomes: sorted, backend: backend?.name, sourceDateEpoch: epoch, head: head)
+        let used = Set(sorted.compactMap(\.backend)).sorted()
+        return BuildResult(
+            analysis: analysis, outcomes: sorted, backend: used.isEmpty ? nil : used.joined(separator: ", "), sourceDateEpoch: epoch,
+            head: head)
     }
 
     /// Everything a build job reads, shared by the workers.
@@ -250,7 +257,9 @@ public enum Building {
         let project: Project
         let analysis: Analysis
         let cache: LocalCache
-        let backend: (any BuildBackend)?
+        let backends: [any BuildBackend]
+        let puller: ImagePuller
+        let locked: [String: Digest]
         let epoch: Int64
         let compression: Compression
         let logs: String
@@ -268,17 +277,19 @@ public enum Building {
         let key = c.analysis.keys[id]!.key
         let spec = c.analysis.graph.packages[id]!
         let logPath = "\(c.logs)/\(id.fingerprint).log"
+        var usedBackend: String?
         func outcome(_ status: PackageOutcome.Status, artifact: ArtifactMetadata? = nil, path: String? = nil,
                      failure: BuildFailure? = nil, log: LogFile? = nil) -> PackageOutcome {
             let d = clock.now - start
             return PackageOutcome(
                 id: id, key: key, status: status, reasons: c.reasons[id] ?? [], artifact: artifact, artifactPath: path,
                 message: failure?.message, failureKind: failure?.kind, log: log?.path, logTail: failure == nil ? [] : (log?.tail(30) ?? []),
-                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18,
+                backend: status == .built ? usedBackend : nil)
         }
         let log: LogFile
         do { log = try LogFile(path: logPath) } catch { return outcome(.failed, failure: error) }
-        guard let backend = c.backend else {
+        guard !c.backends.isEmpty else {
             return outcome(.failed, failure: BuildFailure(.environment, "no backend"), log: log)
         }
         // Another process may be building the same key: wait for it, then take its artifact.
@@ -300,9 +311,27 @@ public enum Building {
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
         do throws(BuildFailure) {
-            let job = try makeJob(id, spec: spec, key: key, c, work: work)
-            if let why = backend.unsupportedReason(job) {
-                throw BuildFailure(.unsupported, "\(id) cannot build with \(backend.name): \(why)")
+            var job = try makeJob(id, spec: spec, key: key, c, work: work)
+            // The first backend that supports the package (with `auto`, several are candidates).
+            var reasons: [String] = []
+            var chosen: (any BuildBackend)?
+            for b in c.backends {
+                if let why = b.unsupportedReason(job) { reasons.append(b.name + ": " + why) } else { chosen = b; break }
+            }
+            guard let backend = chosen else {
+                throw BuildFailure(.unsupported, "\(id) cannot build with \(reasons.joined(separator: "; "))")
+            }
+            usedBackend = backend.name
+            if backend is Rootfs, let image = job.baseImage {
+                log.note("pull \(image)")
+                do {
+                    let reference = try ImageReference(parsing: image)
+                    let (digest, layers) = try c.puller.layers(reference, digest: c.locked[image])
+                    log.note("\(image) is \(digest)\(c.locked[image] == nil ? " (not pinned: run `cosci lock`)" : "")")
+                    job = job.with(baseLayers: layers)
+                } catch {
+                    throw BuildFailure(.environment, "\(id): \(error.description)")
+                }
             }
             log.note("build \(id) with \(backend.name), key \(key)")
             let output = try backend.build(job, log: log)
@@ -440,6 +469,10 @@ public enum Building {
     /// Gives the backend the run's epoch and a state directory.
     static func configured(_ backend: any BuildBackend, epoch: Int64, cache: LocalCache) -> any BuildBackend {
         if var b = backend as? HostSandbox {
+            b.sourceDateEpoch = epoch
+            return b
+        }
+        if var b = backend as? Rootfs {
             b.sourceDateEpoch = epoch
             return b
         }

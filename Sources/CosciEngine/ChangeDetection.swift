@@ -221,7 +221,7 @@ public enum ChangeDetection {
 
     static func keyed(_ tree: LoadedTree, _ project: Project) -> KeyedTree {
         let (graph, _) = BuildGraph.resolve(tree.packages)
-        let keys = CacheKeys.compute(graph, platform: project.platform)
+        let keys = CacheKeys.compute(graph, platform: project.platform, images: project.lockedImages)
         return KeyedTree(graph: graph, keys: keys, inputs: Set(tree.templateFiles + tree.valuesFiles))
     }
 

@@ -3,6 +3,7 @@
 #endif
 import CosciManifest
 import CosciModel
+import Foundation
 
 /// Settings given on the command line; nil means "not given".
 public struct ProjectFlags: Sendable {
@@ -122,6 +123,19 @@ public struct Project: Sendable {
     /// `cache:` or `.cosci/cache`, relative to the project root.
     public var cacheRoot: String {
         Project.absolute(config.cache ?? ".cosci/cache", cwd: root)
+    }
+
+    /// The lock file pinning base images (`cosci lock`): `cosci.lock` in the project root.
+    public var lockFile: String { root + "/cosci.lock" }
+
+    /// Base image references pinned by the lock file, with their digests (empty without a lock file). A key
+    /// hashes `reference@digest` for a pinned image, the reference as written otherwise.
+    public var lockedImages: [String: Digest] {
+        guard let data = FileManager.default.contents(atPath: lockFile),
+            let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let images = doc["images"] as? [String: String]
+        else { return [:] }
+        return images.compactMapValues { try? Digest(parsing: $0) }
     }
 
     /// Where parsed package directories are remembered between runs.

@@ -51,7 +51,7 @@ public struct RepositoryReference: Sendable, Hashable, CustomStringConvertible {
         let host = String(text[..<slash])
         let name = String(text[text.index(after: slash)...])
         guard !host.isEmpty, !name.isEmpty else { throw ImageTarget.ParseError(text: original, reason: "empty host or repository") }
-        guard Self.validName(name) else {
+        guard Self.isValidName(name) else {
             throw ImageTarget.ParseError(
                 text: original, reason: "\"\(name)\" is not a valid repository name (lowercase letters, digits, . _ - separators, / between components)")
         }
@@ -60,7 +60,7 @@ public struct RepositoryReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// OCI's name grammar: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`.
-    static func validName(_ name: String) -> Bool {
+    public static func isValidName(_ name: String) -> Bool {
         for component in name.split(separator: "/", omittingEmptySubsequences: false) {
             guard let first = component.first, let last = component.last, first.isLowercaseAlnum, last.isLowercaseAlnum else {
                 return false

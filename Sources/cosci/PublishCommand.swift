@@ -71,3 +71,26 @@ enum PublishSummary {
         return out
     }
 }
+
+extension Cosci {
+    struct Lock: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pin every base image of the tree: resolve each image: to its digest and write cosci.lock.",
+            discussion: "Keys then hash image@digest, and builds pull by digest (never resolving tags again) until the lock is rewritten. Exit codes: 0 written, 1 registry error, 2 tree errors.")
+
+        @OptionGroup var registry: RegistryFlags
+        @OptionGroup var options: TreeOptions
+
+        func run() throws {
+            let project = try options.project()
+            do {
+                let pinned = try Locking.lock(project, access: registry.access)
+                for (image, digest) in pinned.sorted(by: { $0.key < $1.key }) { Output.write("\(image)  \(digest)\n") }
+                Output.write("\(pinned.count) image(s) pinned in \(Output.display(project.lockFile))\n")
+            } catch {
+                Output.error("cosci: \(error.description)")
+                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+            }
+        }
+    }
+}

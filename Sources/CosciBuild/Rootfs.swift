@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciModel
+import Foundation
+
+/// Daemonless container builds: the base image's layers (pulled by cosci's own registry client, handed over
+/// as files) are unpacked in order with OCI whiteouts into a root filesystem, the build dependencies'
+/// artifacts are layered on top, and each `prelude` and `steps` line runs as `sh -ec LINE` in bubblewrap with
+/// that root filesystem as `/` (writable), a private `/tmp`, `/proc`, `/dev`, no network unless allowed, the
+/// package's files at `/luetbuild`. The artifact is `package_dir`, the whole filesystem for `unpack: true`, or
+/// what the steps added or modified (compared with the filesystem after the prelude).
+public struct Rootfs: BuildBackend {
+    public let name = "rootfs"
+    public var sourceDateEpoch: Int64 = 0
+
+    public init() {}
+
+    public func unavailableReason() -> String? {
+        guard let bwrap = Subprocess.which("bwrap") else { return "bubblewrap is not installed (apt-get install bubblewrap)" }
+        if Subprocess.output(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "/bin/true"]) == nil {
+            return "bwrap cannot create a sandbox here (user namespaces disabled?)"
+        }
+        return nil
+    }
+
+    public func unsupportedReason(_ job: BuildJob) -> String? {
+        if job.baseImage == nil && job.dependencyArtifacts.isEmpty {
+            return "it has no image: and no build dependencies, so there is no root filesystem to build in; set image: or use --backend host-sandbox"
+        }
+        if let c = job.spec.copy.first(where: { $0.image != nil }) {
+            return "copy: from the image \(c.image ?? "") is not supported yet; copy from a package instead"
+        }
+        return nil
+    }
+
+    public func build(_ job: BuildJob, log: LogFile) throws(BuildFailure) -> BuildOutput {
+        guard let bwrap = Subprocess.which("bwrap") else {
+            throw BuildFailure(.environment, "bubblewrap is not installed (apt-get install bubblewrap)")
+        }
+        if let why = unsupportedReason(job) { throw BuildFailure(.unsupported, "\(job.id): \(why)") }
+        let work = job.workDirectory
+        let root = work + "/rootfs"
+        try FileTree.makeDirectory(root)
+        try FileTree.makeDirectory(work + "/tmp")
+        for (i, layer) in job.baseLayers.enumerated() {
+            log.note("image layer \(i + 1)/\(job.baseLayers.count): \((layer as NSString).lastPathComponent)")
+            do {
+                _ = try TarArchive.extract(layer, into: root, options: ExtractOptions(whiteouts: true))
+            } catch {
+                throw BuildFailure(.environment, "cannot unpack a layer of \(job.baseImage ?? "the base image"): \(error)")
+            }
+        }
+        for artifact in job.dependencyArtifacts {
+            log.note("layer \((artifact as NSString).lastPathComponent)")
+            do { _ = try TarArchive.extract(artifact, into: root) } catch {
+                throw BuildFailure(.environment, "cannot unpack the dependency \(artifact): \(error)")
+            }
+        }
+        // Mount points the sandbox needs exist before the prelude, so they are never part of a delta.
+        for d in ["proc", "dev", "tmp", "luetbuild"] { try FileTree.makeDirectory(root + "/" + d) }
+        try FileTree.copy(job.files, from: job.packageDirectory, to: root + "/luetbuild")
+        for c in job.copies {
+            let scratch = work + "/copy"
+            do { _ = try TarArchive.extract(c.artifact, into: scratch) } catch {
+                throw BuildFailure(.environment, "cannot unpack \(c.artifact) for copy: \(error)")
+            }
+            let source = scratch + "/" + c.source.trimmingPrefix("/")
+            guard FileManager.default.fileExists(atPath: source) || (try? FileManager.default.destinationOfSymbolicLink(atPath: source)) != nil else {
+                throw BuildFailure(.step, "\(job.id): copy: \(c.source) is not in the artifact of \(c.package)")
+            }
+            guard !c.destination.split(separator: "/").contains("..") else {
+                throw BuildFailure(.spec, "\(job.id): copy: destination \(c.destination) leaves the root filesystem")
+            }
+            let target = root + "/" + c.destination.trimmingPrefix("/")
+            log.note("copy \(c.package):\(c.source) → \(c.destination)")
+            try FileTree.makeDirectory((target as NSString).deletingLastPathComponent)
+            try FileTree.copyItem(source, target)
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
+
+        var args = ["--die-with-parent", "--new-session", "--unshare-all"]
+        if job.network { args.append("--share-net") }
+        args += [
+            "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--bind", work + "/tmp", "/tmp",
+            "--chdir", BuildJob.buildDirectory, "--clearenv",
+            "--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--setenv", "HOME", "/root", "--setenv", "SOURCE_DATE_EPOCH", String(sourceDateEpoch),
+        ]
+        for (k, v) in job.environment { args += ["--setenv", k, v] }
+        var before: [String: FileTree.Stamp] = [:]
+        for (phase, lines) in [("prelude", job.spec.prelude), ("step", job.spec.steps)] {
+            if phase == "step" { before = FileTree.snapshot(root) }
+            for (i, line) in lines.enumerated() {
+                let first = line.split(separator: "\n").first.map(String.init) ?? ""
+                log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
+                let result = try Subprocess.run(
+                    bwrap, args + ["--", "/bin/sh", "-c", "umask 022 && exec /bin/sh -ec \"$1\"", "sh", line],
+                    environment: [:], log: log)
+                if result.status != 0 {
+                    let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
+                    throw BuildFailure(.step, "\(job.id): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")
+                }
+            }
+        }
+        if let dir = job.spec.packageDir {
+            guard !dir.split(separator: "/").contains("..") else {
+                throw BuildFailure(.spec, "\(job.id): package_dir \(dir) leaves the root filesystem")
+            }
+            let path = root + "/" + dir.trimmingPrefix("/")
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw BuildFailure(.step, "\(job.id): package_dir \(dir) does not exist after the steps (create it in prelude or steps)")
+            }
+            return BuildOutput(root: path, changed: nil)
+        }
+        if job.spec.unpack { return BuildOutput(root: root, changed: nil) }
+        return BuildOutput(root: root, changed: FileTree.changed(since: before, in: root))
+    }
+}
