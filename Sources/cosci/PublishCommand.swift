@@ -94,3 +94,50 @@ extension Cosci {
         }
     }
 }
+
+extension Cosci {
+    struct Assemble: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Assemble OS images from the image specs (images/*.yaml) out of built artifacts.",
+            discussion: "Each image is the base package's root filesystem with the packages on top, squashed into one layer or one per package, written to <output>/images/<name> (an OCI layout tagged with the base package's version and latest). --push docker://HOST/PREFIX pushes <PREFIX>/<name>:<version>; --iso writes the spec's live ISO with xorriso. Identical inputs give identical digests.")
+
+        @Argument(help: ArgumentHelp("Image names (default: every spec).", valueName: "image")) var images: [String] = []
+        @Option(help: ArgumentHelp("Push to docker://HOST/PREFIX (each image to PREFIX/<name>).", valueName: "target")) var push: String?
+        @Flag(help: "Also write the ISO of specs that have an iso: section.") var iso = false
+        @Option(help: ArgumentHelp("The local artifact cache.", valueName: "dir")) var cache: String?
+        @Option(help: ArgumentHelp("Output directory (default: dist).", valueName: "dir")) var output: String?
+        @Option(help: ArgumentHelp("SOURCE_DATE_EPOCH (default: $SOURCE_DATE_EPOCH, else the head commit's time).", valueName: "seconds"))
+        var sourceDateEpoch: Int64?
+        @OptionGroup var registry: RegistryFlags
+        @OptionGroup var options: TreeOptions
+
+        func run() throws {
+            let project = try options.project()
+            var o = AssembleOptions()
+            o.names = images
+            o.push = push
+            o.iso = iso
+            o.cache = cache.map(Output.absolute)
+            o.output = output.map(Output.absolute)
+            o.sourceDateEpoch = sourceDateEpoch
+            o.registry = registry.access
+            do {
+                for image in try Assembling.assemble(project, o) {
+                    Output.write(AssembleSummary.line(image))
+                }
+            } catch {
+                Output.error("cosci: \(error.description)")
+                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+            }
+        }
+    }
+}
+
+enum AssembleSummary {
+    static func line(_ image: AssembledImage) -> String {
+        var s = "image \(image.name):\(image.version)  \(image.digest)  \(image.layers) layer(s)  oci:\(Output.display(image.layout)):\(image.version)"
+        if let p = image.pushed { s += "  pushed \(p)" }
+        if let iso = image.iso { s += "\n  iso \(Output.display(iso))  \(image.isoDigest?.description ?? "")" }
+        return s + "\n"
+    }
+}

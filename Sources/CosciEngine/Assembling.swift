@@ -1,0 +1,245 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import CosciArchive
+import CosciManifest
+import CosciModel
+import CosciRegistry
+import CosciRepository
+import Foundation
+
+/// What `cosci assemble` was asked.
+public struct AssembleOptions: Sendable {
+    /// Image names (default: every spec of the images directory).
+    public var names: [String] = []
+    public var cache: String?
+    public var output: String?
+    public var sourceDateEpoch: Int64?
+    /// Push each image to `<target>/<name>:<version>` (`docker://HOST/PREFIX`).
+    public var push: String?
+    /// Also write an ISO for specs that ask for one.
+    public var iso = false
+    public var registry = RegistryAccess()
+
+    public init() {}
+}
+
+/// One assembled OS image.
+public struct AssembledImage: Sendable {
+    public let name: String
+    /// The base package's version: the image's tag.
+    public let version: String
+    public let digest: Digest
+    public let layers: Int
+    /// The OCI layout holding it (`<output>/images/<name>`).
+    public let layout: String
+    /// Where it was pushed.
+    public let pushed: String?
+    /// The ISO written, if any.
+    public let iso: String?
+    /// The ISO's sha256.
+    public let isoDigest: Digest?
+}
+
+/// OS images from image specs: the base package's root filesystem and the packages on top, squashed into one
+/// layer or one layer per package, with a deterministic config (`created` from the epoch, `rootfs.diff_ids`,
+/// `history`, `org.opencontainers.image.*` annotations). Layers are gzip (every OCI client reads them).
+public enum Assembling {
+    public static func assemble(_ project: Project, _ options: AssembleOptions) throws(Diagnostic) -> [AssembledImage] {
+        guard let imagesDir = project.config.images else {
+            throw Diagnostic(at: nil, "the project declares no images directory", hint: "add `images: images` to cosci.yaml and an image spec there")
+        }
+        var specs = try ImageSpec.load(directory: imagesDir, projectRoot: project.root)
+        if !options.names.isEmpty {
+            for n in options.names where !specs.contains(where: { $0.name == n }) {
+                throw Diagnostic(at: nil, "no image spec named \(n)", hint: "specs: \(specs.map(\.name).joined(separator: ", "))")
+            }
+            specs = specs.filter { options.names.contains($0.name) }
+        }
+        let analysis = Analysis.run(project)
+        if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
+        var build = BuildOptions()
+        build.cache = options.cache
+        build.output = options.output
+        build.sourceDateEpoch = options.sourceDateEpoch
+        let cache = LocalCache(root: Building.cacheRoot(project, build))
+        let output = Building.outputRoot(project, build)
+        let epoch = try Building.sourceDateEpoch(project, build)
+        let head = Building.headCommit(project)
+        var out: [AssembledImage] = []
+        for spec in specs {
+            out.append(try assemble(spec, project: project, analysis: analysis, cache: cache, output: output, epoch: epoch, head: head, options: options))
+        }
+        return out
+    }
+
+    static func resolve(_ ref: PackageReference, _ analysis: Analysis, spec: ImageSpec) throws(Diagnostic) -> PackageID {
+        guard let id = analysis.graph.order.filter(ref.matches).max(by: { $0.version < $1.version }) else {
+            throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), "no package matches \(ref)", hint: "`cosci list` shows every package")
+        }
+        return id
+    }
+
+    static func assemble(
+        _ spec: ImageSpec, project: Project, analysis: Analysis, cache: LocalCache, output: String, epoch: Int64, head: String?,
+        options: AssembleOptions
+    ) throws(Diagnostic) -> AssembledImage {
+        let base = try resolve(spec.base, analysis, spec: spec)
+        let ids = [base] + (try spec.packages.map { (r) throws(Diagnostic) in try resolve(r, analysis, spec: spec) })
+        var artifacts: [(PackageID, String, ArtifactMetadata)] = []
+        for id in ids {
+            let key = analysis.keys[id]!.key
+            guard let found = try? cache.artifact(for: key) else {
+                throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), "\(id) has no artifact in the cache", hint: "build it first: cosci build \(id.family)")
+            }
+            artifacts.append((id, found.path, found.metadata))
+        }
+        let scratch = (cache.root as NSString).deletingLastPathComponent + "/assemble-\(spec.name)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: scratch)
+        do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
+            throw Diagnostic(at: nil, "cannot create \(scratch): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        // The root filesystem: every artifact in order (the ISO and the squashed layer are made from it).
+        let rootfs = scratch + "/rootfs"
+        for (id, path, _) in artifacts {
+            do { _ = try TarArchive.extract(path, into: rootfs, options: ExtractOptions(preserveOwners: true)) } catch {
+                throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), "cannot layer \(id) into the image \(spec.name): \(error)")
+            }
+        }
+        var layers: [(layer: Blob, diffID: Digest, createdBy: String)] = []
+        do {
+            switch spec.layers {
+            case .squashed:
+                let file = scratch + "/squashed.tar.gz"
+                let packed = try TarArchive.pack(directory: rootfs, to: file, options: PackOptions(compression: .gzip, sourceDateEpoch: epoch))
+                let blob = Blob(
+                    descriptor: Descriptor(mediaType: MediaType.layerGzip, digest: packed.sha256, size: packed.size),
+                    body: .file(path: file, offset: 0, length: packed.size))
+                layers.append((blob, try TarArchive.uncompressedDigest(file), "cosci: " + ids.map(\.description).joined(separator: " + ")))
+            case .perPackage:
+                for (id, path, m) in artifacts {
+                    let file = "\(scratch)/\(m.sha256.hex).tar.gz"
+                    let r = try TarArchive.recompress(path, to: file, compression: .gzip)
+                    let blob = Blob(
+                        descriptor: Descriptor(mediaType: MediaType.layerGzip, digest: r.digest, size: r.size),
+                        body: .file(path: file, offset: 0, length: r.size))
+                    layers.append((blob, r.uncompressedDigest, "cosci: \(id)"))
+                }
+            }
+        } catch {
+            throw Diagnostic(at: nil, "cannot write the layers of \(spec.name): \(error)")
+        }
+        var annotations = [
+            "org.opencontainers.image.title": spec.name,
+            "org.opencontainers.image.version": base.version.text,
+            "org.opencontainers.image.created": ImageJSON.timestamp(epoch),
+        ]
+        if let d = spec.description { annotations["org.opencontainers.image.description"] = d }
+        if let head { annotations["org.opencontainers.image.revision"] = head }
+        var labels = spec.labels
+        labels["io.cosci.packages"] = ids.map(\.description).joined(separator: " ")
+        let image = ImageJSON.image(layers: layers, platform: project.platform, epoch: epoch, labels: labels, annotations: annotations)
+        let tag = Tag.sanitized(base.version.text)
+
+        let layout = output + "/images/" + spec.name
+        do {
+            let store = try LayoutStore(path: layout)
+            _ = try store.push(image.blobs)
+            try store.putManifest(image)
+            try store.tag([tag: image, "latest": image])
+        } catch {
+            throw Diagnostic(at: nil, "cannot write the image layout \(layout): \(error)")
+        }
+        var pushed: String?
+        if let target = options.push {
+            let full = target.hasSuffix("/") ? target + spec.name : target + "/" + spec.name
+            let store = try options.registry.store(full)
+            do {
+                _ = try store.push(image.blobs)
+                try store.putManifest(image)
+                try store.tag([tag: image])
+            } catch {
+                throw Diagnostic(at: nil, "cannot push \(spec.name) to \(full): \(error)")
+            }
+            pushed = "\(full):\(tag)"
+        }
+        var isoPath: String?
+        var isoDigest: Digest?
+        if options.iso, let iso = spec.iso {
+            let file = "\(output)/images/\(spec.name)-\(tag).iso"
+            let specDir = ((project.root + "/" + spec.file) as NSString).deletingLastPathComponent
+            isoDigest = try ISOWriter.write(rootfs: rootfs, files: iso.files, specDirectory: specDir, label: iso.label, epoch: epoch, to: file, scratch: scratch)
+            isoPath = file
+        }
+        return AssembledImage(
+            name: spec.name, version: tag, digest: image.digest, layers: layers.count, layout: layout, pushed: pushed, iso: isoPath,
+            isoDigest: isoDigest)
+    }
+}
+
+/// Live ISOs with xorriso: the root filesystem as `rootfs.squashfs` (mksquashfs, times pinned to the epoch)
+/// plus the spec's files, written with `SOURCE_DATE_EPOCH` set, so two builds give the same bytes.
+public enum ISOWriter {
+    public static func write(
+        rootfs: String, files: [String: String], specDirectory: String, label: String, epoch: Int64, to output: String,
+        scratch: String
+    ) throws(Diagnostic) -> Digest {
+        guard let xorriso = which("xorriso") else {
+            throw Diagnostic(at: nil, "xorriso is not installed, so no ISO can be written", hint: "apt-get install xorriso")
+        }
+        guard let mksquashfs = which("mksquashfs") else {
+            throw Diagnostic(at: nil, "mksquashfs is not installed, so no ISO can be written", hint: "apt-get install squashfs-tools")
+        }
+        let isoRoot = scratch + "/iso"
+        try? FileManager.default.createDirectory(atPath: isoRoot, withIntermediateDirectories: true)
+        // SOURCE_DATE_EPOCH (set by `run`) pins mksquashfs's filesystem and file times.
+        try run(mksquashfs, [rootfs, isoRoot + "/rootfs.squashfs", "-noappend", "-no-progress", "-quiet", "-comp", "gzip", "-no-xattrs"],
+                epoch: epoch, what: "mksquashfs")
+        for (destination, source) in files.sorted(by: { $0.key < $1.key }) {
+            guard !destination.split(separator: "/").contains(".."), !source.split(separator: "/").contains("..") else {
+                throw Diagnostic(at: nil, "iso.files: \(destination) → \(source) leaves its directory")
+            }
+            let target = isoRoot + "/" + destination
+            try? FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            do { try FileManager.default.copyItem(atPath: specDirectory + "/" + source, toPath: target) } catch {
+                throw Diagnostic(at: nil, "iso.files: cannot copy \(source): \(error.localizedDescription)")
+            }
+        }
+        try? FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let tmp = output + ".tmp-\(getpid())"
+        unlink(tmp)
+        try run(xorriso, ["-as", "mkisofs", "-quiet", "-V", label, "-r", "-J", "-o", tmp, isoRoot], epoch: epoch, what: "xorriso")
+        guard rename(tmp, output) == 0 else { throw Diagnostic(at: nil, "cannot write \(output)") }
+        do { return try RegistryClient.digest(ofFile: output) } catch { throw Diagnostic(at: nil, "cannot read \(output)") }
+    }
+
+    static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let dirs: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+        for dir in dirs {
+            let p = "\(dir)/\(name)"
+            if access(p, X_OK) == 0 { return p }
+        }
+        return nil
+    }
+
+    static func run(_ tool: String, _ args: [String], epoch: Int64, what: String) throws(Diagnostic) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["SOURCE_DATE_EPOCH"] = String(epoch)
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        do { try p.run() } catch { throw Diagnostic(at: nil, "cannot run \(tool): \(error.localizedDescription)") }
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw Diagnostic(at: nil, "\(what) failed (exit status \(p.terminationStatus)): \(String(decoding: data, as: UTF8.self).suffix(400))")
+        }
+    }
+}
