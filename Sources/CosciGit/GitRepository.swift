@@ -126,6 +126,20 @@ public final class GitRepository {
         return ObjectID(git_object_id(commit))
     }
 
+    /// The tags (short names, sorted) that point at a commit, annotated tags peeled.
+    public func tags(pointingAt commit: ObjectID) throws(GitError) -> [String] {
+        var names = git_strarray()
+        try check(git_tag_list(&names, raw), "git_tag_list", "refs/tags")
+        defer { git_strarray_dispose(&names) }
+        var out: [String] = []
+        for i in 0..<names.count {
+            guard let p = names.strings[i] else { continue }
+            let name = String(cString: p)
+            if let id = try? self.commit("refs/tags/" + name), id == commit { out.append(name) }
+        }
+        return out.sorted()
+    }
+
     /// Whether a revspec resolves to a commit.
     public func resolves(_ revspec: String) -> Bool {
         (try? commit(revspec)) != nil

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import CosciModel
 import Foundation
 
@@ -187,6 +190,33 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
 
     public func tags() throws(RegistryError) -> [String] {
         try withClient { (c) throws(RegistryError) in try c.tags() }
+    }
+
+    /// Copies an image (by tag or digest) from another repository of the same registry under `tags`: blobs
+    /// mounted (or, when the registry will not, downloaded and uploaded), the manifest put by digest, then the
+    /// tags. Nothing is rebuilt or recompressed: the digest stays. `scratch` holds downloads.
+    public func copy(_ reference: String, from source: RegistryStore, tags: [String], scratch: String) throws(RegistryError) -> Digest {
+        guard let manifest = try source.manifest(reference) else {
+            throw RegistryError(method: "GET", path: "/v2/\(source.repository.name)/manifests/\(reference)", status: 404, code: "MANIFEST_UNKNOWN", message: "not published", hint: "publish it first")
+        }
+        let mediaType = (try? JSONSerialization.jsonObject(with: Data(manifest)) as? [String: Any])?["mediaType"] as? String ?? MediaType.manifest
+        let descriptors = [ImageJSON.config(ofManifest: manifest)].compactMap { $0 } + ImageJSON.layers(ofManifest: manifest)
+        for d in descriptors {
+            try withClient { (c) throws(RegistryError) in
+                if try c.blobSize(d.digest, scopes: c.pushScopes) != nil { return }
+                if try c.mount(d.digest, from: source.repository.name) { return }
+                let file = scratch + "/" + d.digest.hex
+                try source.fetch(d.digest, to: file)
+                defer { unlink(file) }
+                _ = try c.pushBlob(d.digest, size: d.size, from: .file(path: file, offset: 0, length: d.size))
+            }
+        }
+        let image = ImageContent(blobs: [], manifest: manifest, mediaType: mediaType)
+        try putManifest(image)
+        for tag in tags {
+            _ = try withClient { (c) throws(RegistryError) in try c.putManifest(manifest, mediaType: mediaType, reference: tag) }
+        }
+        return image.digest
     }
 
     public func fetch(_ digest: Digest, to path: String) throws(RegistryError) {

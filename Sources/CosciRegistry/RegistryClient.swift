@@ -365,6 +365,20 @@ public final class RegistryClient {
         return .uploaded(bytes: size)
     }
 
+    /// Mounts a blob from another repository of the same registry. False when the registry would not (the
+    /// upload session it opened instead is cancelled).
+    public func mount(_ digest: Digest, from source: String) throws(RegistryError) -> Bool {
+        let scopes = pushScopes + ["repository:\(source):pull"]
+        let url = "\(base)/v2/\(repository.name)/blobs/uploads/?mount=\(digest)&from=\(source)"
+        let r = try send("POST", url, scopes: scopes)
+        if r.status == 201 { return true }
+        if r.status == 202, let location = r.header("location").map(absolute) {
+            _ = try? send("DELETE", location, scopes: scopes, retry: false)
+            return false
+        }
+        throw failure("POST", url, r)
+    }
+
     func absolute(_ location: String) -> String {
         location.hasPrefix("http://") || location.hasPrefix("https://") ? location : base + (location.hasPrefix("/") ? "" : "/") + location
     }

@@ -87,20 +87,33 @@ public enum RepositoryIndex {
         } catch {
             throw RepositoryError("\(metaPath): \(error)")
         }
+        return (revision, try artifacts(inMeta: bytes, file: metaPath), sums)
+    }
+
+    /// The artifacts of a `repository.meta.yaml` document.
+    public static func artifacts(inMeta bytes: [UInt8], file: String) throws(RepositoryError) -> [ArtifactMetadata] {
         let meta: Value
         do {
-            guard let node = try YAMLNode.compose(String(decoding: bytes, as: UTF8.self)) else { return (revision, [], sums) }
+            guard let node = try YAMLNode.compose(String(decoding: bytes, as: UTF8.self)) else { return [] }
             meta = try Value(yaml: node)
         } catch {
-            throw RepositoryError("\(metaPath): \(metaMember): \(error)")
+            throw RepositoryError("\(file): \(metaMember): \(error)")
         }
         var artifacts: [ArtifactMetadata] = []
         for entry in meta["index"]?.listValue ?? [] {
-            do { artifacts.append(try ArtifactMetadata(parsing: entry, file: metaPath)) } catch {
+            do { artifacts.append(try ArtifactMetadata(parsing: entry, file: file)) } catch {
                 throw RepositoryError(error.description)
             }
         }
-        return (revision, artifacts, sums)
+        return artifacts
+    }
+
+    /// The artifacts of a `repository.meta.yaml.tar.zst` archive.
+    public static func artifacts(inMetaArchive path: String) throws(RepositoryError) -> [ArtifactMetadata] {
+        let bytes: [UInt8]?
+        do { bytes = try TarArchive.read(member: metaMember, of: path) } catch { throw RepositoryError("\(path): \(error)") }
+        guard let bytes else { throw RepositoryError("\(path): no \(metaMember) inside") }
+        return try artifacts(inMeta: bytes, file: path)
     }
 
     /// Writes the index for `artifacts` (whose files are already in `directory`), keeping earlier versions.

@@ -13,7 +13,7 @@ struct Cosci: AsyncParsableCommand {
         version: CosciVersion.text,
         subcommands: [
             Run.self, List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Build.self,
-            Verify.self, Assemble.self, Publish.self, Lock.self, Cache.self, Repo.self, Bump.self, Version.self, Pack.self,
+            Verify.self, Assemble.self, Publish.self, Release.self, Lock.self, Cache.self, Repo.self, Bump.self, Version.self, Pack.self,
         ]
     )
 }

@@ -141,3 +141,47 @@ enum AssembleSummary {
         return s + "\n"
     }
 }
+
+extension Cosci {
+    struct Release: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cut a channel release from a published repository, or roll a channel back.",
+            discussion: "Copies the packages the channel carries from --from (what `cosci publish` wrote) into the channel's repository by digest (never rebuilt), writes the snapshot <id>-repository.yaml and its files, then moves the channel's repository.yaml tag to it with one manifest PUT. Writes release notes and a luet repository file pinned to the snapshot under <output>/releases/. --rollback moves the channel back to its previous release. Exit codes: 0 done, 1 registry error, 2 configuration error.")
+
+        @Option(help: ArgumentHelp("The channel (channels/*.yaml).", valueName: "name")) var channel: String
+        @Option(help: ArgumentHelp("The published repository: docker://HOST/REPO.", valueName: "target")) var from: String?
+        @Option(help: ArgumentHelp("Snapshot id (default: the git tag at HEAD, else the head commit).", valueName: "id")) var snapshot: String?
+        @Flag(help: "Move the channel back to its previous release.") var rollback = false
+        @Option(help: ArgumentHelp("Output directory (default: dist).", valueName: "dir")) var output: String?
+        @OptionGroup var registry: RegistryFlags
+        @OptionGroup var options: TreeOptions
+
+        func validate() throws {
+            if from == nil { throw ValidationError("--from docker://HOST/REPO names the published repository (the channel's registry is its host)") }
+        }
+
+        func run() throws {
+            let project = try options.project()
+            var o = ReleaseOptions(channel: channel, from: from!)
+            o.snapshot = snapshot
+            o.rollback = rollback
+            o.output = output.map(Output.absolute)
+            o.registry = registry.access
+            do {
+                let r = try Releasing.release(project, o)
+                if rollback {
+                    Output.write("\(r.channel) rolled back from \(r.previous ?? "?") to \(r.id): \(r.target):repository.yaml → \(r.pointer)\n")
+                } else {
+                    Output.write("\(r.channel) \(r.id): revision \(r.revision), \(r.target):repository.yaml → \(r.pointer)\n")
+                    let counts = Dictionary(grouping: r.changes, by: \.kind).mapValues(\.count)
+                    Output.write("  \(counts[.added] ?? 0) added, \(counts[.changed] ?? 0) changed, \(counts[.removed] ?? 0) removed since \(r.previous ?? "the start")\n")
+                    if let n = r.notes { Output.write("  notes: \(Output.display(n))\n") }
+                    if let f = r.repositoryFile { Output.write("  repository file: \(Output.display(f))\n") }
+                }
+            } catch {
+                Output.error("cosci: \(error.description)")
+                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+            }
+        }
+    }
+}
