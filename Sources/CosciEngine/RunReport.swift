@@ -12,11 +12,13 @@ public struct RunReport: Sendable {
     let result: BuildResult
     let repository: RepositoryResult?
     let project: Project
+    let images: [AssembledImage]
 
-    public init(result: BuildResult, repository: RepositoryResult?, project: Project) {
+    public init(result: BuildResult, repository: RepositoryResult?, project: Project, images: [AssembledImage] = []) {
         self.result = result
         self.repository = repository
         self.project = project
+        self.images = images
     }
 
     var counts: [String: Int] {
@@ -61,6 +63,13 @@ public struct RunReport: Sendable {
                     return .map(m)
                 }),
         ]
+        doc["images"] = .list(images.map { i in
+            var m: [String: Value] = [
+                "name": .string(i.name), "tag": .string(i.version), "digest": .string(i.digest.description), "layers": .int(i.layers),
+            ]
+            if let iso = i.isoDigest { m["iso"] = .string(iso.description) }
+            return .map(m)
+        })
         if let repository {
             doc["repository"] = .map([
                 "path": .string(Running.repositoryDirectory),
@@ -99,6 +108,9 @@ public struct RunReport: Sendable {
             out += "Repository `\(Running.repositoryDirectory)/`: revision \(repository.revision)\(repository.changed ? "" : " (unchanged)"), \(repository.packages.count) package version(s).\n\n"
         } else {
             out += "Repository not written: a package failed.\n\n"
+        }
+        for i in images {
+            out += "Image `\(i.name):\(i.version)`: `\(i.digest)` (\(i.layers) layer(s))\(i.isoDigest.map { ", ISO `\($0.hex.prefix(12))`" } ?? "").\n\n"
         }
         let shown = result.outcomes.filter { $0.status != .cached }
         if !shown.isEmpty {

@@ -3,6 +3,7 @@
 #endif
 import CosciArchive
 import CosciBuild
+import CosciManifest
 import CosciModel
 import CosciRepository
 import Foundation
@@ -16,6 +17,9 @@ public struct RunOptions: Sendable {
     public var repositoryDescription = "Packages built by cosci"
     /// Snapshot id (default: the head commit).
     public var snapshot: String?
+    /// Assemble the OS images of the image specs after the repository (with their ISOs when `iso`).
+    public var images = true
+    public var iso = false
 
     public init() {
         build.all = true
@@ -30,6 +34,8 @@ public struct RunResult: Sendable {
     public let output: String
     /// The reports written, relative to `output`.
     public let reports: [String]
+    /// The OS images assembled.
+    public let images: [AssembledImage]
     public let seconds: Double
 }
 
@@ -51,8 +57,19 @@ public enum Running {
             repository = try writeRepository(project, result, options, output: output)
             repositoryMillis = seconds(clock.now - repoStart)
         }
+        var images: [AssembledImage] = []
+        if repository != nil, options.images, let dir = project.config.images,
+            !(try ImageSpec.load(directory: dir, projectRoot: project.root)).isEmpty
+        {
+            var a = AssembleOptions()
+            a.cache = options.build.cache
+            a.output = options.build.output
+            a.sourceDateEpoch = result.sourceDateEpoch
+            a.iso = options.iso
+            images = try Assembling.assemble(project, a)
+        }
         let total = seconds(clock.now - start)
-        let report = RunReport(result: result, repository: repository, project: project)
+        let report = RunReport(result: result, repository: repository, project: project, images: images)
         var written: [String] = []
         func put(_ name: String, _ text: String) throws(Diagnostic) {
             do { try AtomicFile.write(output + "/" + name, Array(text.utf8)) } catch {
@@ -68,7 +85,7 @@ public enum Running {
         try put(
             "report.timings.json",
             CanonicalJSON.encode(report.timings(total: total, repository: repositoryMillis, previous: previous), pretty: true) + "\n")
-        return RunResult(build: result, repository: repository, output: output, reports: written, seconds: total)
+        return RunResult(build: result, repository: repository, output: output, reports: written, images: images, seconds: total)
     }
 
     static func writeRepository(

@@ -117,6 +117,8 @@ extension Cosci {
         var publish: String?
         @Option(help: ArgumentHelp("With --publish: rewrite package layers with this compression.", valueName: "gzip"))
         var layerCompression: Compression?
+        @Flag(help: "Also write the ISOs of image specs that have an iso: section.") var iso = false
+        @Flag(help: "Do not assemble the OS images of the image specs.") var noImages = false
         @OptionGroup var buildFlags: BuildFlags
         @OptionGroup var options: TreeOptions
 
@@ -127,6 +129,8 @@ extension Cosci {
             buildFlags.apply(to: &o.build)
             o.snapshot = snapshot
             o.repositoryName = name
+            o.iso = iso
+            o.images = !noImages
             let progress = ProgressView()
             let result: RunResult
             do {
@@ -142,6 +146,7 @@ extension Cosci {
                 Output.write(
                     "repository \(Output.display(result.output))/\(Running.repositoryDirectory): revision \(r.revision)\(r.changed ? "" : " (unchanged)"), \(r.packages.count) package version(s)\n")
             }
+            for image in result.images { Output.write(AssembleSummary.line(image)) }
             Output.write("reports: \(result.reports.map { Output.display(result.output) + "/" + $0 }.joined(separator: ", "))\n")
             if result.repository == nil {
                 BuildSummary.printFailures(result.build)
