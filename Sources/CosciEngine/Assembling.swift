@@ -207,12 +207,21 @@ public enum ISOWriter {
                 throw Diagnostic(at: nil, "iso.files: cannot copy \(source): \(error.localizedDescription)")
             }
         }
+        // xorriso records each file's own mtime: pin them all (and the directories') to the epoch.
+        pinTimes(isoRoot, epoch)
         try? FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let tmp = output + ".tmp-\(getpid())"
         unlink(tmp)
         try run(xorriso, ["-as", "mkisofs", "-quiet", "-V", label, "-r", "-J", "-o", tmp, isoRoot], epoch: epoch, what: "xorriso")
         guard rename(tmp, output) == 0 else { throw Diagnostic(at: nil, "cannot write \(output)") }
         do { return try RegistryClient.digest(ofFile: output) } catch { throw Diagnostic(at: nil, "cannot read \(output)") }
+    }
+
+    /// Sets the access and modification times of a tree (links themselves, not their targets) to `epoch`.
+    static func pinTimes(_ root: String, _ epoch: Int64) {
+        var times = [timespec(tv_sec: Int(epoch), tv_nsec: 0), timespec(tv_sec: Int(epoch), tv_nsec: 0)]
+        let paths = (FileManager.default.subpaths(atPath: root) ?? []).map { root + "/" + $0 } + [root]
+        for p in paths { _ = utimensat(AT_FDCWD, p, &times, AT_SYMLINK_NOFOLLOW) }
     }
 
     static func which(_ name: String) -> String? {

@@ -112,7 +112,7 @@ public enum Building {
     public static func build(
         _ project: Project, _ options: BuildOptions, observer: (any BuildObserver)? = nil
     ) async throws(Diagnostic) -> BuildResult {
-        let analysis = Analysis.run(project, useMemo: false)
+        let analysis = try resolvingImages(Analysis.run(project, useMemo: false), options)
         if let first = analysis.diagnostics.first(where: { $0.severity == .error }) {
             let count = analysis.diagnostics.filter { $0.severity == .error }.count
             throw Diagnostic(
@@ -250,6 +250,30 @@ public enum Building {
         return BuildResult(
             analysis: analysis, outcomes: sorted, backend: used.isEmpty ? nil : used.joined(separator: ", "), sourceDateEpoch: epoch,
             head: head)
+    }
+
+    /// Base images not pinned by `cosci.lock` are resolved to their digests now and added to the lock file (as
+    /// a first `cargo build` writes Cargo.lock; commit it), so keys hash `image@digest` here and in every later
+    /// command. An image that cannot be resolved stays unpinned (keyed by its reference), with a warning.
+    static func resolvingImages(_ analysis: Analysis, _ options: BuildOptions) throws(Diagnostic) -> Analysis {
+        let project = analysis.project
+        let locked = project.lockedImages
+        let unpinned = Set(analysis.tree.packages.compactMap { $0.build.image }.filter { !$0.isEmpty && locked[$0] == nil })
+        guard !unpinned.isEmpty, !analysis.hasErrors else { return analysis }
+        let puller = ImagePuller(cacheRoot: project.cacheRoot, access: options.registry, platform: project.platform)
+        var images = locked
+        for image in unpinned.sorted() {
+            do {
+                images[image] = try puller.resolve(try ImageReference(parsing: image))
+            } catch {
+                FileHandle.standardError.write(Data("cosci: warning: cannot resolve the base image \(image) (\(error.message)); its packages are keyed by the reference as written\n".utf8))
+            }
+        }
+        guard images.count > locked.count else { return analysis }
+        try Locking.write(images, to: project.lockFile)
+        FileHandle.standardError.write(Data("cosci: pinned \(images.count - locked.count) base image(s) in \(project.lockFile) (commit it)\n".utf8))
+        let keys = CacheKeys.compute(analysis.graph, platform: project.platform, images: images)
+        return Analysis(project: project, tree: analysis.tree, graph: analysis.graph, keys: keys, diagnostics: analysis.diagnostics)
     }
 
     /// Everything a build job reads, shared by the workers.

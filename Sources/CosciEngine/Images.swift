@@ -161,13 +161,18 @@ public enum Locking {
             guard let text = spec.build.image, !text.isEmpty, pinned[text] == nil else { continue }
             pinned[text] = try puller.resolve(try ImageReference(parsing: text))
         }
+        try write(pinned, to: project.lockFile)
+        return pinned
+    }
+
+    /// Writes a lock file (canonical JSON, schema `cosci.lock/v1`).
+    public static func write(_ pinned: [String: Digest], to file: String) throws(Diagnostic) {
         let doc = Value.map([
             "schema": .string("cosci.lock/v1"),
             "images": .map(pinned.mapValues { .string($0.description) }),
         ])
-        do { try AtomicFile.write(project.lockFile, Array((CanonicalJSON.encode(doc, pretty: true) + "\n").utf8)) } catch {
+        do { try AtomicFile.write(file, Array((CanonicalJSON.encode(doc, pretty: true) + "\n").utf8)) } catch {
             throw Diagnostic(at: nil, error.description)
         }
-        return pinned
     }
 }
