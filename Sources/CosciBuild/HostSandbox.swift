@@ -20,15 +20,7 @@ public struct HostSandbox: BuildBackend {
 
     public init() {}
 
-    public func unavailableReason() -> String? {
-        guard let bwrap = Subprocess.which("bwrap") else {
-            return "bubblewrap is not installed (apt-get install bubblewrap)"
-        }
-        if Subprocess.output(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "/bin/true"]) == nil {
-            return "bwrap cannot create a sandbox here (user namespaces disabled?)"
-        }
-        return nil
-    }
+    public func unavailableReason() -> String? { Bubblewrap.unavailableReason() }
 
     public func unsupportedReason(_ job: BuildJob) -> String? {
         if let image = job.spec.image, !image.isEmpty {
@@ -53,9 +45,6 @@ public struct HostSandbox: BuildBackend {
     }
 
     public func build(_ job: BuildJob, log: LogFile) throws(BuildFailure) -> BuildOutput {
-        guard let bwrap = Subprocess.which("bwrap") else {
-            throw BuildFailure(.environment, "bubblewrap is not installed (apt-get install bubblewrap)")
-        }
         if let why = unsupportedReason(job) { throw BuildFailure(.unsupported, "\(job.id): \(why)") }
         let work = job.workDirectory
         let luetbuild = work + "/luetbuild"
@@ -85,23 +74,9 @@ public struct HostSandbox: BuildBackend {
             }
         }
 
-        let base = sandboxArguments(job, work: work) + mounts
         var before: [String: FileTree.Stamp] = [:]
-        for (phase, lines) in [("prelude", job.spec.prelude), ("step", job.spec.steps)] {
-            if phase == "step" && packageRoot == nil { before = FileTree.snapshot(luetbuild) }
-            for (i, line) in lines.enumerated() {
-                let first = line.split(separator: "\n").first.map(String.init) ?? ""
-                log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
-                // The umask is set inside: libarchive flips the process umask to 0 for an instant while it
-                // unpacks on another worker thread, and a sandbox started at that instant would inherit it.
-                let result = try Subprocess.run(
-                    bwrap, base + ["--", "/bin/sh", "-c", "umask 022 && exec /bin/sh -ec \"$1\"", "sh", line],
-                    environment: [:], log: log)
-                if result.status != 0 {
-                    let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
-                    throw BuildFailure(.step, "\(job.id): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")
-                }
-            }
+        try Bubblewrap.run(job, arguments: sandboxArguments(job, work: work) + mounts, log: log) {
+            if packageRoot == nil { before = FileTree.snapshot(luetbuild) }
         }
         if let packageRoot {
             var st = stat()

@@ -17,13 +17,7 @@ public struct Rootfs: BuildBackend {
 
     public init() {}
 
-    public func unavailableReason() -> String? {
-        guard let bwrap = Subprocess.which("bwrap") else { return "bubblewrap is not installed (apt-get install bubblewrap)" }
-        if Subprocess.output(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "/bin/true"]) == nil {
-            return "bwrap cannot create a sandbox here (user namespaces disabled?)"
-        }
-        return nil
-    }
+    public func unavailableReason() -> String? { Bubblewrap.unavailableReason() }
 
     public func unsupportedReason(_ job: BuildJob) -> String? {
         if job.baseImage == nil && job.dependencyArtifacts.isEmpty {
@@ -36,9 +30,6 @@ public struct Rootfs: BuildBackend {
     }
 
     public func build(_ job: BuildJob, log: LogFile) throws(BuildFailure) -> BuildOutput {
-        guard let bwrap = Subprocess.which("bwrap") else {
-            throw BuildFailure(.environment, "bubblewrap is not installed (apt-get install bubblewrap)")
-        }
         if let why = unsupportedReason(job) { throw BuildFailure(.unsupported, "\(job.id): \(why)") }
         let work = job.workDirectory
         let root = work + "/rootfs"
@@ -90,20 +81,7 @@ public struct Rootfs: BuildBackend {
         ]
         for (k, v) in job.environment { args += ["--setenv", k, v] }
         var before: [String: FileTree.Stamp] = [:]
-        for (phase, lines) in [("prelude", job.spec.prelude), ("step", job.spec.steps)] {
-            if phase == "step" { before = FileTree.snapshot(root) }
-            for (i, line) in lines.enumerated() {
-                let first = line.split(separator: "\n").first.map(String.init) ?? ""
-                log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
-                let result = try Subprocess.run(
-                    bwrap, args + ["--", "/bin/sh", "-c", "umask 022 && exec /bin/sh -ec \"$1\"", "sh", line],
-                    environment: [:], log: log)
-                if result.status != 0 {
-                    let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
-                    throw BuildFailure(.step, "\(job.id): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")
-                }
-            }
-        }
+        try Bubblewrap.run(job, arguments: args, log: log) { before = FileTree.snapshot(root) }
         if let dir = job.spec.packageDir {
             guard !dir.split(separator: "/").contains("..") else {
                 throw BuildFailure(.spec, "\(job.id): package_dir \(dir) leaves the root filesystem")

@@ -259,8 +259,11 @@ public enum Building {
         let project = analysis.project
         let locked = project.lockedImages
         let unpinned = Set(analysis.tree.packages.compactMap { $0.build.image }.filter { !$0.isEmpty && locked[$0] == nil })
-        guard !unpinned.isEmpty, !analysis.hasErrors else { return analysis }
-        let puller = ImagePuller(cacheRoot: project.cacheRoot, access: options.registry, platform: project.platform)
+        // host-sandbox never uses a base image: nothing to resolve for it.
+        guard !unpinned.isEmpty, !analysis.hasErrors, options.backend != .hostSandbox else { return analysis }
+        var access = options.registry
+        access.attempts = min(access.attempts, 3)
+        let puller = ImagePuller(cacheRoot: project.cacheRoot, access: access, platform: project.platform)
         var images = locked
         for image in unpinned.sorted() {
             do {

@@ -234,7 +234,7 @@ func json(_ text: String) -> [String: Any] {
         let r = try repo.cosci(["build", "distro/base", "--backend", "host-sandbox"])
         #expect(r.status == 3)
         #expect(r.stderr.contains("cannot build with host-sandbox: it builds FROM the image registry.example/base:1"), "\(r.stderr)")
-        #expect(r.stderr.contains("use --backend podman"))
+        #expect(r.stderr.contains("use --backend rootfs or podman"))
     }
 }
 
