@@ -39,6 +39,8 @@ public struct AssembledImage: Sendable {
     public let iso: String?
     /// The ISO's sha256.
     public let isoDigest: Digest?
+    /// Platforms under the image (more than one: `digest` is a multi-arch index).
+    public let platforms: Int
 }
 
 /// OS images from image specs: the base package's root filesystem and the packages on top, squashed into one
@@ -58,6 +60,15 @@ public enum Assembling {
         }
         let analysis = Analysis.run(project)
         if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
+        // Several platforms in cosci.yaml: one image per platform under a multi-arch index.
+        var others: [(Platform, Analysis)] = []
+        for text in project.config.platforms {
+            guard let p = try? Platform(parsing: text), p != project.platform else { continue }
+            let other = project.with(platform: p)
+            let a = Analysis.run(other)
+            if let first = a.diagnostics.first(where: { $0.severity == .error }) { throw first }
+            others.append((p, a))
+        }
         var build = BuildOptions()
         build.cache = options.cache
         build.output = options.output
@@ -68,7 +79,9 @@ public enum Assembling {
         let head = Building.headCommit(project)
         var out: [AssembledImage] = []
         for spec in specs {
-            out.append(try assemble(spec, project: project, analysis: analysis, cache: cache, output: output, epoch: epoch, head: head, options: options))
+            out.append(try assemble(
+                spec, project: project, analysis: analysis, others: others, cache: cache, output: output, epoch: epoch, head: head,
+                options: options))
         }
         return out
     }
@@ -81,25 +94,51 @@ public enum Assembling {
     }
 
     static func assemble(
-        _ spec: ImageSpec, project: Project, analysis: Analysis, cache: LocalCache, output: String, epoch: Int64, head: String?,
-        options: AssembleOptions
+        _ spec: ImageSpec, project: Project, analysis: Analysis, others: [(Platform, Analysis)], cache: LocalCache, output: String,
+        epoch: Int64, head: String?, options: AssembleOptions
     ) throws(Diagnostic) -> AssembledImage {
+        let scratch = (cache.root as NSString).deletingLastPathComponent + "/assemble-\(spec.name)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: scratch)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let (image, version, rootfs) = try platformImage(
+            spec, platform: project.platform, analysis: analysis, cache: cache, epoch: epoch, head: head, scratch: scratch + "/main")
+        var published = image
+        var extra: [ImageContent] = []
+        if !others.isEmpty {
+            var entries: [(Platform, ImageContent)] = [(project.platform, image)]
+            for (p, a) in others {
+                let (img, _, _) = try platformImage(spec, platform: p, analysis: a, cache: cache, epoch: epoch, head: head, scratch: scratch + "/\(p.architecture)")
+                entries.append((p, img))
+            }
+            // The order of cosci.yaml's `platforms:`, whichever platform this run is for: one index, one digest.
+            let order = project.config.platforms.compactMap { try? Platform(parsing: $0) }
+            entries.sort { (order.firstIndex(of: $0.0) ?? Int.max, $0.0.description) < (order.firstIndex(of: $1.0) ?? Int.max, $1.0.description) }
+            extra = entries.map(\.1)
+            published = ImageJSON.index(entries.map { (platform: $0.0, image: $0.1) }, annotations: ["org.opencontainers.image.title": spec.name])
+        }
+        return try store(spec, image: published, children: extra, version: version, rootfs: rootfs, project: project, output: output,
+                         epoch: epoch, scratch: scratch, options: options)
+    }
+
+    /// The image of one platform, and the root filesystem it was made from (kept in `scratch`).
+    static func platformImage(
+        _ spec: ImageSpec, platform: Platform, analysis: Analysis, cache: LocalCache, epoch: Int64, head: String?, scratch: String
+    ) throws(Diagnostic) -> (ImageContent, String, String) {
         let base = try resolve(spec.base, analysis, spec: spec)
         let ids = [base] + (try spec.packages.map { (r) throws(Diagnostic) in try resolve(r, analysis, spec: spec) })
         var artifacts: [(PackageID, String, ArtifactMetadata)] = []
         for id in ids {
             let key = analysis.keys[id]!.key
             guard let found = try? cache.artifact(for: key) else {
-                throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), "\(id) has no artifact in the cache", hint: "build it first: cosci build \(id.family)")
+                throw Diagnostic(
+                    at: SourceLocation(file: spec.file, line: 0), "\(id) has no artifact for \(platform) in the cache",
+                    hint: "build it first: cosci build \(id.family) --platform \(platform)")
             }
             artifacts.append((id, found.path, found.metadata))
         }
-        let scratch = (cache.root as NSString).deletingLastPathComponent + "/assemble-\(spec.name)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: scratch)
         do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
             throw Diagnostic(at: nil, "cannot create \(scratch): \(error.localizedDescription)")
         }
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
 
         // The root filesystem: every artifact in order (the ISO and the squashed layer are made from it).
         let rootfs = scratch + "/rootfs"
@@ -140,13 +179,21 @@ public enum Assembling {
         if let head { annotations["org.opencontainers.image.revision"] = head }
         var labels = spec.labels
         labels["io.cosci.packages"] = ids.map(\.description).joined(separator: " ")
-        let image = ImageJSON.image(layers: layers, platform: project.platform, epoch: epoch, labels: labels, annotations: annotations)
-        let tag = Tag.sanitized(base.version.text)
+        let image = ImageJSON.image(layers: layers, platform: platform, epoch: epoch, labels: labels, annotations: annotations)
+        return (image, Tag.sanitized(base.version.text), rootfs)
+    }
+
+    /// Writes an image (or an index and its children) to the layout, pushes it, writes its ISO.
+    static func store(
+        _ spec: ImageSpec, image: ImageContent, children: [ImageContent], version tag: String, rootfs: String, project: Project,
+        output: String, epoch: Int64, scratch: String, options: AssembleOptions
+    ) throws(Diagnostic) -> AssembledImage {
+        let blobs = children.flatMap { $0.blobs + [Blob(mediaType: $0.mediaType, bytes: $0.manifest)] } + image.blobs
 
         let layout = output + "/images/" + spec.name
         do {
             let store = try LayoutStore(path: layout)
-            _ = try store.push(image.blobs)
+            _ = try store.push(blobs)
             try store.putManifest(image)
             try store.tag([tag: image, "latest": image])
         } catch {
@@ -157,7 +204,8 @@ public enum Assembling {
             let full = target.hasSuffix("/") ? target + spec.name : target + "/" + spec.name
             let store = try options.registry.store(full)
             do {
-                _ = try store.push(image.blobs)
+                _ = try store.push(blobs.filter { b in !children.contains { $0.digest == b.descriptor.digest } })
+                for child in children { try store.putManifest(child) }
                 try store.putManifest(image)
                 try store.tag([tag: image])
             } catch {
@@ -174,8 +222,8 @@ public enum Assembling {
             isoPath = file
         }
         return AssembledImage(
-            name: spec.name, version: tag, digest: image.digest, layers: layers.count, layout: layout, pushed: pushed, iso: isoPath,
-            isoDigest: isoDigest)
+            name: spec.name, version: tag, digest: image.digest, layers: max(1, ImageJSON.layers(ofManifest: image.manifest).count),
+            layout: layout, pushed: pushed, iso: isoPath, isoDigest: isoDigest, platforms: max(1, children.count))
     }
 }
 

@@ -125,6 +125,13 @@ public struct Project: Sendable {
         Project.absolute(config.cache ?? ".cosci/cache", cwd: root)
     }
 
+    /// The same project for another platform.
+    public func with(platform: Platform) -> Project {
+        Project(
+            root: root, configFile: configFile, config: config, tree: tree, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
+            jobs: jobs, warnings: warnings)
+    }
+
     /// The lock file pinning base images (`cosci lock`): `cosci.lock` in the project root.
     public var lockFile: String { root + "/cosci.lock" }
 

@@ -107,6 +107,20 @@ public enum ImageJSON {
             blobs: [config] + layers, manifest: Array(CanonicalJSON.encode(.map(m)).utf8), mediaType: MediaType.manifest)
     }
 
+    /// A multi-arch index over per-platform images (which must be stored first).
+    public static func index(_ images: [(platform: Platform, image: ImageContent)], annotations: [String: String]) -> ImageContent {
+        let manifests: [Value] = images.map { entry in
+            var p: [String: Value] = ["os": .string(entry.platform.os), "architecture": .string(entry.platform.architecture)]
+            if let v = entry.platform.variant { p["variant"] = .string(v) }
+            var d = entry.image.descriptor.value.mapValue ?? [:]
+            d["platform"] = .map(p)
+            return .map(d)
+        }
+        var m: [String: Value] = ["schemaVersion": .int(2), "mediaType": .string(MediaType.index), "manifests": .list(manifests)]
+        if !annotations.isEmpty { m["annotations"] = .map(annotations.mapValues(Value.string)) }
+        return ImageContent(blobs: [], manifest: Array(CanonicalJSON.encode(.map(m)).utf8), mediaType: MediaType.index)
+    }
+
     /// The annotations of a manifest (to read back cosci's key from a published image).
     public static func annotations(ofManifest bytes: [UInt8]) -> [String: String] {
         guard let doc = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return [:] }

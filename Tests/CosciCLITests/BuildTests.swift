@@ -182,6 +182,32 @@ func json(_ text: String) -> [String: Any] {
     }
 }
 
+@Suite(.serialized) struct MultiArch {
+    @Test func severalPlatformsGiveOneIndexWhateverPlatformAssembles() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        try repo.replace("cosci.yaml", "platform: linux/amd64\n", "platform: linux/amd64\nplatforms: [linux/amd64, linux/arm64]\n")
+        try repo.git("commit", "-qam", "two platforms")
+        #expect(try repo.cosci(["build", "--all"]).status == 0)
+        let missing = try repo.cosci(["assemble"])
+        #expect(missing.status == 2, "\(missing.stderr)")
+        #expect(missing.stderr.contains("has no artifact for linux/arm64 in the cache"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("--platform linux/arm64"))
+        #expect(try repo.cosci(["build", "--all", "--platform", "linux/arm64"]).status == 0)
+        let amd = try repo.cosci(["assemble"])
+        let arm = try repo.cosci(["assemble", "--platform", "linux/arm64"])
+        #expect(amd.status == 0 && arm.status == 0, "\(amd.stderr)\(arm.stderr)")
+        #expect(amd.stdout == arm.stdout, "one index, one digest")
+        let raw = try capture("/usr/bin/skopeo", ["inspect", "--raw", "oci:\(repo.path("dist/images/cos").path):latest"])
+        let index = json(raw.out)
+        #expect(index["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
+        let platforms = (index["manifests"] as? [[String: Any]] ?? []).compactMap { ($0["platform"] as? [String: String])?["architecture"] }
+        #expect(platforms == ["amd64", "arm64"])
+        let copy = try capture("/usr/bin/skopeo", ["copy", "--override-arch", "arm64", "oci:\(repo.path("dist/images/cos").path):latest", "oci:\(repo.path("arm").path):x"])
+        #expect(copy.status == 0)
+    }
+}
+
 @Suite(.serialized) struct BuildFailures {
     /// toolchain/shellkit is a dependency of most of the tree; distro/base and system/kernel do not need it.
     func brokenRepo() throws -> BuildRepo {
