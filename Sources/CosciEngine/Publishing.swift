@@ -20,6 +20,8 @@ public struct PublishOptions: Sendable {
     /// and the layer digest is the artifact's sha256); `.gzip` rewrites zstd artifacts as gzip layers, for
     /// clients that predate zstd layers (umoci 0.4, old docker). Rewritten layers are kept in the cache.
     public var layerCompression: Compression?
+    /// Receives one line per phase (images prepared, blobs to upload, manifests, tags, the index).
+    public var progress: (@Sendable (String) -> Void)?
     public var registry = RegistryAccess()
 
     public init(target: String) {
@@ -126,8 +128,10 @@ public enum Publishing {
             try fileImage(allFiles[i], in: dir, staging: staging, epoch: epoch)
         }
 
+        options.progress?("prepared \(packages.count + files.count) image(s) for \(store.name)")
         do {
-            return try push(packages: packages, files: files, to: store, force: options.force, revision: existing.revision)
+            return try push(
+                packages: packages, files: files, to: store, force: options.force, revision: existing.revision, progress: options.progress)
         } catch let d as Diagnostic {
             throw d
         } catch {
@@ -136,7 +140,8 @@ public enum Publishing {
     }
 
     static func push(
-        packages: [PlannedImage], files: [PlannedImage], to store: any ImageStore, force: Bool, revision: Int
+        packages: [PlannedImage], files: [PlannedImage], to store: any ImageStore, force: Bool, revision: Int,
+        progress: (@Sendable (String) -> Void)? = nil
     ) throws -> PublishReport {
         let present = Set(try store.tags())
         let published = try store.digests(ofTags: (packages + files).map(\.tag).filter(present.contains))
@@ -175,7 +180,10 @@ public enum Publishing {
         // Blobs, deduplicated, then manifests by digest, then tags, repository.yaml last.
         var blobs: [Digest: Blob] = [:]
         for p in toTag { for b in p.image.blobs { blobs[b.descriptor.digest] = b } }
+        let total = blobs.values.reduce(Int64(0)) { $0 + $1.descriptor.size }
+        progress?("\(unchanged) tag(s) already current; pushing \(blobs.count) blob(s) (\(total) bytes at most) for \(toTag.count) image(s)")
         let (bytes, skipped) = try store.push(blobs.values.sorted { $0.descriptor.digest < $1.descriptor.digest })
+        progress?("blobs done: \(bytes) bytes uploaded, \(skipped) already there; manifests and tags next, repository.yaml last")
         if let registry = store as? RegistryStore {
             try registry.putManifests(toTag.map(\.image))
         } else {

@@ -50,6 +50,7 @@ extension Cosci {
             o.repository = repository.map(Output.absolute)
             o.force = force
             o.layerCompression = layerCompression
+            o.progress = { Output.error("cosci: " + $0) }
             o.registry = registry.access
             do {
                 let r = try Publishing.publish(project, o)
