@@ -102,9 +102,9 @@ extension Cosci {
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The whole batch: build every package missing from the cache, write the repository and the reports.",
+            abstract: "The whole batch: build every package missing from the cache, write the repository, assemble the OS images, write the reports.",
             discussion: """
-                Writes under the output directory (default dist/): repository/ (luet-compatible: artifacts, \
+                Writes under the output directory (default dist/): images/ (the OS images of images/*.yaml, OCI layouts), repository/ (luet-compatible: artifacts, \
                 metadata, repository.yaml written last), logs/, report.json (canonical, schema cosci.run/v1), \
                 report.md, junit.xml and report.timings.json (read by later plans for duration estimates). \
                 A second run with nothing changed builds nothing and leaves the repository as it is. \
