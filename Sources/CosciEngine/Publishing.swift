@@ -106,7 +106,8 @@ public enum Publishing {
         try? FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
 
-        let epoch = (try? lastUpdate(dir)) ?? 0
+        let epoch = (try? String(contentsOfFile: dir + "/" + RepositoryIndex.indexFile, encoding: .utf8))
+            .flatMap { try? RepositoryIndex.describe($0, file: dir + "/" + RepositoryIndex.indexFile).lastUpdate } ?? 0
         let layers = project.cacheRoot + "/layers"
         for a in existing.artifacts where !FileManager.default.fileExists(atPath: dir + "/" + a.path) {
             throw Diagnostic(at: nil, "\(dir)/\(a.path) is in the repository index but missing", hint: "run `cosci run` again to restore it")
@@ -305,14 +306,6 @@ public enum Publishing {
         }
         if let e = failure.read() { throw e }
         return results.read().map { $0! }
-    }
-
-    static func lastUpdate(_ dir: String) throws -> Int64 {
-        let text = try String(contentsOfFile: dir + "/" + RepositoryIndex.indexFile, encoding: .utf8)
-        for line in text.split(separator: "\n") where line.hasPrefix("last_update:") {
-            return Int64(line.dropFirst(12).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))) ?? 0
-        }
-        return 0
     }
 }
 

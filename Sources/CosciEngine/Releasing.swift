@@ -86,8 +86,9 @@ public enum Releasing {
         }
         // What is published: its index and metadata.
         let published = try readFile(source, tag: RepositoryIndex.indexFile, scratch: scratch)
-        let epoch = Int64(try yamlField(published, "last_update") ?? "0") ?? 0
-        let metaName = try metaFileName(published)
+        let description = try describe(published, "\(source.name):\(RepositoryIndex.indexFile)")
+        let epoch = description.lastUpdate
+        let metaName = description.metaFile
         let metaArchive = scratch + "/published-meta"
         try writeBytes(try readFile(source, tag: Tag.sanitized(metaName), scratch: scratch), to: metaArchive)
         let artifacts = try readIndex(metaArchive).filter { channel.carries($0.id.family) }
@@ -102,7 +103,7 @@ public enum Releasing {
         if let last = log.last {
             try writeBytes(try readFile(target, tag: "\(last.id)-\(RepositoryIndex.indexFile)", scratch: scratch, member: "\(last.id)-\(RepositoryIndex.indexFile)"), to: work + "/" + RepositoryIndex.indexFile)
             let seeded = [UInt8](FileManager.default.contents(atPath: work + "/" + RepositoryIndex.indexFile) ?? Data())
-            let prevMeta = try metaFileName(seeded)
+            let prevMeta = try describe(seeded, "\(target.name):\(last.id)-\(RepositoryIndex.indexFile)").metaFile
             try writeBytes(try readFile(target, tag: Tag.sanitized(prevMeta), scratch: scratch, member: prevMeta), to: work + "/" + prevMeta)
             previousArtifacts = try readIndex(work + "/" + prevMeta)
         }
@@ -237,20 +238,10 @@ public enum Releasing {
         do { try AtomicFile.write(path, bytes) } catch { throw Diagnostic(at: nil, error.description) }
     }
 
-    static func yamlField(_ bytes: [UInt8], _ name: String) throws(Diagnostic) -> String? {
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name + ":") {
-            return line.dropFirst(name.count + 1).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+    static func describe(_ bytes: [UInt8], _ file: String) throws(Diagnostic) -> RepositoryIndex.Description {
+        do { return try RepositoryIndex.describe(String(decoding: bytes, as: UTF8.self), file: file) } catch {
+            throw Diagnostic(at: nil, error.description)
         }
-        return nil
-    }
-
-    /// `repo_files.meta.filename` of a repository.yaml.
-    static func metaFileName(_ bytes: [UInt8]) throws(Diagnostic) -> String {
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
-        guard let meta = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "meta:" }),
-            let name = lines[meta...].first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("filename:") })
-        else { throw Diagnostic(at: nil, "repository.yaml names no meta file") }
-        return name.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
     }
 
     static func readIndex(_ metaArchive: String) throws(Diagnostic) -> [ArtifactMetadata] {

@@ -49,31 +49,52 @@ public enum RepositoryIndex {
     static let metaFile = "repository.meta.yaml.tar.zst"
     static let metaMember = "repository.meta.yaml"
 
-    /// Reads the index entries of an existing repository directory (none when there is no index).
-    public static func existing(in directory: String) throws(RepositoryError) -> (revision: Int, artifacts: [ArtifactMetadata], files: [String: String]) {
-        let index = directory + "/" + indexFile
-        guard let text = try? String(contentsOfFile: index, encoding: .utf8) else { return (0, [], [:]) }
+    /// What a `repository.yaml` says: its revision, its `last_update`, and its `repo_files`.
+    public struct Description: Sendable {
+        public let revision: Int
+        /// `last_update`, seconds since 1970.
+        public let lastUpdate: Int64
+        /// `repo_files` file names → sha256 hex.
+        public let checksums: [String: String]
+        /// `repo_files.meta.filename`.
+        public let metaFile: String
+    }
+
+    /// Parses a `repository.yaml` (`file` names it in errors).
+    public static func describe(_ text: String, file: String) throws(RepositoryError) -> Description {
         let doc: Value
         do {
-            guard let node = try YAMLNode.compose(text) else { throw RepositoryError("\(index): empty") }
+            guard let node = try YAMLNode.compose(text) else { throw RepositoryError("\(file): empty") }
             doc = try Value(yaml: node)
         } catch let e as RepositoryError {
             throw e
         } catch {
-            throw RepositoryError("\(index): \(error) (delete it to start a new repository)")
+            throw RepositoryError("\(file): \(error) (delete it to start a new repository)")
         }
-        let revision: Int = {
-            if case .int(let r)? = doc["revision"] { return r }
-            return Int(doc["revision"]?.scalarText ?? "") ?? 0
-        }()
+        func integer(_ v: Value?) -> Int64 {
+            if case .int(let i)? = v { return Int64(i) }
+            return Int64(v?.scalarText ?? "") ?? 0
+        }
         var sums: [String: String] = [:]
         var metaName = metaFile
-        for (role, file) in doc["repo_files"]?.mapValue ?? [:] {
-            if let name = file["filename"]?.stringValue {
-                sums[name] = file["checksums"]?["sha256"]?.stringValue
+        for (role, f) in doc["repo_files"]?.mapValue ?? [:] {
+            if let name = f["filename"]?.stringValue {
+                sums[name] = f["checksums"]?["sha256"]?.stringValue
                 if role == "meta" { metaName = name }
             }
         }
+        return Description(
+            revision: Int(integer(doc["revision"])), lastUpdate: integer(doc["last_update"]), checksums: sums, metaFile: metaName)
+    }
+
+    /// Reads the index entries of an existing repository directory (none when there is no index).
+    public static func existing(in directory: String) throws(RepositoryError) -> (revision: Int, artifacts: [ArtifactMetadata], files: [String: String]) {
+        let index = directory + "/" + indexFile
+        guard let text = try? String(contentsOfFile: index, encoding: .utf8) else { return (0, [], [:]) }
+        let description = try describe(text, file: index)
+        let revision = description.revision
+        let sums = description.checksums
+        let metaName = description.metaFile
         let metaPath = directory + "/" + metaName
         guard FileManager.default.fileExists(atPath: metaPath) else { return (revision, [], sums) }
         let bytes: [UInt8]
