@@ -101,12 +101,11 @@ public enum Running {
             project, artifacts: artifacts, directory: output + "/" + repositoryDirectory, options: repoOptions)
     }
 
-    /// Whether `path` exists with this size (a cheap check; the name carries the version, the metadata the digest).
+    /// Whether `path` holds exactly this artifact (the size first, then the streamed digest).
     static func sameFile(_ path: String, sha256: Digest, size: Int64) -> Bool {
         var st = stat()
         guard stat(path, &st) == 0, Int64(st.st_size) == size else { return false }
-        guard let data = FileManager.default.contents(atPath: path) else { return false }
-        return Digest.sha256(of: [UInt8](data)) == sha256
+        return Digest.sha256(ofFile: path) == sha256
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// A content digest, `sha256:<64 lowercase hex>`. Validated on construction.
 public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
@@ -37,6 +38,19 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, C
         var h = SHA256()
         h.update(data: Array(bytes))
         return Digest(h.finalize())
+    }
+
+    /// The SHA-256 of a file's bytes, read in 1 MiB blocks (never the whole file in memory); nil when it cannot be read.
+    public static func sha256(ofFile path: String) -> Digest? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        var hasher = SHA256()
+        do {
+            while let data = try h.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
+        } catch {
+            return nil
+        }
+        return Digest(hasher.finalize())
     }
 
     public var description: String { "sha256:\(hex)" }

@@ -2,7 +2,6 @@
     import Glibc
 #endif
 import CosciModel
-import struct Crypto.SHA256
 import Foundation
 
 /// How cosci talks to registries.
@@ -289,7 +288,7 @@ public final class RegistryClient {
             return FileHandle(forWritingAtPath: tmp)
         }
         guard r.status == 200 else { throw failure("GET", url, r) }
-        guard let actual = try? Self.digest(ofFile: tmp), actual == digest else {
+        guard let actual = Digest.sha256(ofFile: tmp), actual == digest else {
             throw RegistryError(method: "GET", path: Redaction.path(url), status: 200, code: "DIGEST_INVALID", message: "the blob's content does not match its digest", hint: "the registry or a proxy corrupted it; try again")
         }
         guard rename(tmp, path) == 0 else {
@@ -442,14 +441,6 @@ public final class RegistryClient {
         }
     }
 
-    /// SHA-256 of a file, streamed.
-    public static func digest(ofFile path: String) throws -> Digest {
-        guard let h = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
-        defer { try? h.close() }
-        var hasher = SHA256()
-        while let data = try h.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
-        return Digest(hasher.finalize())
-    }
 }
 
 extension Redaction {
