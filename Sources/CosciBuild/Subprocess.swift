@@ -52,9 +52,17 @@ enum Subprocess {
     }
 
     /// Finds a program on PATH.
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-        for dir in path.split(separator: ":") {
+    static func which(_ name: String) -> String? { Executables.find(name) }
+}
+
+/// Finding the tools cosci runs (bwrap, podman, xorriso, …).
+public enum Executables {
+    /// A program on PATH, then in /usr/sbin and /sbin (where Debian puts some tools, such as mksquashfs, that a
+    /// user's PATH may lack); nil when absent.
+    public static func find(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+        for dir in dirs {
             let candidate = "\(dir)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }
         }

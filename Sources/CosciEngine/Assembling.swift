@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciArchive
+import CosciBuild
 import CosciManifest
 import CosciModel
 import CosciRegistry
@@ -234,10 +235,10 @@ public enum ISOWriter {
         rootfs: String, files: [String: String], specDirectory: String, label: String, epoch: Int64, to output: String,
         scratch: String
     ) throws(Diagnostic) -> Digest {
-        guard let xorriso = which("xorriso") else {
+        guard let xorriso = Executables.find("xorriso") else {
             throw Diagnostic(at: nil, "xorriso is not installed, so no ISO can be written", hint: "apt-get install xorriso")
         }
-        guard let mksquashfs = which("mksquashfs") else {
+        guard let mksquashfs = Executables.find("mksquashfs") else {
             throw Diagnostic(at: nil, "mksquashfs is not installed, so no ISO can be written", hint: "apt-get install squashfs-tools")
         }
         let isoRoot = scratch + "/iso"
@@ -271,16 +272,6 @@ public enum ISOWriter {
         var times = [timespec(tv_sec: Int(epoch), tv_nsec: 0), timespec(tv_sec: Int(epoch), tv_nsec: 0)]
         let paths = (FileManager.default.subpaths(atPath: root) ?? []).map { root + "/" + $0 } + [root]
         for p in paths { _ = utimensat(AT_FDCWD, p, &times, AT_SYMLINK_NOFOLLOW) }
-    }
-
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        let dirs: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
-        for dir in dirs {
-            let p = "\(dir)/\(name)"
-            if access(p, X_OK) == 0 { return p }
-        }
-        return nil
     }
 
     static func run(_ tool: String, _ args: [String], epoch: Int64, what: String) throws(Diagnostic) {
