@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciArchive
 import Foundation
 
 /// File-system helpers of the build: staging the package directory, and the before/after comparison that finds
@@ -40,6 +41,42 @@ enum FileTree {
             try FileManager.default.copyItem(atPath: from, toPath: to)
         } catch {
             throw BuildFailure(.environment, "cannot copy \(from) to \(to): \(error.localizedDescription)")
+        }
+    }
+
+    /// Unpacks the build dependencies' artifacts into `root`, in order (later ones over earlier ones).
+    static func layerDependencies(_ job: BuildJob, into root: String, log: LogFile) throws(BuildFailure) {
+        for artifact in job.dependencyArtifacts {
+            log.note("layer \((artifact as NSString).lastPathComponent)")
+            do { _ = try TarArchive.extract(artifact, into: root) } catch {
+                throw BuildFailure(.environment, "cannot unpack the dependency \(artifact): \(error)")
+            }
+        }
+    }
+
+    /// Places each `copy:` source, taken from its package's artifact, at the host path `target` gives for its
+    /// destination. A destination with a `..` component is the spec's error.
+    static func placeCopies(
+        _ job: BuildJob, log: LogFile, target: (ResolvedCopy) -> String
+    ) throws(BuildFailure) {
+        for (i, c) in job.copies.enumerated() {
+            guard !c.destination.split(separator: "/").contains("..") else {
+                throw BuildFailure(.spec, "\(job.id): copy: destination \(c.destination) leaves the build's filesystem")
+            }
+            let scratch = job.workDirectory + "/copy-\(i)"
+            do { _ = try TarArchive.extract(c.artifact, into: scratch) } catch {
+                throw BuildFailure(.environment, "cannot unpack \(c.artifact) for copy: \(error)")
+            }
+            let source = scratch + "/" + c.source.trimmingPrefix("/")
+            var st = stat()
+            guard lstat(source, &st) == 0 else {
+                throw BuildFailure(.step, "\(job.id): copy: \(c.source) is not in the artifact of \(c.package)")
+            }
+            let destination = target(c)
+            log.note("copy \(c.package):\(c.source) → \(c.destination)")
+            try makeDirectory((destination as NSString).deletingLastPathComponent)
+            try copyItem(source, destination)
+            try? FileManager.default.removeItem(atPath: scratch)
         }
     }
 

@@ -52,15 +52,9 @@ public struct HostSandbox: BuildBackend {
         for d in [luetbuild, sysroot, work + "/tmp", work + "/package"] { try FileTree.makeDirectory(d) }
 
         try FileTree.copy(job.files, from: job.packageDirectory, to: luetbuild)
-        for artifact in job.dependencyArtifacts {
-            log.note("sysroot: unpack \((artifact as NSString).lastPathComponent)")
-            do {
-                _ = try TarArchive.extract(artifact, into: sysroot)
-            } catch {
-                throw BuildFailure(.environment, "cannot unpack the dependency \(artifact): \(error)")
-            }
-        }
-        try stageCopies(job, log: log)
+        try FileTree.layerDependencies(job, into: sysroot, log: log)
+        // unsupportedReason has checked that every destination is writable here.
+        try FileTree.placeCopies(job, log: log) { Layout.hostPath(for: $0.destination, job: job)! }
 
         var mounts: [String] = []
         var packageRoot: String?
@@ -128,28 +122,6 @@ public struct HostSandbox: BuildBackend {
         ]
         for (k, v) in job.environment { args += ["--setenv", k, v] }
         return args
-    }
-
-    /// Places `copy:` sources from other packages' artifacts where the spec asks.
-    private func stageCopies(_ job: BuildJob, log: LogFile) throws(BuildFailure) {
-        for (i, c) in job.copies.enumerated() {
-            let scratch = job.workDirectory + "/copy-\(i)"
-            do {
-                _ = try TarArchive.extract(c.artifact, into: scratch)
-            } catch {
-                throw BuildFailure(.environment, "cannot unpack \(c.artifact) for copy: \(error)")
-            }
-            let source = scratch + "/" + c.source.trimmingPrefix("/")
-            var st = stat()
-            guard lstat(source, &st) == 0 else {
-                throw BuildFailure(.step, "\(job.id): copy: \(c.source) is not in the artifact of \(c.package)")
-            }
-            let target = Layout.hostPath(for: c.destination, job: job)!
-            log.note("copy \(c.package):\(c.source) → \(c.destination)")
-            try FileTree.makeDirectory((target as NSString).deletingLastPathComponent)
-            try FileTree.copyItem(source, target)
-            try? FileManager.default.removeItem(atPath: scratch)
-        }
     }
 }
 

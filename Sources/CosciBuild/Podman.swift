@@ -114,27 +114,9 @@ public struct Podman: BuildBackend {
         try FileTree.makeDirectory(context + "/luetbuild")
         try FileTree.makeDirectory(context + "/sysroot")
         try FileTree.copy(job.files, from: job.packageDirectory, to: context + "/luetbuild")
-        for artifact in job.dependencyArtifacts {
-            log.note("root: layer \((artifact as NSString).lastPathComponent)")
-            do { _ = try TarArchive.extract(artifact, into: context + "/sysroot") } catch {
-                throw BuildFailure(.environment, "cannot unpack the dependency \(artifact): \(error)")
-            }
-        }
-        for c in job.copies {
-            let scratch = work + "/copy"
-            do { _ = try TarArchive.extract(c.artifact, into: scratch) } catch {
-                throw BuildFailure(.environment, "cannot unpack \(c.artifact) for copy: \(error)")
-            }
-            let source = scratch + "/" + c.source.trimmingPrefix("/")
-            guard FileManager.default.fileExists(atPath: source) else {
-                throw BuildFailure(.step, "\(job.id): copy: \(c.source) is not in the artifact of \(c.package)")
-            }
-            // Destinations land in the builder's filesystem through the sysroot layer.
-            let target = context + "/sysroot/" + c.destination.trimmingPrefix("/")
-            try FileTree.makeDirectory((target as NSString).deletingLastPathComponent)
-            try FileTree.copyItem(source, target)
-            try? FileManager.default.removeItem(atPath: scratch)
-        }
+        try FileTree.layerDependencies(job, into: context + "/sysroot", log: log)
+        // Destinations land in the builder's filesystem through the sysroot layer.
+        try FileTree.placeCopies(job, log: log) { context + "/sysroot/" + $0.destination.trimmingPrefix("/") }
         let file = work + "/Containerfile"
         do { try containerfile(job).write(toFile: file, atomically: true, encoding: .utf8) } catch {
             throw BuildFailure(.environment, "cannot write \(file)")

@@ -43,33 +43,11 @@ public struct Rootfs: BuildBackend {
                 throw BuildFailure(.environment, "cannot unpack a layer of \(job.baseImage ?? "the base image"): \(error)")
             }
         }
-        for artifact in job.dependencyArtifacts {
-            log.note("layer \((artifact as NSString).lastPathComponent)")
-            do { _ = try TarArchive.extract(artifact, into: root) } catch {
-                throw BuildFailure(.environment, "cannot unpack the dependency \(artifact): \(error)")
-            }
-        }
+        try FileTree.layerDependencies(job, into: root, log: log)
         // Mount points the sandbox needs exist before the prelude, so they are never part of a delta.
         for d in ["proc", "dev", "tmp", "luetbuild"] { try FileTree.makeDirectory(root + "/" + d) }
         try FileTree.copy(job.files, from: job.packageDirectory, to: root + "/luetbuild")
-        for c in job.copies {
-            let scratch = work + "/copy"
-            do { _ = try TarArchive.extract(c.artifact, into: scratch) } catch {
-                throw BuildFailure(.environment, "cannot unpack \(c.artifact) for copy: \(error)")
-            }
-            let source = scratch + "/" + c.source.trimmingPrefix("/")
-            guard FileManager.default.fileExists(atPath: source) || (try? FileManager.default.destinationOfSymbolicLink(atPath: source)) != nil else {
-                throw BuildFailure(.step, "\(job.id): copy: \(c.source) is not in the artifact of \(c.package)")
-            }
-            guard !c.destination.split(separator: "/").contains("..") else {
-                throw BuildFailure(.spec, "\(job.id): copy: destination \(c.destination) leaves the root filesystem")
-            }
-            let target = root + "/" + c.destination.trimmingPrefix("/")
-            log.note("copy \(c.package):\(c.source) → \(c.destination)")
-            try FileTree.makeDirectory((target as NSString).deletingLastPathComponent)
-            try FileTree.copyItem(source, target)
-            try? FileManager.default.removeItem(atPath: scratch)
-        }
+        try FileTree.placeCopies(job, log: log) { root + "/" + $0.destination.trimmingPrefix("/") }
 
         var args = ["--die-with-parent", "--new-session", "--unshare-all"]
         if job.network { args.append("--share-net") }
