@@ -104,8 +104,12 @@ enum FileTree {
 
     /// The paths under `root` that are new or whose stamp differs from `before` (directories only when new).
     static func changed(since before: [String: Stamp], in root: String) -> Set<String> {
+        changed(from: before, to: snapshot(root))
+    }
+
+    /// The paths of `after` that are new or whose stamp differs from `before` (directories only when new).
+    static func changed(from before: [String: Stamp], to after: [String: Stamp]) -> Set<String> {
         var out = Set<String>()
-        let after = snapshot(root)
         for (path, stamp) in after {
             guard let old = before[path] else {
                 out.insert(path)

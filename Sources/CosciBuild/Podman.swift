@@ -148,15 +148,10 @@ public struct Podman: BuildBackend {
         }
         if job.spec.unpack { return BuildOutput(root: packageRoot, changed: nil) }
         let builderRoot = try export(tag + "-builder", to: work + "/builder", podman: podman, state: state, log: log)
+        // Two exported copies: compare without inodes, and leave out what the runtime itself left.
         let before = FileTree.snapshot(builderRoot).mapValues { $0.ignoringInode }
-        let after = FileTree.snapshot(packageRoot)
-        var changed = Set<String>()
-        for (path, stamp) in after where !Self.runtimeLeftovers(path, stamp) {
-            let isDirectory = (stamp.mode & S_IFMT) == S_IFDIR
-            guard let old = before[path] else { changed.insert(path); continue }
-            if !isDirectory && old != stamp.ignoringInode { changed.insert(path) }
-        }
-        return BuildOutput(root: packageRoot, changed: changed)
+        let after = FileTree.snapshot(packageRoot).filter { !Self.runtimeLeftovers($0.key, $0.value) }.mapValues { $0.ignoringInode }
+        return BuildOutput(root: packageRoot, changed: FileTree.changed(from: before, to: after))
     }
 
     /// What the container runtime itself leaves in an image that ran steps: mount points and empty files it
