@@ -91,13 +91,7 @@ enum Output {
 
     /// Writes a file atomically: a temporary file beside it, then a rename.
     static func writeFile(_ path: String, _ text: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try Data(text.utf8).write(to: temp)
-        if rename(temp.path, url.path) != 0 {
-            try? FileManager.default.removeItem(at: temp)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        try AtomicFile.write(absolute(path), Array(text.utf8))
     }
 
     /// Ends the process now, successfully, without releasing `keep`: a large tree's values would take a
