@@ -127,6 +127,7 @@ public enum Building {
         let remote = try options.remoteCache.map { (t) throws(Diagnostic) in RemoteCache(store: try options.registry.store(t)) }
         let remoteKeys = try remote?.keys() ?? []
         let (targets, reasons, awaited) = try select(project, analysis, options, cache: cache)
+        let targetSet = Set(targets)
         let graph = analysis.graph
         // The targets and every dependency whose artifact is missing (built here unless another shard builds it).
         var needed = Set<PackageID>()
@@ -140,7 +141,7 @@ public enum Building {
         // What the remote cache has comes down into the local one instead of being built.
         var fetched = Set<PackageID>()
         if let remote {
-            for id in graph.order where needed.contains(id) && !(options.rebuild && Set(targets).contains(id)) {
+            for id in graph.order where needed.contains(id) && !(options.rebuild && targetSet.contains(id)) {
                 let key = analysis.keys[id]!.key
                 guard !cache.contains(key), remoteKeys.contains(key) else { continue }
                 do { try remote.fetch(key, into: cache) } catch {
@@ -149,7 +150,6 @@ public enum Building {
                 fetched.insert(id)
             }
         }
-        let targetSet = Set(targets)
         let toBuild = graph.order.filter {
             needed.contains($0) && (options.rebuild && targetSet.contains($0) || !cache.contains(analysis.keys[$0]!.key))
         }
