@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciArchive
+import CosciManifest
 import CosciModel
 import CosciRegistry
 import CosciRepository
@@ -294,28 +295,12 @@ public enum Publishing {
 
     /// `body(0..<count)` on every core, results in order; the first error is thrown.
     static func inParallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws(Diagnostic) -> T) throws(Diagnostic) -> [T] {
-        let results = LockedBox<[T?]>(Array(repeating: nil, count: count))
-        let failure = LockedBox<Diagnostic?>(nil)
+        let results = Slots<Result<T, Diagnostic>>(count: count)
         DispatchQueue.concurrentPerform(iterations: count) { i in
-            do throws(Diagnostic) {
-                let r = try body(i)
-                results.update { $0[i] = r }
-            } catch {
-                failure.update { $0 = $0 ?? error }
-            }
+            results[i] = Result { () throws(Diagnostic) -> T in try body(i) }
         }
-        if let e = failure.read() { throw e }
-        return results.read().map { $0! }
+        var out: [T] = []
+        for r in results.values { out.append(try r!.get()) }
+        return out
     }
-}
-
-/// A value behind a lock.
-final class LockedBox<T>: @unchecked Sendable {
-    // @unchecked: `value` is only touched under `lock`.
-    private let lock = NSLock()
-    private var value: T
-
-    init(_ value: T) { self.value = value }
-    func update(_ body: (inout T) -> Void) { lock.withLock { body(&value) } }
-    func read() -> T { lock.withLock { value } }
 }
