@@ -223,7 +223,8 @@ public enum Assembling {
             isoPath = file
         }
         return AssembledImage(
-            name: spec.name, version: tag, digest: image.digest, layers: max(1, ImageJSON.layers(ofManifest: image.manifest).count),
+            name: spec.name, version: tag, digest: image.digest,
+            layers: ImageJSON.layers(ofManifest: (children.first ?? image).manifest).count,  // per platform, for an index
             layout: layout, pushed: pushed, iso: isoPath, isoDigest: isoDigest, platforms: max(1, children.count))
     }
 }
