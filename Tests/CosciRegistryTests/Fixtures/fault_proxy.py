@@ -40,15 +40,14 @@ The proxy exits when its parent process goes away, so a crashed test leaves noth
 import argparse
 import http.client
 import json
-import os
 import random
-import signal
 import socket
 import sys
 import threading
-import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback_server import Server, serve, unblock_signals
 
 BLOCK = 64 * 1024
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy sets itself.
@@ -438,20 +437,6 @@ class Handler(BaseHTTPRequestHandler):
         self.log_request(status)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-
-def watch_parent():
-    """Exits the process once the parent that started it is gone (it was re-parented)."""
-    parent = os.getppid()
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
 def main():
     parser = argparse.ArgumentParser(description="Fault-injecting reverse proxy for registry tests (loopback only).")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
@@ -466,9 +451,7 @@ def main():
     parser.add_argument("--max-faults", type=int, default=0, help="stop after N faults (0: no limit)")
     parser.add_argument("--fail-all", action="store_true", help="answer every request with 503")
     args = parser.parse_args()
-    # A child inherits its parent's signal mask: started from a thread that blocks SIGTERM (Swift's
-    # Process from a pool thread does), we would never die of it.
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    unblock_signals()
 
     host, sep, port = args.upstream.rpartition(":")
     if not sep or not port.isdigit():
@@ -496,12 +479,7 @@ def main():
         origins |= {f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"}
     Handler.upstream_origins = tuple(sorted(origins))
 
-    threading.Thread(target=watch_parent, daemon=True).start()
-    print(f"PORT {own_port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(server)
 
 
 if __name__ == "__main__":

@@ -26,19 +26,19 @@ import argparse
 import base64
 import datetime
 import json
-import os
-import signal
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from loopback_server import Server, serve, unblock_signals
 
 EXPIRES_IN = 300
 
@@ -242,20 +242,6 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, {"token": token, "access_token": token, "expires_in": EXPIRES_IN, "issued_at": issued_at})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-
-def watch_parent():
-    """Exits the process once the parent that started it is gone (it was re-parented)."""
-    parent = os.getppid()
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
 def main():
     parser = argparse.ArgumentParser(description="Token server for docker-registry tests (loopback only).")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
@@ -265,9 +251,7 @@ def main():
     parser.add_argument("--issuer", required=True)
     parser.add_argument("--service", required=True)
     args = parser.parse_args()
-    # A child inherits its parent's signal mask: started from a thread that blocks SIGTERM (Swift's
-    # Process from a pool thread does), we would never die of it.
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    unblock_signals()
 
     with open(args.users, "rb") as f:
         users = json.load(f)
@@ -281,12 +265,7 @@ def main():
     Handler.stats = Stats()
 
     server = Server(("127.0.0.1", args.port), Handler)
-    threading.Thread(target=watch_parent, daemon=True).start()
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(server)
 
 
 if __name__ == "__main__":
