@@ -50,12 +50,16 @@ public struct AssembledImage: Sendable {
 public enum Assembling {
     public static func assemble(_ project: Project, _ options: AssembleOptions) throws(Diagnostic) -> [AssembledImage] {
         guard let imagesDir = project.config.images else {
-            throw Diagnostic(at: nil, "the project declares no images directory", hint: "add `images: images` to cosci.yaml and an image spec there")
+            throw Diagnostic(
+                at: SourceLocation(file: project.configFile ?? project.root + "/cosci.yaml", line: 0), field: "images",
+                "the project declares no images directory", hint: "add `images: images` to cosci.yaml and an image spec there")
         }
         var specs = try ImageSpec.load(directory: imagesDir, projectRoot: project.root)
         if !options.names.isEmpty {
             for n in options.names where !specs.contains(where: { $0.name == n }) {
-                throw Diagnostic(at: nil, "no image spec named \(n)", hint: "specs: \(specs.map(\.name).joined(separator: ", "))")
+                throw Diagnostic(
+                    at: SourceLocation(file: imagesDir, line: 0), "no image spec named \(n)",
+                    hint: "specs: \(specs.map(\.name).joined(separator: ", "))")
             }
             specs = specs.filter { options.names.contains($0.name) }
         }

@@ -190,11 +190,15 @@ public enum Releasing {
 
     static func channelSpec(_ project: Project, _ name: String) throws(Diagnostic) -> ChannelSpec {
         guard let dir = project.config.channels else {
-            throw Diagnostic(at: nil, "the project declares no channels directory", hint: "add `channels: channels` to cosci.yaml")
+            throw Diagnostic(
+                at: SourceLocation(file: project.configFile ?? project.root + "/cosci.yaml", line: 0), field: "channels",
+                "the project declares no channels directory", hint: "add `channels: channels` to cosci.yaml")
         }
         let channels = try ChannelSpec.load(directory: dir, projectRoot: project.root)
         guard let c = channels.first(where: { $0.name == name }) else {
-            throw Diagnostic(at: nil, "no channel named \(name)", hint: "channels: \(channels.map(\.name).joined(separator: ", "))")
+            throw Diagnostic(
+                at: SourceLocation(file: dir, line: 0), "no channel named \(name)",
+                hint: "channels: \(channels.map(\.name).joined(separator: ", "))")
         }
         return c
     }

@@ -117,12 +117,12 @@ public final class CurlSession {
             return curl_easy_perform(handle)
         }
         if let error = state.readError {
-            throw TransportError(code: Int(CURLE_READ_ERROR.rawValue), message: "\(request.method) \(Redaction.url(request.url)): \(error)", retryable: false)
+            throw TransportError(code: Int(CURLE_READ_ERROR.rawValue), message: "\(error) (\(Redaction.origin(request.url)))", retryable: false)
         }
         guard rc == CURLE_OK else {
             let text = String(cString: curl_easy_strerror(rc))
             throw TransportError(
-                code: Int(rc.rawValue), message: "\(request.method) \(Redaction.url(request.url)): \(text)",
+                code: Int(rc.rawValue), message: "\(text) (\(Redaction.origin(request.url)))",
                 retryable: Self.retryable(rc))
         }
         var status = 0
@@ -306,8 +306,17 @@ private let seekCallback: ccurl_seek_cb = { context, offset, origin in
     return 0  // CURL_SEEKFUNC_OK
 }
 
-/// Keeps secrets out of text: URLs lose their user info and query values that look like credentials.
+/// Keeps secrets out of text: URLs lose their user info; messages name a request's origin or path, never its
+/// query (upload URLs carry signed state).
 public enum Redaction {
+    /// `scheme://host[:port]` of a URL, without credentials.
+    public static func origin(_ url: String) -> String {
+        let clean = self.url(url)
+        guard let scheme = clean.range(of: "://") else { return clean }
+        let rest = clean[scheme.upperBound...]
+        return String(clean[..<scheme.upperBound]) + String(rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)])
+    }
+
     /// `https://user:pass@host/x?_state=…` → `https://host/x?_state=…` (upload state is not a secret, passwords are).
     public static func url(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
