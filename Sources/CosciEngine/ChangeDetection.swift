@@ -45,13 +45,24 @@ public enum ChangeDetection {
     public static let defaultBranches = ["origin/HEAD", "origin/main", "origin/master", "main", "master"]
 
     public static func affected(_ project: Project, _ options: AffectedOptions) throws(Diagnostic) -> AffectedReport {
-        try affectedWithTree(project, options).0
+        try compare(project, options, headTree: false).report
     }
 
     /// The affected set, with the head's graph and keys (what a plan is made from).
     public static func affectedWithTree(
         _ project: Project, _ options: AffectedOptions
     ) throws(Diagnostic) -> (AffectedReport, BuildGraph, [PackageID: CacheKeyComponents]) {
+        let (report, head) = try compare(project, options, headTree: true)
+        guard let head else { throw Diagnostic(at: nil, "internal error: the head tree was not loaded") }
+        return (report, head.graph, head.keys)
+    }
+
+    /// Compares the two sides. A commit's side comes from its saved summary when an earlier run made one
+    /// (`SummaryStore`), else it is loaded (reusing parsed directories from the load memo) and summarised.
+    /// With `headTree`, the head is loaded in full whatever is saved, and returned.
+    static func compare(
+        _ project: Project, _ options: AffectedOptions, headTree: Bool
+    ) throws(Diagnostic) -> (report: AffectedReport, head: KeyedTree?) {
         let repo: GitRepository
         do { repo = try GitRepository(discoveringFrom: project.root) } catch {
             throw Diagnostic(
@@ -62,31 +73,125 @@ public enum ChangeDetection {
             throw Diagnostic(at: nil, "the repository has no working directory (bare)", hint: "run cosci in a clone")
         }
         let projectPrefix = project.root == workdir ? "" : String(project.root.dropFirst(workdir.count + 1)) + "/"
+        let revisions = try Revisions.resolve(repo, options)
+        let head = revisions.head, base = revisions.base
 
-        let head: ObjectID
-        do { head = try repo.commit(options.head ?? "HEAD") } catch {
-            throw Diagnostic(
-                at: nil, "cannot resolve head revision \"\(options.head ?? "HEAD")\": \(error.message)",
-                hint: options.head == nil ? "make a first commit" : "check the revision, or `git fetch` it")
+        // Each side: saved, or to be loaded.
+        let store = SummaryStore(directory: project.summaryDirectory)
+        let headSource: Side.Source = options.dirty ? .workTree : .commit(head)
+        let sources: [Side.Source] = [headSource] + (base.map { [.commit($0)] } ?? [])
+        let ids: [Digest?] = sources.map { source in
+            guard case .commit(let commit) = source else { return nil }
+            return summaryID(repo, commit: commit, project: project, prefix: projectPrefix)
         }
-
-        // The base: as given, or the merge-base with the default branch.
-        var base: ObjectID?
-        var mergeBase: ObjectID?
-        var fallback: String?
-        do {
-            if let given = options.base {
-                let b: ObjectID
-                do { b = try repo.commit(given) } catch {
-                    throw Diagnostic(
-                        at: nil, "cannot resolve base revision \"\(given)\": \(error.message)",
-                        hint: repo.isShallow
-                            ? "this is a shallow clone: `git fetch --deepen=<n>` or `git fetch --unshallow`, or pass --fallback all"
-                            : "fetch it (`git fetch origin \(given)`), or pass --fallback all")
+        // Saved summaries are read on other threads while this one diffs the commits.
+        let saved = Slots<KeyedSummary>(count: sources.count)
+        let reads = DispatchGroup()
+        for i in sources.indices where !(i == 0 && headTree) {
+            guard let id = ids[i] else { continue }
+            DispatchQueue.global().async(group: reads) { saved[i] = store.read(id) }
+        }
+        var changes: [ChangedPath] = []
+        var uncommitted = false
+        if let base {
+            do {
+                var raw = try repo.changes(from: base, to: head)
+                if options.dirty {
+                    let local = try repo.workingTreeChanges()
+                    uncommitted = !local.isEmpty
+                    raw += local
                 }
-                base = b
-                mergeBase = try? repo.mergeBase(b, head)  // informational: the comparison uses `b` itself
+                changes = raw.compactMap { relative($0, projectPrefix) }
+            } catch {
+                throw Diagnostic(at: nil, "cannot diff \(base.short)..\(head.short): \(error)")
+            }
+        }
+        reads.wait()
+        var summaries = saved.values
+        var loaded: [Side?] = Array(repeating: nil, count: sources.count)
+        let toLoad = sources.indices.filter { summaries[$0] == nil }
+        if !toLoad.isEmpty {
+            let savedMemo = LoadMemo.read(from: project.loadMemoFile)
+            if toLoad.count == 2 && savedMemo.count > 0 {
+                // With a saved memo the two sides load in parallel (each opens its own repository handle).
+                let slots = Slots<Result<Side, Diagnostic>>(count: 2)
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    slots[i] = Result { () throws(Diagnostic) -> Side in
+                        try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: savedMemo)
+                    }
+                }
+                for i in 0..<2 {
+                    guard let result = slots[i] else { throw Diagnostic(at: nil, "internal error: a side did not load") }
+                    loaded[i] = try result.get()
+                }
             } else {
+                // Without one, the base waits for the head so that it reuses what the head parsed.
+                var memo = savedMemo
+                for i in toLoad {
+                    let side = try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: memo)
+                    memo = memo.merging(side.tree.memo)
+                    loaded[i] = side
+                }
+            }
+            let sides = loaded.compactMap { $0 }
+            if sides.contains(where: { $0.tree.reused != $0.tree.memo.count }) {
+                var memo = LoadMemo()
+                for side in sides { memo = memo.merging(side.tree.memo) }
+                memo.write(to: project.loadMemoFile)
+            }
+            for i in toLoad {
+                guard let side = loaded[i] else { continue }
+                let summary = KeyedSummary(side.keyed, diagnostics: side.tree.diagnostics)
+                summaries[i] = summary
+                if let id = ids[i] { store.write(summary, id: id) }
+            }
+        }
+        guard let headSummary = summaries[0] else { throw Diagnostic(at: nil, "internal error: the head side is missing") }
+
+        var diagnostics = headSummary.diagnostics
+        let baseSummary: KeyedSummary
+        if base != nil, sources.count == 2, let summary = summaries[1] {
+            diagnostics += summary.diagnostics.map { Diagnostic(.warning, at: $0.location, field: $0.field, "at base: \($0.message)", hint: $0.hint) }
+            baseSummary = summary
+        } else {
+            let (graph, _) = BuildGraph.resolve([])
+            baseSummary = KeyedSummary(KeyedTree(graph: graph, keys: [:], inputs: []), diagnostics: [])
+        }
+        let set = AffectedSet.compare(base: baseSummary, head: headSummary, changes: changes)
+        let report = AffectedReport(
+            base: base, head: head, mergeBase: revisions.mergeBase, dirty: uncommitted, shallow: repo.isShallow,
+            detached: repo.isHeadDetached, fallback: revisions.fallback, set: set, diagnostics: diagnostics)
+        return (report, loaded[0]?.keyed)
+    }
+
+    /// The commits a comparison is between, as the options ask for them.
+    struct Revisions {
+        let head: ObjectID
+        /// nil when the base could not be found and `--fallback all` was given.
+        let base: ObjectID?
+        let mergeBase: ObjectID?
+        let fallback: String?
+
+        static func resolve(_ repo: GitRepository, _ options: AffectedOptions) throws(Diagnostic) -> Revisions {
+            let head: ObjectID
+            do { head = try repo.commit(options.head ?? "HEAD") } catch {
+                throw Diagnostic(
+                    at: nil, "cannot resolve head revision \"\(options.head ?? "HEAD")\": \(error.message)",
+                    hint: options.head == nil ? "make a first commit" : "check the revision, or `git fetch` it")
+            }
+            do {
+                if let given = options.base {
+                    let b: ObjectID
+                    do { b = try repo.commit(given) } catch {
+                        throw Diagnostic(
+                            at: nil, "cannot resolve base revision \"\(given)\": \(error.message)",
+                            hint: repo.isShallow
+                                ? "this is a shallow clone: `git fetch --deepen=<n>` or `git fetch --unshallow`, or pass --fallback all"
+                                : "fetch it (`git fetch origin \(given)`), or pass --fallback all")
+                    }
+                    // Informational: the comparison uses `b` itself.
+                    return Revisions(head: head, base: b, mergeBase: try? repo.mergeBase(b, head), fallback: nil)
+                }
                 guard let branch = defaultBranches.first(where: repo.resolves) else {
                     throw Diagnostic(
                         at: nil, "no default branch to compare with (tried \(defaultBranches.joined(separator: ", ")))",
@@ -101,78 +206,52 @@ public enum ChangeDetection {
                             ? "this is a shallow clone whose history does not reach the merge-base: `git fetch --deepen=<n>` or `git fetch --unshallow`, or pass --fallback all"
                             : "pass --base REV")
                 }
-                base = mb
-                mergeBase = mb
-            }
-        } catch let error as Diagnostic {
-            guard options.fallbackAll else { throw error }
-            fallback = "\(error.message); every package is treated as affected (--fallback all)"
-            base = nil
-        } catch {
-            guard options.fallbackAll else { throw Diagnostic(at: nil, "\(error)") }
-            fallback = "\(error); every package is treated as affected (--fallback all)"
-        }
-
-        // Head: the work tree (dirty) or the commit's objects; base: the base commit's objects. Both reuse what
-        // earlier runs parsed. With a saved memo the two sides load in parallel (each opens its own repository
-        // handle); without one, base waits for head so that it reuses what head parsed.
-        let saved = LoadMemo.read(from: project.loadMemoFile)
-        let sides: (head: Side, base: Side?)
-        do {
-            let headSource: Side.Source = options.dirty ? .workTree : .commit(head)
-            if let base, saved.count > 0 {
-                let slots = Slots<Result<Side, Diagnostic>>(count: 2)
-                DispatchQueue.concurrentPerform(iterations: 2) { i in
-                    slots[i] = Result { () throws(Diagnostic) -> Side in
-                        try Side.load(i == 0 ? headSource : .commit(base), project, workdir: workdir, prefix: projectPrefix, memo: saved)
-                    }
-                }
-                guard let h = slots[0], let b = slots[1] else { throw Diagnostic(at: nil, "internal error: a side did not load") }
-                sides = (try h.get(), try b.get())
-            } else {
-                let h = try Side.load(headSource, project, workdir: workdir, prefix: projectPrefix, memo: saved)
-                let b = try base.map { (b) throws(Diagnostic) in
-                    try Side.load(.commit(b), project, workdir: workdir, prefix: projectPrefix, memo: saved.merging(h.tree.memo))
-                }
-                sides = (h, b)
-            }
-        }
-        let headTree = sides.head.tree
-        let headKeyed = sides.head.keyed
-        var diagnostics = headTree.diagnostics
-        var reusedAll = headTree.reused == headTree.memo.count
-        var memoToSave = headTree.memo
-
-        var changes: [ChangedPath] = []
-        var uncommitted = false
-        let baseKeyed: KeyedTree
-        if let base, let baseSide = sides.base {
-            let baseTree = baseSide.tree
-            reusedAll = reusedAll && baseTree.reused == baseTree.memo.count
-            memoToSave = memoToSave.merging(baseTree.memo)
-            do {
-                var raw = try repo.changes(from: base, to: head)
-                if options.dirty {
-                    let local = try repo.workingTreeChanges()
-                    uncommitted = !local.isEmpty
-                    raw += local
-                }
-                changes = raw.compactMap { relative($0, projectPrefix) }
+                return Revisions(head: head, base: mb, mergeBase: mb, fallback: nil)
+            } catch let error as Diagnostic {
+                guard options.fallbackAll else { throw error }
+                return Revisions(
+                    head: head, base: nil, mergeBase: nil,
+                    fallback: "\(error.message); every package is treated as affected (--fallback all)")
             } catch {
-                throw Diagnostic(at: nil, "cannot diff \(base.short)..\(head.short): \(error)")
+                guard options.fallbackAll else { throw Diagnostic(at: nil, "\(error)") }
+                return Revisions(
+                    head: head, base: nil, mergeBase: nil, fallback: "\(error); every package is treated as affected (--fallback all)")
             }
-            diagnostics += baseTree.diagnostics.map { Diagnostic(.warning, at: $0.location, field: $0.field, "at base: \($0.message)", hint: $0.hint) }
-            baseKeyed = baseSide.keyed
-        } else {
-            let (graph, _) = BuildGraph.resolve([])
-            baseKeyed = KeyedTree(graph: graph, keys: [:], inputs: [])
         }
-        if !reusedAll { memoToSave.write(to: project.loadMemoFile) }
-        let set = AffectedSet.compare(base: baseKeyed, head: headKeyed, changes: changes)
-        let report = AffectedReport(
-            base: base, head: head, mergeBase: mergeBase, dirty: uncommitted, shallow: repo.isShallow,
-            detached: repo.isHeadDetached, fallback: fallback, set: set, diagnostics: diagnostics)
-        return (report, headKeyed.graph, headKeyed.keys)
+    }
+
+    /// Names everything a commit's summary depends on: the tree's git id (its files, down to every byte
+    /// and mode), the values files, the project settings that shape loading and keys, and the versions of
+    /// the loader, the key scheme and cosci. nil when the tree is absent at the commit (nothing to save).
+    static func summaryID(_ repo: GitRepository, commit: ObjectID, project: Project, prefix: String) -> Digest? {
+        let treePath = prefix + String(TreePaths.prefix(project.tree).dropLast())
+        guard let tree = try? repo.treeID(at: commit, path: treePath) else { return nil }
+        var h = FramedHasher()
+        h.add("cosci-summary-id/1")
+        h.add("cosci", CosciVersion.text)
+        h.add("loader", TreeLoader.formatTag)
+        h.add("keys", CacheKeyComponents.scheme)
+        h.add("summary", String(decoding: KeyedSummary.magic, as: UTF8.self))
+        h.add("platform", project.platform.description)
+        let images = project.lockedImages
+        h.add("images", String(images.count))
+        for (reference, digest) in images.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            h.add(reference, digest.description)
+        }
+        h.add("project", prefix)
+        h.add("tree", treePath)
+        h.add("tree-id", tree.hex)
+        h.add("values", String(project.valuesFiles.count))
+        for file in project.valuesFiles {
+            let content: String
+            if file.hasPrefix("/") {
+                content = Digest.sha256(ofFile: file)?.description ?? "absent"
+            } else {
+                do { content = try repo.blobID(at: commit, path: prefix + file)?.hex ?? "absent" } catch { return nil }
+            }
+            h.add(file, content)
+        }
+        return h.finalize()
     }
 
     /// One side of a comparison, loaded and keyed.

@@ -148,6 +148,9 @@ public struct Project: Sendable {
     /// Where parsed package directories are remembered between runs.
     public var loadMemoFile: String { cacheRoot + "/tree/load-memo" }
 
+    /// Where summaries of analysed commits are kept for change detection.
+    public var summaryDirectory: String { cacheRoot + "/tree/summaries" }
+
     /// Where blob ids of work tree files are remembered between runs.
     public var blobIDFile: String { cacheRoot + "/tree/blob-ids" }
 

@@ -236,6 +236,21 @@ public final class GitRepository {
         }
     }
 
+    /// The tree id of a directory at a commit ("" for the root), or nil when the path is absent or not a
+    /// directory. Equal ids mean equal contents, down to every file's mode and bytes.
+    public func treeID(at commitID: ObjectID, path: String) throws(GitError) -> ObjectID? {
+        try withTree(commitID) { (root) throws(GitError) in
+            if path.isEmpty || path == "." { return ObjectID(git_tree_id(root)) }
+            var entry: OpaquePointer?
+            let rc = git_tree_entry_bypath(&entry, root, path)
+            if rc == GIT_ENOTFOUND.rawValue { return nil }
+            try check(rc, "git_tree_entry_bypath", path)
+            defer { git_tree_entry_free(entry) }
+            guard git_tree_entry_type(entry) == GIT_OBJECT_TREE else { return nil }
+            return ObjectID(git_tree_entry_id(entry))
+        }
+    }
+
     /// A blob's bytes, from the object database.
     public func blob(_ id: ObjectID) throws(GitError) -> [UInt8] {
         var blob: OpaquePointer?
@@ -246,16 +261,18 @@ public final class GitRepository {
         return Array(UnsafeRawBufferPointer(start: content, count: size))
     }
 
-    /// The changes between two commits' trees, with rename detection.
+    /// The changes between two commits' trees, sorted by path bytes, with exact rename detection: a file
+    /// deleted at one path and added with the same content and kind at another is one rename. (A file moved
+    /// and edited in the same change reads as a deletion and an addition.)
+    ///
+    /// Subtrees with the same id at both sides are skipped without being read, as git does, so the cost
+    /// follows the size of the change rather than the size of the tree.
     public func changes(from old: ObjectID, to new: ObjectID) throws(GitError) -> [FileChange] {
         try withTree(old) { (oldTree) throws(GitError) in
             try withTree(new) { (newTree) throws(GitError) in
-                var opts = git_diff_options()
-                try check(git_diff_options_init(&opts, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init", "")
-                var diff: OpaquePointer?
-                try check(git_diff_tree_to_tree(&diff, raw, oldTree, newTree, &opts), "git_diff_tree_to_tree", "\(old.short)..\(new.short)")
-                defer { git_diff_free(diff) }
-                return try deltas(diff!)
+                var walk = TreeDiff()
+                try walk.compare(repository: raw, oldTree, newTree, prefix: "")
+                return walk.result()
             }
         }
     }
@@ -280,20 +297,101 @@ public final class GitRepository {
         return out
     }
 
-    private func deltas(_ diff: OpaquePointer) throws(GitError) -> [FileChange] {
-        var find = git_diff_find_options()
-        try check(git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)), "git_diff_find_options_init", "")
-        find.flags = GIT_DIFF_FIND_RENAMES.rawValue
-        try check(git_diff_find_similar(diff, &find), "git_diff_find_similar", "")
-        var out: [FileChange] = []
-        for i in 0..<git_diff_num_deltas(diff) {
-            if let d = git_diff_get_delta(diff, i)?.pointee, let change = FileChange(d) { out.append(change) }
-        }
-        return out
-    }
 }
 
 @available(*, unavailable) extension GitRepository: Sendable {}
+
+/// A tree-to-tree comparison: the files each side has that the other lacks or holds differently.
+struct TreeDiff {
+    private struct Side {
+        let path: String
+        let mode: UInt32
+        let blob: ObjectID
+    }
+
+    private var deleted: [Side] = []
+    private var added: [Side] = []
+    private var modified: [FileChange] = []
+
+    /// Walks two trees in step (entries are sorted alike in both), descending only into subtrees whose ids differ.
+    mutating func compare(repository: OpaquePointer, _ old: OpaquePointer, _ new: OpaquePointer, prefix: String) throws(GitError) {
+        let oldCount = git_tree_entrycount(old), newCount = git_tree_entrycount(new)
+        var i = 0, j = 0
+        while i < oldCount || j < newCount {
+            let a = i < oldCount ? git_tree_entry_byindex(old, i) : nil
+            let b = j < newCount ? git_tree_entry_byindex(new, j) : nil
+            let order: Int32 = a == nil ? 1 : b == nil ? -1 : git_tree_entry_cmp(a, b)
+            if order < 0 {
+                try collect(repository, a!, prefix: prefix, into: &deleted)
+                i += 1
+            } else if order > 0 {
+                try collect(repository, b!, prefix: prefix, into: &added)
+                j += 1
+            } else {
+                let (a, b) = (a!, b!)
+                i += 1
+                j += 1
+                let sameID = git_oid_equal(git_tree_entry_id(a), git_tree_entry_id(b)) == 1
+                let modeA = UInt32(git_tree_entry_filemode(a).rawValue), modeB = UInt32(git_tree_entry_filemode(b).rawValue)
+                if sameID && modeA == modeB { continue }
+                let name = String(cString: git_tree_entry_name(a))
+                let path = prefix.isEmpty ? name : prefix + "/" + name
+                // Same name and both directories (a directory sorts as `name/`, so a file never meets one here).
+                if git_tree_entry_type(a) == GIT_OBJECT_TREE {
+                    var oldSub: OpaquePointer?, newSub: OpaquePointer?
+                    try check(git_tree_lookup(&oldSub, repository, git_tree_entry_id(a)), "git_tree_lookup", path)
+                    defer { git_tree_free(oldSub) }
+                    try check(git_tree_lookup(&newSub, repository, git_tree_entry_id(b)), "git_tree_lookup", path)
+                    defer { git_tree_free(newSub) }
+                    try compare(repository: repository, oldSub!, newSub!, prefix: path)
+                    continue
+                }
+                guard TreeDiff.isFile(modeA), TreeDiff.isFile(modeB) else { continue }  // submodules are not content
+                let kindChanged = (modeA == 0o120000) != (modeB == 0o120000)
+                modified.append(FileChange(status: kindChanged ? .typeChanged : .modified, oldPath: path, newPath: path))
+            }
+        }
+    }
+
+    /// Every file under an entry (the entry itself when it is a file).
+    private func collect(_ repository: OpaquePointer, _ entry: OpaquePointer, prefix: String, into out: inout [Side]) throws(GitError) {
+        let name = String(cString: git_tree_entry_name(entry))
+        let path = prefix.isEmpty ? name : prefix + "/" + name
+        let mode = UInt32(git_tree_entry_filemode(entry).rawValue)
+        if git_tree_entry_type(entry) == GIT_OBJECT_TREE {
+            var sub: OpaquePointer?
+            try check(git_tree_lookup(&sub, repository, git_tree_entry_id(entry)), "git_tree_lookup", path)
+            defer { git_tree_free(sub) }
+            for k in 0..<git_tree_entrycount(sub) {
+                if let child = git_tree_entry_byindex(sub, k) { try collect(repository, child, prefix: path, into: &out) }
+            }
+        } else if TreeDiff.isFile(mode) {
+            out.append(Side(path: path, mode: mode, blob: ObjectID(git_tree_entry_id(entry))))
+        }
+    }
+
+    private static func isFile(_ mode: UInt32) -> Bool { mode == 0o100644 || mode == 0o100755 || mode == 0o120000 }
+
+    /// The changes, sorted by (new) path bytes; deletions and additions of the same content pair up as renames.
+    func result() -> [FileChange] {
+        var out = modified
+        var unpaired: [String: [Side]] = [:]
+        for d in deleted { unpaired["\(d.blob.hex) \(d.mode == 0o120000)", default: []].append(d) }
+        for (key, list) in unpaired { unpaired[key] = Array(list.reversed()) }  // popLast takes the first by path
+        for a in added {
+            let key = "\(a.blob.hex) \(a.mode == 0o120000)"
+            if let from = unpaired[key]?.popLast() {
+                out.append(FileChange(status: .renamed, oldPath: from.path, newPath: a.path))
+            } else {
+                out.append(FileChange(status: .added, oldPath: a.path, newPath: a.path))
+            }
+        }
+        for list in unpaired.values {
+            for d in list { out.append(FileChange(status: .deleted, oldPath: d.path, newPath: d.path)) }
+        }
+        return out.sorted { $0.newPath.utf8.lexicographicallyPrecedes($1.newPath.utf8) }
+    }
+}
 
 extension FileChange {
     init?(_ d: git_diff_delta) {

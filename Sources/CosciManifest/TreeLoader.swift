@@ -75,6 +75,10 @@ public struct LoadMemo: Sendable {
 /// values files (values files win) and the shared templates, parses the rendered spec, and digests each package
 /// directory.
 public enum TreeLoader {
+    /// Names what loading yields for given inputs. Bump it whenever loading or parsing changes what a directory
+    /// yields: it invalidates saved memos and summaries.
+    public static let formatTag = "cosci-load/1"
+
     /// Loads the work tree on disk.
     public static func load(_ options: LoadOptions) -> LoadedTree {
         do {
@@ -112,8 +116,7 @@ public enum TreeLoader {
         // Shared templates, parsed once. Their bytes and the values make the environment every render shares.
         var shared: [ParsedTemplate] = []
         var environment = FramedHasher()
-        // Bump this tag whenever loading or parsing changes what a directory yields: it invalidates saved memos.
-        environment.add("cosci-load/1")
+        environment.add(TreeLoader.formatTag)
         environment.add(bytes: CanonicalJSON.bytes(values))
         for file in layout.templateFiles {
             do {

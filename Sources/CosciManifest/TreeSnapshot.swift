@@ -141,7 +141,7 @@ public struct BlobIDCache: Sendable {
     /// Reads a cache file; anything unreadable gives an empty cache.
     public static func read(from path: String) -> BlobIDCache {
         guard let bytes = try? FileSystemTree.read(path), bytes.starts(with: magic) else { return BlobIDCache() }
-        var r = ByteReader(bytes: bytes, offset: magic.count)
+        var r = BinaryReader(bytes: bytes, offset: magic.count)
         var cache = BlobIDCache()
         do {
             cache.writtenAt = Int64(try r.int())
@@ -163,7 +163,7 @@ public struct BlobIDCache: Sendable {
     /// Writes the cache atomically, stamped with the current time; false when it could not be written.
     @discardableResult
     public func write(to path: String) -> Bool {
-        var w = ByteWriter()
+        var w = BinaryWriter()
         w.bytes.append(contentsOf: BlobIDCache.magic)
         w.int(Int(time(nil)))
         w.int(entries.count)

@@ -14,11 +14,33 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible, C
 
     public init(parsing text: String) throws(ParseError) {
         guard text.hasPrefix("sha256:") else { throw ParseError(text: text) }
-        let hex = String(text.dropFirst(7))
+        do { try self.init(hex: String(text.dropFirst(7))) } catch { throw ParseError(text: text) }
+    }
+
+    /// A digest from its 64 lowercase hex digits alone (as caches store it).
+    public init(hex: String) throws(ParseError) {
         guard hex.utf8.count == 64, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
-            throw ParseError(text: text)
+            throw ParseError(text: hex)
         }
         self.hex = hex
+    }
+
+    /// A digest from its 32 bytes.
+    public init<B: Collection>(rawBytes: B) where B.Element == UInt8 {
+        precondition(rawBytes.count == 32, "a SHA-256 digest has 32 bytes")
+        self.hex = Hex.encode(rawBytes)
+    }
+
+    /// The 32 bytes the hex digits spell.
+    public var rawBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        var high: UInt8 = 0
+        for (i, c) in hex.utf8.enumerated() {
+            let nibble = c <= 0x39 ? c - 0x30 : c - 0x61 + 10
+            if i % 2 == 0 { high = nibble } else { out.append(high << 4 | nibble) }
+        }
+        return out
     }
 
     /// The digest of a finished SHA-256.
@@ -76,13 +98,25 @@ public enum Hex {
 
     /// Encodes bytes as lowercase hex.
     public static func encode<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
+        encode(Array(bytes))
+    }
+
+    /// Encodes bytes as lowercase hex.
+    public static func encode<B: Collection>(_ bytes: B) -> String where B.Element == UInt8 {
+        if let text = bytes.withContiguousStorageIfAvailable(encode(buffer:)) { return text }
+        return Array(bytes).withUnsafeBufferPointer(encode(buffer:))
+    }
+
+    private static func encode(buffer: UnsafeBufferPointer<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: buffer.count * 2) { out in
+            digits.withUnsafeBufferPointer { d in
+                for (i, b) in buffer.enumerated() {
+                    out[2 * i] = d[Int(b >> 4)]
+                    out[2 * i + 1] = d[Int(b & 0x0F)]
+                }
+            }
+            return buffer.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -38,90 +38,117 @@ public struct AffectedSet: Sendable {
 
     /// Compares base and head: affected = key differs or package new. `changes` (the repository diff) names
     /// the files behind values and template changes; package content changes are found from the trees.
-    public static func compare(base: KeyedTree, head: KeyedTree, changes: [ChangedPath]) -> AffectedSet {
-        let headIDs = head.graph.order.sorted()
-        var chains: [PackageID: [String]] = [:]
-        /// Links in each package's first chain, to pick the shortest explanation without re-reading text.
-        var chainLength: [PackageID: Int] = [:]
-        var affected: [AffectedPackage] = []
+    ///
+    /// Only the packages whose keys differ are decoded from the summaries; the others are matched by the
+    /// bytes of their ids and keys.
+    public static func compare(base: KeyedSummary, head: KeyedSummary, changes: [ChangedPath]) -> AffectedSet {
+        let match = KeyedSummary.match(base: base, head: head)
+        var atHead = [Bool](repeating: false, count: base.count)
+        for case let b? in match { atHead[b] = true }
         let changedInputs = changes.filter { head.inputs.contains($0.path) || base.inputs.contains($0.path) || $0.oldPath.map(base.inputs.contains) == true }
+        // Base packages gone at head, by family (what a new package may replace); made when first needed.
+        var goneByFamily: [String: [PackageID]]?
+        // Per affected head position: its id, its reasons, and the links in its first chain (to pick the
+        // shortest explanation without re-reading text).
+        var ids: [Int: PackageID] = [:]
+        var chains: [Int: [String]] = [:]
+        var chainLength: [Int: Int] = [:]
+        var affected: [Int: AffectedPackage] = [:]
         // Dependencies come first in graph order, so a dependency's chain exists before its dependents need it.
-        for id in head.graph.order {
-            guard let key = head.keys[id]?.key else { continue }
-            let baseKey = base.keys[id]?.key
-            if baseKey == key { continue }
+        for h in 0..<head.keyedCount {
+            let b = match[h]
+            if let b, head.sameKey(h, base, b) { continue }
+            guard let key = head.key(at: h) else { continue }
+            let id = head.id(at: h)
+            ids[h] = id
+            let spec = head.package(at: h)
             var reasons: [String] = []
-            let spec = head.graph.packages[id]
-            let baseSpec = base.graph.packages[id]
-            if let spec, let baseSpec {
-                reasons += ownChanges(spec, baseSpec, changedInputs: changedInputs)
-                let before = Set(base.graph.dependencies(of: id)), after = Set(head.graph.dependencies(of: id))
-                let gone = before.subtracting(after).sorted(), came = after.subtracting(before).sorted()
+            if let b {
+                let baseSpec = base.package(at: b)
+                reasons += ownChanges(id, head: head, spec, base: base, baseSpec, changedInputs: changedInputs)
+                // Dependencies compared as base positions: a head dependency absent at base is new.
+                let before = Set(baseSpec.dependencies)
+                let mapped = spec.dependencies.map { match[$0] }
+                let after = Set(mapped.compactMap { $0 })
+                let gone = before.subtracting(after).map(base.id(at:))
+                let came = zip(spec.dependencies, mapped).filter { $0.1.map { !before.contains($0) } ?? true }.map { head.id(at: $0.0) }
                 if !gone.isEmpty || !came.isEmpty {
-                    let parts = gone.map { "-\($0)" } + came.map { "+\($0)" }
+                    let parts = gone.sorted().map { "-\($0)" } + came.sorted().map { "+\($0)" }
                     reasons.append("build dependencies changed (\(parts.joined(separator: ", "))) → \(id)")
                 }
             } else {
-                let family = base.graph.packages.keys.filter { $0.family == id.family && head.graph.packages[$0] == nil }.sorted()
+                if goneByFamily == nil {
+                    var gone: [String: [PackageID]] = [:]
+                    for i in 0..<base.count where !atHead[i] {
+                        let old = base.id(at: i)
+                        gone[old.family, default: []].append(old)
+                    }
+                    goneByFamily = gone
+                }
+                let family = (goneByFamily?[id.family] ?? []).sorted()
                 let note = family.isEmpty ? "" : " (replaces \(family.map(\.version.text).joined(separator: ", ")))"
                 reasons.append("new package\(note) → \(id)")
             }
             // One chain through the changed dependency with the shortest chain; the others are named.
-            let changedDeps = head.graph.dependencies(of: id).compactMap { dep in chains[dep]?.first.map { (dep, $0) } }
-            if let best = changedDeps.min(by: { a, b in
-                let la = chainLength[a.0] ?? 0, lb = chainLength[b.0] ?? 0
-                return la != lb ? la < lb : a.0 < b.0
-            }) {
-                reasons.append("\(best.1) → (build dependency) \(id)")
-                let others = changedDeps.map(\.0).filter { $0 != best.0 }
+            let changedDeps = spec.dependencies.compactMap { dep in chains[dep]?.first.map { (position: dep, id: ids[dep]!, chain: $0) } }
+            let best = changedDeps.min { a, b in
+                let la = chainLength[a.position] ?? 0, lb = chainLength[b.position] ?? 0
+                return la != lb ? la < lb : a.id < b.id
+            }
+            // Whether the first reason is the chain through a dependency (the package itself is unchanged).
+            let firstIsChain = reasons.isEmpty && best != nil
+            if let best {
+                reasons.append("\(best.chain) → (build dependency) \(id)")
+                let others = changedDeps.filter { $0.position != best.position }
                 if !others.isEmpty {
-                    reasons.append("also changed build dependencies: \(others.map(\.description).joined(separator: ", "))")
+                    reasons.append("also changed build dependencies: \(others.map(\.id.description).joined(separator: ", "))")
                 }
             }
             if reasons.isEmpty { reasons.append("cache key changed → \(id)") }
-            chains[id] = reasons
-            let viaDependency = changedDeps.min { a, b in (chainLength[a.0] ?? 0, a.0) < (chainLength[b.0] ?? 0, b.0) }
-            chainLength[id] = reasons.first?.hasSuffix("→ (build dependency) \(id)") == true
-                ? (viaDependency.map { (chainLength[$0.0] ?? 0) + 1 } ?? 1) : 1
-            affected.append(AffectedPackage(id: id, key: key, baseKey: baseKey, reasons: reasons))
+            chains[h] = reasons
+            chainLength[h] = firstIsChain ? (best.map { chainLength[$0.position] ?? 0 } ?? 0) + 1 : 1
+            affected[h] = AffectedPackage(id: id, key: key, baseKey: b.flatMap(base.key(at:)), reasons: reasons)
         }
-        let headSet = Set(headIDs)
-        let removed = base.graph.order.filter { !headSet.contains($0) && head.graph.packages[$0] == nil }.sorted()
-            .compactMap { id in base.keys[id].map { (id: id, key: $0.key) } }
+        let removed = (0..<base.keyedCount).filter { !atHead[$0] }.compactMap { i in base.key(at: i).map { (id: base.id(at: i), key: $0) } }
+            .sorted { $0.id < $1.id }
+        // Positions sorted by id bytes are the ids' order.
         return AffectedSet(
-            affected: affected.sorted { $0.id < $1.id }, removed: removed,
-            unchanged: headIDs.count - affected.count)
+            affected: head.sorted.compactMap { affected[$0] }, removed: removed,
+            unchanged: head.keyedCount - affected.count)
     }
 
     /// Changes of the package itself: files of its directory, its stanza, its rendered spec.
-    static func ownChanges(_ spec: PackageSpec, _ base: PackageSpec, changedInputs: [ChangedPath]) -> [String] {
+    static func ownChanges(
+        _ id: PackageID, head: KeyedSummary, _ spec: PackageSummary, base: KeyedSummary, _ baseSpec: PackageSummary,
+        changedInputs: [ChangedPath]
+    ) -> [String] {
         var out: [String] = []
         let prefix = spec.path == "." ? "" : spec.path + "/"
-        if spec.contentDigest != base.contentDigest {
-            let before = Dictionary(base.content.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-            let after = Dictionary(spec.content.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        if spec.contentDigest != baseSpec.contentDigest {
+            let before = Dictionary(base.content(of: baseSpec).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+            let after = Dictionary(head.content(of: spec).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
             for path in Set(before.keys).union(after.keys).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
                 switch (before[path], after[path]) {
-                case (nil, _?): out.append("\(prefix)\(path) added → \(spec.id)")
-                case (_?, nil): out.append("\(prefix)\(path) removed → \(spec.id)")
-                case let (b?, a?) where b != a: out.append("\(prefix)\(path) changed → \(spec.id)")
+                case (nil, _?): out.append("\(prefix)\(path) added → \(id)")
+                case (_?, nil): out.append("\(prefix)\(path) removed → \(id)")
+                case let (b?, a?) where b != a: out.append("\(prefix)\(path) changed → \(id)")
                 default: continue
                 }
             }
         }
-        if spec.stanzaDigest != base.stanzaDigest && !out.contains(where: { $0.hasPrefix(spec.definedAt.file + " ") }) {
-            out.append("\(spec.definedAt.file): definition stanza changed → \(spec.id)")
+        if spec.stanzaDigest != baseSpec.stanzaDigest && !out.contains(where: { $0.hasPrefix(spec.definitionFile + " ") }) {
+            out.append("\(spec.definitionFile): definition stanza changed → \(id)")
         }
-        if spec.specDigest != base.specDigest && !out.contains(where: { $0.hasPrefix(spec.buildFile + " ") }) {
+        if spec.specDigest != baseSpec.specDigest && !out.contains(where: { $0.hasPrefix(spec.buildFile + " ") }) {
             let causes = changedInputs.map(\.sentence)
             if causes.isEmpty {
-                out.append("rendered build spec changed → \(spec.id)")
+                out.append("rendered build spec changed → \(id)")
             } else {
-                for cause in causes { out.append("\(cause) → rendered build spec changed → \(spec.id)") }
+                for cause in causes { out.append("\(cause) → rendered build spec changed → \(id)") }
             }
         }
-        if spec.build.image != base.build.image {
-            out.append("base image changed (\(base.build.image ?? "none") → \(spec.build.image ?? "none")) → \(spec.id)")
+        if spec.image != baseSpec.image {
+            out.append("base image changed (\(baseSpec.image ?? "none") → \(spec.image ?? "none")) → \(id)")
         }
         return out
     }

@@ -86,7 +86,9 @@ enum Output {
     }
 
     static func json(_ value: Value) {
-        write(CanonicalJSON.encode(value, pretty: true) + "\n")
+        var bytes = CanonicalJSON.bytes(value, pretty: true)
+        bytes.append(UInt8(ascii: "\n"))
+        FileHandle.standardOutput.write(Data(bytes))
     }
 
     /// Writes a file atomically: a temporary file beside it, then a rename.
