@@ -225,28 +225,25 @@ public final class GitRepository {
 
     /// The blob id of a file at a commit, or nil when the path is absent or not a file.
     public func blobID(at commitID: ObjectID, path: String) throws(GitError) -> ObjectID? {
-        try withTree(commitID) { (root) throws(GitError) in
-            var entry: OpaquePointer?
-            let rc = git_tree_entry_bypath(&entry, root, path)
-            if rc == GIT_ENOTFOUND.rawValue { return nil }
-            try check(rc, "git_tree_entry_bypath", path)
-            defer { git_tree_entry_free(entry) }
-            guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return nil }
-            return ObjectID(git_tree_entry_id(entry))
-        }
+        try entryID(at: commitID, path: path, type: GIT_OBJECT_BLOB)
     }
 
     /// The tree id of a directory at a commit ("" for the root), or nil when the path is absent or not a
     /// directory. Equal ids mean equal contents, down to every file's mode and bytes.
     public func treeID(at commitID: ObjectID, path: String) throws(GitError) -> ObjectID? {
+        try entryID(at: commitID, path: path, type: GIT_OBJECT_TREE)
+    }
+
+    /// The id of the entry at `path` when it is of `type`; the root tree for "" or ".".
+    private func entryID(at commitID: ObjectID, path: String, type: git_object_t) throws(GitError) -> ObjectID? {
         try withTree(commitID) { (root) throws(GitError) in
-            if path.isEmpty || path == "." { return ObjectID(git_tree_id(root)) }
+            if path.isEmpty || path == "." { return type == GIT_OBJECT_TREE ? ObjectID(git_tree_id(root)) : nil }
             var entry: OpaquePointer?
             let rc = git_tree_entry_bypath(&entry, root, path)
             if rc == GIT_ENOTFOUND.rawValue { return nil }
             try check(rc, "git_tree_entry_bypath", path)
             defer { git_tree_entry_free(entry) }
-            guard git_tree_entry_type(entry) == GIT_OBJECT_TREE else { return nil }
+            guard git_tree_entry_type(entry) == type else { return nil }
             return ObjectID(git_tree_entry_id(entry))
         }
     }
