@@ -40,6 +40,18 @@ public struct AffectedReport: Sendable {
     /// What the comparison was made from (loaded trees, summaries), kept as long as the report: a command
     /// line that exits without teardown then does not spend its last tenth of a second freeing them.
     let sources: [any Sendable]
+    /// How each side (head, then base) was had: for tests and measurements, not part of the report's document.
+    let origins: [SideOrigin]
+}
+
+/// How a side of a comparison was had.
+enum SideOrigin: Sendable, Equatable {
+    /// Read back from a summary an earlier run saved.
+    case saved
+    /// Made from the base's summary and the diff, loading only the package directories the diff touches.
+    case derived
+    /// Loaded, parsed and keyed (reusing parsed directories from the load memo).
+    case loaded
 }
 
 /// Change detection over git history: the affected set between two commits (or a commit and the work tree).
@@ -111,6 +123,16 @@ public enum ChangeDetection {
         }
         reads.wait()
         var summaries = saved.values
+        var origins: [SideOrigin] = summaries.map { $0 == nil ? .loaded : .saved }
+        // A new head commit next to a saved base: derived from the base and the diff when the change allows.
+        if summaries.count == 2, summaries[0] == nil, !headTree, case .commit = headSource, let baseSummary = summaries[1],
+            let derived = deriveHead(
+                from: baseSummary, changes: changes, repo: repo, head: head, project: project, workdir: workdir, prefix: projectPrefix)
+        {
+            summaries[0] = derived
+            origins[0] = .derived
+            if let id = ids[0] { store.write(derived, id: id) }
+        }
         var loaded: [Side?] = Array(repeating: nil, count: sources.count)
         var kept: [any Sendable] = []
         let toLoad = sources.indices.filter { summaries[$0] == nil }
@@ -167,7 +189,7 @@ public enum ChangeDetection {
         let report = AffectedReport(
             base: base, head: head, mergeBase: revisions.mergeBase, dirty: uncommitted, shallow: repo.isShallow,
             detached: repo.isHeadDetached, fallback: revisions.fallback, set: set, diagnostics: diagnostics,
-            sources: kept + [loaded, baseSummary, headSummary])
+            sources: kept + [loaded, baseSummary, headSummary], origins: origins)
         return (report, loaded[0]?.keyed)
     }
 
@@ -225,6 +247,53 @@ public enum ChangeDetection {
                     head: head, base: nil, mergeBase: nil, fallback: "\(error); every package is treated as affected (--fallback all)")
             }
         }
+    }
+
+    /// The head's summary made from the base's: only the package directories the diff touches are loaded (from
+    /// the head commit), and keys move only where those packages and their dependents are. nil (load the head
+    /// in full) when the change could reach further: a values file or shared template changed, a package
+    /// directory appeared or went (a definition, collection or build spec added, removed or renamed), a
+    /// package came, went or changed what it provides or requires, or either side has diagnostics.
+    static func deriveHead(
+        from base: KeyedSummary, changes: [ChangedPath], repo: GitRepository, head: ObjectID, project: Project, workdir: String,
+        prefix: String
+    ) -> KeyedSummary? {
+        guard base.diagnostics.isEmpty else { return nil }
+        let values = Set(project.valuesFiles)
+        var packageDirectories: Set<String> = []
+        for p in 0..<base.count { packageDirectories.insert(base.package(at: p).path) }
+        guard !packageDirectories.contains(".") else { return nil }
+        let treePrefix = TreePaths.prefix(project.tree)
+        var changed: Set<String> = []
+        for change in changes {
+            for path in [change.path] + (change.oldPath.map { [$0] } ?? []) {
+                if base.inputs.contains(path) || values.contains(path) || TreePaths.isTemplate(path) { return nil }
+                guard path.hasPrefix(treePrefix) else { continue }
+                if TreePaths.isPackageFile(path) && change.status != .modified { return nil }
+                // The nearest enclosing package directory owns the file; a file no package owns changes no key.
+                var dir = path
+                while let slash = dir.lastIndex(of: "/") {
+                    dir = String(dir[..<slash])
+                    if packageDirectories.contains(dir) {
+                        changed.insert(dir)
+                        break
+                    }
+                }
+            }
+        }
+        if changed.isEmpty { return base }
+        let directories = changed.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let tree: LoadedTree
+        do {
+            let snapshot = try GitCommitSnapshot(
+                repositoryPath: workdir, repository: repo, commit: head, projectPrefix: prefix, directories: directories,
+                files: base.inputs.filter { !values.contains($0) }.sorted(), valuesFiles: project.valuesFiles)
+            tree = TreeLoader.load(snapshot, options: project.loadOptions)
+        } catch {
+            return nil
+        }
+        guard tree.diagnostics.isEmpty, Set(tree.templateFiles + tree.valuesFiles) == base.inputs else { return nil }
+        return base.replacing(directories: changed, with: tree.packages, platform: project.platform, images: project.lockedImages)
     }
 
     /// Names everything a commit's summary depends on: the tree's git id (its files, down to every byte

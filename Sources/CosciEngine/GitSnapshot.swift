@@ -22,9 +22,37 @@ struct GitCommitSnapshot: TreeSnapshot {
         let listed = try repository.files(at: commit, under: projectPrefix + String(treePrefix.dropLast()))
         // Git's tree order, flattened, is the byte order of full paths (a directory sorts as its name plus "/"),
         // so the listing needs no sort.
-        files = listed.compactMap { f in
+        let files = listed.compactMap { f in
             FileKind(gitMode: f.mode).map { SnapshotFile(path: treePrefix + f.path, kind: $0, blobID: f.blob.hex) }
         }
+        try self.init(repositoryPath: repositoryPath, repository: repository, commit: commit, projectPrefix: projectPrefix, files: files, valuesFiles: valuesFiles)
+    }
+
+    /// Only some directories and files of the project at `commit` (paths relative to the project root): what a
+    /// load of a few package directories needs, without listing the whole tree.
+    init(
+        repositoryPath: String, repository: GitRepository, commit: ObjectID, projectPrefix: String, directories: [String], files extraFiles: [String],
+        valuesFiles: [String]
+    ) throws(GitError) {
+        var files: [SnapshotFile] = []
+        for dir in directories {
+            for f in try repository.files(at: commit, under: projectPrefix + dir) {
+                if let kind = FileKind(gitMode: f.mode) { files.append(SnapshotFile(path: dir + "/" + f.path, kind: kind, blobID: f.blob.hex)) }
+            }
+        }
+        for path in extraFiles where !directories.contains(where: { path.hasPrefix($0 + "/") }) {
+            if let blob = try repository.blobID(at: commit, path: projectPrefix + path) {
+                files.append(SnapshotFile(path: path, kind: .regular, blobID: blob.hex))
+            }
+        }
+        files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        try self.init(repositoryPath: repositoryPath, repository: repository, commit: commit, projectPrefix: projectPrefix, files: files, valuesFiles: valuesFiles)
+    }
+
+    private init(
+        repositoryPath: String, repository: GitRepository, commit: ObjectID, projectPrefix: String, files: [SnapshotFile], valuesFiles: [String]
+    ) throws(GitError) {
+        self.files = files
         var extra: [String: String] = [:]
         for file in valuesFiles where !file.hasPrefix("/") {
             if let blob = try repository.blobID(at: commit, path: projectPrefix + file) { extra[file] = blob.hex }

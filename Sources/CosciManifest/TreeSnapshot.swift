@@ -284,6 +284,16 @@ struct TreeLayout {
 
 /// Path helpers shared by every snapshot kind.
 public enum TreePaths {
+    /// Whether a path (relative to the project root) is a shared template: `*.yaml` directly in a directory
+    /// named `templates`.
+    public static func isTemplate(_ path: String) -> Bool { TreeLayout.isTemplate(path) }
+
+    /// Whether a file name is one that makes a directory a package directory.
+    public static func isPackageFile(_ path: String) -> Bool {
+        let name = TreeLayout.name(path)
+        return name == "build.yaml" || name == "definition.yaml" || name == "collection.yaml"
+    }
+
     /// The tree setting as a path prefix: `packages` → `packages/`; `.` → ``.
     public static func prefix(_ tree: String) -> String {
         var t = tree

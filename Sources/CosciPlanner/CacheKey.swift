@@ -53,25 +53,59 @@ public enum CacheKeys {
     public static func components(
         _ spec: PackageSpec, platform: Platform, images: [String: Digest], dependencyKeys: [(id: PackageID, key: Digest)]
     ) -> CacheKeyComponents {
-        let specDigest = spec.specDigest
-        let stanzaDigest = spec.stanzaDigest
-        let image = spec.build.image.map { ref in
-            if ref.contains("@sha256:") { return ref }
-            return images[ref].map { "\(ref)@\($0)" } ?? ref
-        } ?? ""
+        let image = hashedImage(spec.build.image, images: images)
         let sortedDeps = dependencyKeys.sorted { $0.key.hex < $1.key.hex }
+        let key = key(
+            platform: platform, specDigest: spec.specDigest, stanzaDigest: spec.stanzaDigest, contentDigest: spec.contentDigest,
+            image: image, dependencyKeys: sortedDeps.map(\.key))
+        return CacheKeyComponents(
+            id: spec.id, platform: platform, specDigest: spec.specDigest, stanzaDigest: spec.stanzaDigest,
+            contentDigest: spec.contentDigest, image: image, dependencyKeys: sortedDeps, key: key)
+    }
 
+    /// The base image field as a key hashes it: the reference with its pinned digest when `images` pins it
+    /// (or as written when it already carries `@sha256:`), else as written; "" without an image.
+    public static func hashedImage(_ image: String?, images: [String: Digest]) -> String {
+        guard let ref = image else { return "" }
+        if ref.contains("@sha256:") { return ref }
+        return images[ref].map { "\(ref)@\($0)" } ?? ref
+    }
+
+    /// The key from its parts (see `CacheKeyComponents`); `dependencyKeys` in any order.
+    public static func key(
+        platform: Platform, specDigest: Digest, stanzaDigest: Digest, contentDigest: Digest, image: String, dependencyKeys: [Digest]
+    ) -> Digest {
+        let sorted = dependencyKeys.sorted { $0.hex < $1.hex }
         var h = FramedHasher()
         h.add(CacheKeyComponents.scheme)
         h.add("platform", platform.description)
         h.add("spec", specDigest.description)
         h.add("stanza", stanzaDigest.description)
-        h.add("content", spec.contentDigest.description)
+        h.add("content", contentDigest.description)
         h.add("image", image)
-        h.add("deps", String(sortedDeps.count))
-        for d in sortedDeps { h.add(d.key.description) }
-        return CacheKeyComponents(
-            id: spec.id, platform: platform, specDigest: specDigest, stanzaDigest: stanzaDigest, contentDigest: spec.contentDigest, image: image, dependencyKeys: sortedDeps,
-            key: h.finalize())
+        h.add("deps", String(sorted.count))
+        for d in sorted { h.add(d.description) }
+        return h.finalize()
+    }
+}
+
+/// What build dependency resolution reads of a package (`BuildGraph.resolve`): its id, what it provides,
+/// its `requires`, `copy[].package` and runtime requirements, and `requires_final_images`. Two trees whose
+/// packages agree on these have the same graph.
+public enum ResolutionInputs {
+    public static func digest(_ spec: PackageSpec) -> Digest {
+        var h = FramedHasher()
+        h.add("cosci-resolution/1")
+        h.add(spec.id.description)
+        func add(_ name: String, _ list: [Requirement]) {
+            h.add(name, String(list.count))
+            for r in list { h.add(r.family, r.selector.text) }
+        }
+        add("provides", spec.provides)
+        add("requires", spec.build.requires)
+        add("copy", spec.build.copy.compactMap(\.package))
+        add("runtime", spec.runtimeRequires)
+        h.add("final-images", spec.build.requiresFinalImages ? "1" : "0")
+        return h.finalize()
     }
 }

@@ -8,13 +8,13 @@ import CosciModel
 /// walk over its index instead of loading, resolving and keying the tree again:
 ///
 /// ```
-/// magic "cosci-keyed-summary/2\n"
+/// magic "cosci-keyed-summary/3\n"
 /// inputs (strings), diagnostics
 /// count, keyed count
 /// per package, in position order (the keyed ones first, dependencies before dependents, then the others):
 ///     id as `category/name@version` with the lengths of category and name; key (32 bytes) or none;
-///     record length, record: path, definition file, build file, image, content/stanza/spec digests
-///     (32 bytes each), dependency positions, directory listing (path, mode, 20-byte blob id)
+///     record length, record: path, definition file, build file, image, content/stanza/spec/resolution
+///     digests (32 bytes each), dependency positions, directory listing (path, mode, blob id)
 /// positions sorted by id bytes
 /// ```
 ///
@@ -22,7 +22,7 @@ import CosciModel
 /// which a comparison does for the packages whose keys differ.
 public struct KeyedSummary: Sendable {
     /// The first line of the encoding; bump it whenever the layout changes.
-    public static let magic = Array("cosci-keyed-summary/2\n".utf8)
+    public static let magic = Array("cosci-keyed-summary/3\n".utf8)
 
     /// The encoding, from `start` on.
     public let bytes: [UInt8]
@@ -40,7 +40,7 @@ public struct KeyedSummary: Sendable {
     /// Per position: where the id starts, its byte length, the lengths of category and name, where the key
     /// starts (-1 when not keyed) and where the record starts.
     private let idStart: [Int], idLength: [Int], categoryLength: [Int], nameLength: [Int]
-    private let keyStart: [Int], recordStart: [Int]
+    private let keyStart: [Int], recordStart: [Int], recordLength: [Int]
 
     /// Summarises a keyed tree.
     public init(_ tree: KeyedTree, diagnostics: [Diagnostic]) {
@@ -70,22 +70,7 @@ public struct KeyedSummary: Sendable {
                 w.bool(false)
             }
             record.bytes.removeAll(keepingCapacity: true)
-            record.string(spec.path)
-            record.string(spec.definedAt.file)
-            record.string(spec.buildFile)
-            record.optional(spec.build.image)
-            record.bytes.append(contentsOf: spec.contentDigest.rawBytes)
-            record.bytes.append(contentsOf: spec.stanzaDigest.rawBytes)
-            record.bytes.append(contentsOf: spec.specDigest.rawBytes)
-            let deps = tree.graph.dependencies(of: id).compactMap { position[$0] }
-            record.int(deps.count)
-            for d in deps { record.int(d) }
-            record.int(spec.content.count)
-            for e in spec.content {
-                record.string(e.path)
-                record.int(Int(e.mode))
-                record.string(e.blobID)
-            }
+            KeyedSummary.encodeRecord(spec, dependencies: tree.graph.dependencies(of: id).compactMap { position[$0] }, into: &record)
             w.int(record.bytes.count)
             w.bytes.append(contentsOf: record.bytes)
         }
@@ -94,6 +79,26 @@ public struct KeyedSummary: Sendable {
         }
         // Encoding then decoding keeps one reading path for fresh and saved summaries alike.
         do { try self.init(decoding: w.bytes) } catch { preconditionFailure("a summary does not decode what it encoded") }
+    }
+
+    /// A package's record: path, files, image, digests, dependency positions, listing.
+    static func encodeRecord(_ spec: PackageSpec, dependencies: [Int], into record: inout BinaryWriter) {
+        record.string(spec.path)
+        record.string(spec.definedAt.file)
+        record.string(spec.buildFile)
+        record.optional(spec.build.image)
+        record.bytes.append(contentsOf: spec.contentDigest.rawBytes)
+        record.bytes.append(contentsOf: spec.stanzaDigest.rawBytes)
+        record.bytes.append(contentsOf: spec.specDigest.rawBytes)
+        record.bytes.append(contentsOf: ResolutionInputs.digest(spec).rawBytes)
+        record.int(dependencies.count)
+        for d in dependencies { record.int(d) }
+        record.int(spec.content.count)
+        for e in spec.content {
+            record.string(e.path)
+            record.int(Int(e.mode))
+            record.string(e.blobID)
+        }
     }
 
     /// Reads the index of a summary encoded in `bytes` from `start` on. Throws on anything that is not a whole summary of this format; the
@@ -107,7 +112,7 @@ public struct KeyedSummary: Sendable {
         let count = try r.int(), keyedCount = try r.int()
         guard count >= 0, keyedCount >= 0, keyedCount <= count, count <= bytes.count else { throw BinaryReader.Malformed() }
         var idStart = [Int](repeating: 0, count: count), idLength = idStart, categoryLength = idStart, nameLength = idStart
-        var keyStart = idStart, recordStart = idStart
+        var keyStart = idStart, recordStart = idStart, recordLength = idStart
         for i in 0..<count {
             let n = try r.int()
             guard n > 0, r.offset + n <= bytes.count else { throw BinaryReader.Malformed() }
@@ -130,6 +135,7 @@ public struct KeyedSummary: Sendable {
             let length = try r.int()
             guard length >= 0, r.offset + length <= bytes.count else { throw BinaryReader.Malformed() }
             recordStart[i] = r.offset
+            recordLength[i] = length
             r.offset += length
         }
         var sorted = [Int](repeating: 0, count: count)
@@ -149,6 +155,7 @@ public struct KeyedSummary: Sendable {
         self.nameLength = nameLength
         self.keyStart = keyStart
         self.recordStart = recordStart
+        self.recordLength = recordLength
     }
 
     /// The id at a position.
@@ -207,6 +214,95 @@ public struct KeyedSummary: Sendable {
         return out
     }
 
+    /// The position of an id, or nil: a binary search over the ids' bytes.
+    public func position(of id: PackageID) -> Int? {
+        let target = Array(id.description.utf8)
+        var low = 0, high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2, p = sorted[middle]
+            let candidate = bytes[idStart[p]..<idStart[p] + idLength[p]]
+            if candidate.elementsEqual(target) { return p }
+            if candidate.lexicographicallyPrecedes(target) { low = middle + 1 } else { high = middle }
+        }
+        return nil
+    }
+
+    /// The summary of a tree that differs from this one only inside the package directories `directories`,
+    /// whose packages are now `replacements` (parsed afresh). nil unless those directories hold the same
+    /// packages as before (by id), each keyed here and with the same resolution inputs (`ResolutionInputs`):
+    /// then the graph and every position stay, keys are recomputed for the replaced packages and for every
+    /// package downstream of a key that moved, and every other record is copied as it is.
+    public func replacing(
+        directories: Set<String>, with replacements: [PackageSpec], platform: Platform, images: [String: Digest]
+    ) -> KeyedSummary? {
+        let records = (0..<count).map(package(at:))
+        var replaced: [Int: PackageSpec] = [:]
+        for spec in replacements where directories.contains(spec.path) {
+            guard let p = position(of: spec.id), p < keyedCount, replaced[p] == nil, records[p].path == spec.path,
+                records[p].resolutionDigest == RawDigest(ResolutionInputs.digest(spec))
+            else { return nil }
+            replaced[p] = spec
+        }
+        for (p, record) in records.enumerated() where directories.contains(record.path) && replaced[p] == nil { return nil }
+
+        // Keys in graph order, so a dependency's key is final before its dependents read it.
+        var keys = (0..<count).map(key(at:))
+        var moved = [Bool](repeating: false, count: count)
+        for p in 0..<keyedCount {
+            let record = records[p], spec = replaced[p]
+            guard spec != nil || record.dependencies.contains(where: { moved[$0] }) else { continue }
+            let dependencyKeys = record.dependencies.compactMap { keys[$0] }
+            guard dependencyKeys.count == record.dependencies.count else { return nil }
+            let key: Digest
+            if let spec {
+                key = CacheKeys.key(
+                    platform: platform, specDigest: spec.specDigest, stanzaDigest: spec.stanzaDigest, contentDigest: spec.contentDigest,
+                    image: CacheKeys.hashedImage(spec.build.image, images: images), dependencyKeys: dependencyKeys)
+            } else {
+                key = CacheKeys.key(
+                    platform: platform, specDigest: record.specDigest.digest, stanzaDigest: record.stanzaDigest.digest,
+                    contentDigest: record.contentDigest.digest, image: CacheKeys.hashedImage(record.image, images: images),
+                    dependencyKeys: dependencyKeys)
+            }
+            if key != keys[p] {
+                moved[p] = true
+                keys[p] = key
+            }
+        }
+
+        var w = BinaryWriter()
+        w.bytes.append(contentsOf: KeyedSummary.magic)
+        w.strings(inputs.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        w.int(diagnostics.count)
+        for d in diagnostics { w.diagnostic(d) }
+        w.int(count)
+        w.int(keyedCount)
+        var record = BinaryWriter()
+        for p in 0..<count {
+            w.int(idLength[p])
+            w.bytes.append(contentsOf: bytes[idStart[p]..<idStart[p] + idLength[p]])
+            w.int(categoryLength[p])
+            w.int(nameLength[p])
+            if let key = keys[p] {
+                w.bool(true)
+                w.bytes.append(contentsOf: key.rawBytes)
+            } else {
+                w.bool(false)
+            }
+            if let spec = replaced[p] {
+                record.bytes.removeAll(keepingCapacity: true)
+                KeyedSummary.encodeRecord(spec, dependencies: records[p].dependencies, into: &record)
+                w.int(record.bytes.count)
+                w.bytes.append(contentsOf: record.bytes)
+            } else {
+                w.int(recordLength[p])
+                w.bytes.append(contentsOf: bytes[recordStart[p]..<recordStart[p] + recordLength[p]])
+            }
+        }
+        for p in sorted { w.int(p) }
+        return try? KeyedSummary(decoding: w.bytes)
+    }
+
     /// The record at a position (its listing is read apart, by `content(at:)`).
     public func package(at i: Int) -> PackageSummary {
         var r = BinaryReader(bytes: bytes, offset: recordStart[i])
@@ -215,13 +311,13 @@ public struct KeyedSummary: Sendable {
             let path = try r.string(), definitionFile = try r.string(), buildFile = try r.string()
             let image = try r.optional()
             let digests = r.offset
-            r.offset += 96
+            r.offset += 128
             let deps = try r.array { (r: inout BinaryReader) throws(BinaryReader.Malformed) -> Int in try r.int() }
             return PackageSummary(
                 position: i, key: keyStart[i] < 0 ? nil : RawDigest(bytes, at: keyStart[i]), path: path, definitionFile: definitionFile,
                 buildFile: buildFile, image: image, contentDigest: RawDigest(bytes, at: digests),
                 stanzaDigest: RawDigest(bytes, at: digests + 32), specDigest: RawDigest(bytes, at: digests + 64),
-                dependencies: deps, contentStart: r.offset)
+                resolutionDigest: RawDigest(bytes, at: digests + 96), dependencies: deps, contentStart: r.offset)
         } catch {
             preconditionFailure("the summary record at \(i) does not decode")
         }
@@ -245,6 +341,20 @@ public struct KeyedSummary: Sendable {
 /// A SHA-256 as four words: compared without being turned into text.
 public struct RawDigest: Sendable, Hashable {
     let words: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ digest: Digest) {
+        self.init(digest.rawBytes, at: 0)
+    }
+
+    /// The digest as text.
+    public var digest: Digest {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for w in [words.0, words.1, words.2, words.3] {
+            for k in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: w >> UInt64(k))) }
+        }
+        return Digest(rawBytes: bytes)
+    }
 
     init(_ bytes: [UInt8], at offset: Int) {
         func word(_ k: Int) -> UInt64 {
@@ -283,6 +393,8 @@ public struct PackageSummary: Sendable {
     public let contentDigest: RawDigest
     public let stanzaDigest: RawDigest
     public let specDigest: RawDigest
+    /// Digest of what resolution reads of the package (`ResolutionInputs`).
+    public let resolutionDigest: RawDigest
     /// Positions of the distinct build dependencies, in id order.
     public let dependencies: [Int]
     /// Where the directory listing starts (`KeyedSummary.content(of:)`).

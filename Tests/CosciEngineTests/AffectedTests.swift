@@ -118,13 +118,24 @@ struct Mutation: Sendable, CustomStringConvertible {
     var mustAffect: [String] = []
     var mustNotAffect: [String] = []
     var nothingAffected = false
+    /// How the head must be had when only the base is saved (nil: not checked).
+    var headOrigin: SideOrigin? = nil
+}
+
+/// main..HEAD with only main's summary saved: the head is derived from it, or loaded.
+func derivedHeadReport(_ repo: GitFixture) throws -> AffectedReport {
+    let project = try repo.project()
+    try? FileManager.default.removeItem(atPath: project.summaryDirectory)
+    _ = try ChangeDetection.affected(project, AffectedOptions(base: "main", head: "main"))
+    return try ChangeDetection.affected(project, AffectedOptions(base: "main", head: "HEAD"))
 }
 
 let mutations: [Mutation] = [
     Mutation(description: "edit a build spec", apply: { try $0.replace("packages/toolchain/yip/build.yaml", "steps:\n", "steps:\n- echo more\n") },
-             mustAffect: ["toolchain/yip@0.9.4-1", "system/cos@0.6.0"], mustNotAffect: ["toolchain/yq@4.30.1", "distro/base@0.20210719"]),
+             mustAffect: ["toolchain/yip@0.9.4-1", "system/cos@0.6.0"], mustNotAffect: ["toolchain/yq@4.30.1", "distro/base@0.20210719"],
+             headOrigin: .derived),
     Mutation(description: "add a file to a package", apply: { try $0.write("packages/toolchain/yq/patch.diff", "--- a\n") },
-             mustAffect: ["toolchain/yq@4.30.1", "toolchain/yq@4.25.2-2", "system/cos-wrapper@0.32-7"]),
+             mustAffect: ["toolchain/yq@4.30.1", "toolchain/yq@4.25.2-2", "system/cos-wrapper@0.32-7"], headOrigin: .derived),
     Mutation(description: "rename a package directory, content identical", apply: { try $0.move("packages/installer", "packages/legacy-installer") },
              nothingAffected: true),
     Mutation(description: "move a package to another category", apply: {
@@ -135,17 +146,17 @@ let mutations: [Mutation] = [
         try $0.replace("packages/toolchain/yq/collection.yaml", "- name: \"yq\"\n  category: \"toolchain\"\n  version: 4.30.1\n", "")
     }, mustNotAffect: ["toolchain/yq@4.25.2-2"]),
     Mutation(description: "change a values file", apply: { try $0.replace("values/green.yaml", "codename: \"green\"", "codename: \"emerald\"") },
-             mustAffect: ["system/cos-setup@1:0.4.1", "distro/base@0.20210719"], mustNotAffect: ["utils/installer@0.1"]),
+             mustAffect: ["system/cos-setup@1:0.4.1", "distro/base@0.20210719"], mustNotAffect: ["utils/installer@0.1"], headOrigin: .loaded),
     Mutation(description: "add an unused value", apply: { try $0.write("values/green.yaml", try $0.read("values/green.yaml") + "unused: 1\n") },
              nothingAffected: true),
     Mutation(description: "change a shared template", apply: { try $0.replace("packages/templates/tools.yaml", "install -m 0755", "install -D -m 0755") },
              mustAffect: ["toolchain/yip@0.9.4-1"], mustNotAffect: ["distro/base@0.20210719", "toolchain/yq@4.30.1"]),
     Mutation(description: "bump a version", apply: { try $0.replace("packages/cos-setup/definition.yaml", "1:0.4.1", "1:0.4.2") },
-             mustAffect: ["system/cos-setup@1:0.4.2", "system/cos@0.6.0"]),
+             mustAffect: ["system/cos-setup@1:0.4.2", "system/cos@0.6.0"], headOrigin: .loaded),
     Mutation(description: "edit a dependency selector", apply: { try $0.replace("packages/cos-wrapper/build.yaml", "\"<4.30\"", "\">=4.30\"") },
-             mustAffect: ["system/cos-wrapper@0.32-7"], mustNotAffect: ["toolchain/yq@4.25.2-2"]),
+             mustAffect: ["system/cos-wrapper@0.32-7"], mustNotAffect: ["toolchain/yq@4.25.2-2"], headOrigin: .loaded),
     Mutation(description: "comment-only edit of a definition", apply: { try $0.write("packages/installer/definition.yaml", try $0.read("packages/installer/definition.yaml") + "# a comment\n") },
-             mustAffect: ["utils/installer@0.1"], mustNotAffect: ["system/cos@0.6.0"]),
+             mustAffect: ["utils/installer@0.1"], mustNotAffect: ["system/cos@0.6.0"], headOrigin: .derived),
     Mutation(description: "bump one stanza of a collection", apply: { try $0.replace("packages/toolchain/yq/collection.yaml", "4.25.2-2", "4.25.2-3") },
              mustAffect: ["toolchain/yq@4.25.2-3"], mustNotAffect: ["toolchain/yq@4.30.1"]),
 ]
@@ -176,6 +187,10 @@ let mutations: [Mutation] = [
         // A second run finds the first run's memo and loads both sides in parallel: same answer.
         let warm = try ChangeDetection.affected(try repo.project(), AffectedOptions(base: "main", head: "HEAD"))
         #expect(CanonicalJSON.encode(warm.document(platform: .linuxAMD64)) == CanonicalJSON.encode(report.document(platform: .linuxAMD64)))
+        // With only the base saved, the head is derived from it where the change allows: same answer again.
+        let derived = try derivedHeadReport(repo)
+        #expect(CanonicalJSON.encode(derived.document(platform: .linuxAMD64)) == CanonicalJSON.encode(report.document(platform: .linuxAMD64)))
+        if let origin = mutation.headOrigin { #expect(derived.origins.first == origin, "\(mutation): head \(derived.origins)") }
         for id in mutation.mustAffect { #expect(actual.contains(id), "\(mutation): \(id) should be affected") }
         for id in mutation.mustNotAffect { #expect(!actual.contains(id), "\(mutation): \(id) should not be affected") }
         if mutation.nothingAffected { #expect(actual.isEmpty && report.set.removed.isEmpty, "\(mutation): \(actual)") }
@@ -335,6 +350,9 @@ enum MatrixRendererProbe {
         let expected = Set(headKeys.filter { baseKeys[$0.key] != $0.value }.map(\.key))
         #expect(Set(report.set.affected.map(\.id.description)) == expected, "seed \(seed): \(applied)")
         #expect(Set(report.set.removed.map(\.id.description)) == Set(baseKeys.keys).subtracting(headKeys.keys))
+        let derived = try derivedHeadReport(repo)
+        #expect(CanonicalJSON.encode(derived.document(platform: .linuxAMD64)) == CanonicalJSON.encode(report.document(platform: .linuxAMD64)),
+                "seed \(seed): head \(derived.origins)")
     }
 }
 
