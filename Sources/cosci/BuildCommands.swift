@@ -44,6 +44,7 @@ struct BuildFlags: ParsableArguments {
 extension Cosci {
     struct Build: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "build",
             abstract: "Build packages into the cache: the named ones, --all, a plan's shard, or the affected ones.",
             discussion: """
                 Missing dependencies are built first; packages whose key is in the cache are not built again. \
@@ -102,6 +103,7 @@ extension Cosci {
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "The whole batch: build every package missing from the cache, write the repository, assemble the OS images, write the reports.",
             discussion: """
                 Writes under the output directory (default dist/): images/ (the OS images of images/*.yaml, OCI layouts), repository/ (luet-compatible: artifacts, \

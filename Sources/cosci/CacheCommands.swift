@@ -8,6 +8,7 @@ import Foundation
 extension Cosci {
     struct Cache: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cache",
             abstract: "Inspect and trim the local artifact cache.", subcommands: [CacheList.self, CacheGC.self])
     }
 
@@ -86,6 +87,7 @@ extension Cosci {
 
     struct Repo: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "repo",
             abstract: "Write luet repository metadata.", subcommands: [RepoIndex.self])
     }
 
@@ -124,6 +126,7 @@ extension Cosci {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Rebuild packages without the cache and compare with the cached artifacts, byte for byte.",
             discussion: "Each package is rebuilt with the SOURCE_DATE_EPOCH its cached artifact was built with. A package that differs is listed with the entries that differ. Exit codes: 0 all reproducible, 1 environment, 3 a package differs or could not be rebuilt.")
         @Flag(help: "Rebuild (the only mode so far; required for clarity).") var rebuild = false
@@ -169,6 +172,7 @@ extension Cosci {
     /// Packs a directory as an artifact would be packed (for benchmarks and debugging).
     struct Pack: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "pack",
             abstract: "Pack a directory into a reproducible tar (as artifacts are packed).", shouldDisplay: false)
         @Argument var directory: String
         @Argument var output: String

@@ -7,6 +7,7 @@ import Foundation
 extension Cosci {
     struct Affected: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "affected",
             abstract: "List the packages whose cache key changed between two revisions, with why.",
             discussion: "--base defaults to the merge-base of HEAD with the default branch (origin/HEAD, origin/main, origin/master, main, master); --head defaults to HEAD. Uncommitted changes are included by default when neither --base nor --head is given outside CI (CI unset), so a contributor sees the effect of their edits; --no-dirty leaves them out, --dirty forces them in.")
 

@@ -6,6 +6,7 @@ import CosciPlanner
 extension Cosci {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List every package with its cache key, path and build dependencies.")
 
         @OptionGroup var options: TreeOptions
@@ -21,6 +22,7 @@ extension Cosci {
 
     struct Explain: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "explain",
             abstract: "Show every field and sub-hash that goes into a package's key, and why each dependency was chosen.")
 
         @Argument(help: ArgumentHelp("category/name or category/name@version.", valueName: "package"))
@@ -42,7 +44,8 @@ extension Cosci {
     }
 
     struct Graph: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the build graph.")
+        static let configuration = CommandConfiguration(
+            commandName: "graph", abstract: "Print the build graph.")
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case dot, json }
 
@@ -61,6 +64,7 @@ extension Cosci {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Load and render everything; report every problem with file:line. Exit 2 on any error.")
 
         @OptionGroup var options: TreeOptions
@@ -98,6 +102,7 @@ extension Cosci {
 
     struct Bump: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bump",
             abstract: "Raise the revision of packages (1.2.3-4 → 1.2.3-5) in their definition files, in place.",
             discussion: "Only the version's characters change (comments, key order, quoting and YAML anchors are kept); a collection stanza that inherits its version through a merge key gets its own version line.")
 
@@ -121,7 +126,8 @@ extension Cosci {
     }
 
     struct Version: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print cosci's version and the linked C libraries.")
+        static let configuration = CommandConfiguration(
+            commandName: "version", abstract: "Print cosci's version and the linked C libraries.")
 
         func run() {
             Output.write(CosciVersion.details + "\n")

@@ -27,6 +27,7 @@ struct RegistryFlags: ParsableArguments {
 extension Cosci {
     struct Publish: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "publish",
             abstract: "Publish the repository (packages, metadata, index) as a luet docker repository or an OCI layout.",
             discussion: """
                 Each package becomes a one-layer image tagged <name>-<category>-<version>, each repository file a \
@@ -76,6 +77,7 @@ enum PublishSummary {
 extension Cosci {
     struct Lock: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "lock",
             abstract: "Pin every base image of the tree: resolve each image: to its digest and write cosci.lock.",
             discussion: "Keys then hash image@digest, and builds pull by digest (never resolving tags again) until the lock is rewritten. Exit codes: 0 written, 1 registry error, 2 tree errors.")
 
@@ -99,6 +101,7 @@ extension Cosci {
 extension Cosci {
     struct Assemble: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "assemble",
             abstract: "Assemble OS images from the image specs (images/*.yaml) out of built artifacts.",
             discussion: "Each image is the base package's root filesystem with the packages on top, squashed into one layer or one per package, written to <output>/images/<name> (an OCI layout tagged with the base package's version and latest). --push docker://HOST/PREFIX pushes <PREFIX>/<name>:<version>; --iso writes the spec's live ISO with xorriso. Identical inputs give identical digests.")
 
@@ -146,6 +149,7 @@ enum AssembleSummary {
 extension Cosci {
     struct Release: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "release",
             abstract: "Cut a channel release from a published repository, or roll a channel back.",
             discussion: "Copies the packages the channel carries from --from (what `cosci publish` wrote) into the channel's repository by digest (never rebuilt), writes the snapshot <id>-repository.yaml and its files, then moves the channel's repository.yaml tag to it with one manifest PUT. Writes release notes and a luet repository file pinned to the snapshot under <output>/releases/. --rollback moves the channel back to its previous release. Exit codes: 0 done, 1 registry error, 2 configuration error.")
 
