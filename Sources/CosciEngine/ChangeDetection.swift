@@ -126,8 +126,8 @@ public enum ChangeDetection {
         var origins: [SideOrigin] = summaries.map { $0 == nil ? .loaded : .saved }
         // A new head commit next to a saved base: derived from the base and the diff when the change allows.
         if summaries.count == 2, summaries[0] == nil, !headTree, case .commit = headSource, let baseSummary = summaries[1],
-            let derived = deriveHead(
-                from: baseSummary, changes: changes, repo: repo, head: head, project: project, workdir: workdir, prefix: projectPrefix)
+            let derived = deriveSummary(
+                from: baseSummary, changes: changes, at: head, repo: repo, project: project, workdir: workdir, prefix: projectPrefix)
         {
             summaries[0] = derived
             origins[0] = .derived
@@ -139,8 +139,11 @@ public enum ChangeDetection {
         if !toLoad.isEmpty {
             let savedMemo = LoadMemo.read(from: project.loadMemoFile)
             kept.append(savedMemo)
-            if toLoad.count == 2 && savedMemo.count > 0 {
-                // With a saved memo the two sides load in parallel (each opens its own repository handle).
+            let headIsCommit: Bool
+            if case .commit = headSource { headIsCommit = true } else { headIsCommit = false }
+            if toLoad.count == 2 && savedMemo.count > 0 && !headIsCommit {
+                // A work tree head and a saved memo: the two sides load in parallel (each opens its own
+                // repository handle). A commit head goes first instead, for the base may be derived from it.
                 let slots = Slots<Result<Side, Diagnostic>>(count: 2)
                 DispatchQueue.concurrentPerform(iterations: 2) { i in
                     slots[i] = Result { () throws(Diagnostic) -> Side in
@@ -152,9 +155,24 @@ public enum ChangeDetection {
                     loaded[i] = try result.get()
                 }
             } else {
-                // Without one, the base waits for the head so that it reuses what the head parsed.
+                // The base waits for the head: it is derived from the head's summary and the diff when the
+                // change allows (as a new head is from a saved base), else loaded reusing what the head parsed.
                 var memo = savedMemo
                 for i in toLoad {
+                    if i == 1, headIsCommit, let base,
+                        let headSummary = summaries[0] ?? loaded[0].map({ KeyedSummary($0.keyed, diagnostics: $0.tree.diagnostics) })
+                    {
+                        summaries[0] = headSummary
+                        if let derived = deriveSummary(
+                            from: headSummary, changes: changes.map(\.reversed), at: base, repo: repo, project: project, workdir: workdir,
+                            prefix: projectPrefix)
+                        {
+                            summaries[1] = derived
+                            origins[1] = .derived
+                            if let id = ids[1] { store.write(derived, id: id) }
+                            continue
+                        }
+                    }
                     let side = try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: memo)
                     memo = memo.merging(side.tree.memo)
                     loaded[i] = side
@@ -169,7 +187,7 @@ public enum ChangeDetection {
             }
             for i in toLoad {
                 guard let side = loaded[i] else { continue }
-                let summary = KeyedSummary(side.keyed, diagnostics: side.tree.diagnostics)
+                let summary = summaries[i] ?? KeyedSummary(side.keyed, diagnostics: side.tree.diagnostics)
                 summaries[i] = summary
                 if let id = ids[i] { store.write(summary, id: id) }
             }
@@ -249,13 +267,14 @@ public enum ChangeDetection {
         }
     }
 
-    /// The head's summary made from the base's: only the package directories the diff touches are loaded (from
-    /// the head commit), and keys move only where those packages and their dependents are. nil (load the head
-    /// in full) when the change could reach further: a values file or shared template changed, a package
-    /// directory appeared or went (a definition, collection or build spec added, removed or renamed), a
-    /// package came, went or changed what it provides or requires, or either side has diagnostics.
-    static func deriveHead(
-        from base: KeyedSummary, changes: [ChangedPath], repo: GitRepository, head: ObjectID, project: Project, workdir: String,
+    /// The summary of `commit` made from another commit's summary and the diff from that commit to this one:
+    /// only the package directories the diff touches are loaded (from `commit`), and keys move only where
+    /// those packages and their dependents are. nil (load it in full) when the change could reach further: a
+    /// values file or shared template changed, a package directory appeared or went (a definition,
+    /// collection or build spec added, removed or renamed), a package came, went or changed what it provides
+    /// or requires, or either side has diagnostics.
+    static func deriveSummary(
+        from base: KeyedSummary, changes: [ChangedPath], at commit: ObjectID, repo: GitRepository, project: Project, workdir: String,
         prefix: String
     ) -> KeyedSummary? {
         guard base.diagnostics.isEmpty else { return nil }
@@ -286,7 +305,7 @@ public enum ChangeDetection {
         let tree: LoadedTree
         do {
             let snapshot = try GitCommitSnapshot(
-                repositoryPath: workdir, repository: repo, commit: head, projectPrefix: prefix, directories: directories,
+                repositoryPath: workdir, repository: repo, commit: commit, projectPrefix: prefix, directories: directories,
                 files: base.inputs.filter { !values.contains($0) }.sorted(), valuesFiles: project.valuesFiles)
             tree = TreeLoader.load(snapshot, options: project.loadOptions)
         } catch {
@@ -390,6 +409,18 @@ public enum ChangeDetection {
         let status = ChangedPath.Status(rawValue: change.status.rawValue) ?? .modified
         let old = change.oldPath != change.newPath ? strip(change.oldPath) : nil
         return ChangedPath(status: status, path: path, oldPath: old)
+    }
+}
+
+extension ChangedPath {
+    /// The same change seen from the other side: an addition is a deletion, a rename goes back.
+    var reversed: ChangedPath {
+        switch status {
+        case .added: return ChangedPath(status: .deleted, path: path)
+        case .deleted: return ChangedPath(status: .added, path: path)
+        case .renamed: return ChangedPath(status: .renamed, path: oldPath ?? path, oldPath: path)
+        default: return self
+        }
     }
 }
 
