@@ -63,13 +63,22 @@ public enum ChangeDetection {
         try compare(project, options, headTree: false).report
     }
 
-    /// The affected set, with the head's graph and keys (what a plan is made from).
+    /// The affected set, with the head's summary: its graph and keys, read back or derived where possible
+    /// (what a plan is made from).
+    public static func affectedWithSummary(
+        _ project: Project, _ options: AffectedOptions
+    ) throws(Diagnostic) -> (AffectedReport, KeyedSummary) {
+        let comparison = try compare(project, options, headTree: false)
+        return (comparison.report, comparison.headSummary)
+    }
+
+    /// The affected set, with the head's graph and keys, loaded in full (what version bumps read).
     public static func affectedWithTree(
         _ project: Project, _ options: AffectedOptions
     ) throws(Diagnostic) -> (AffectedReport, BuildGraph, [PackageID: CacheKeyComponents]) {
-        let (report, head) = try compare(project, options, headTree: true)
-        guard let head else { throw Diagnostic(at: nil, "internal error: the head tree was not loaded") }
-        return (report, head.graph, head.keys)
+        let comparison = try compare(project, options, headTree: true)
+        guard let head = comparison.headTree else { throw Diagnostic(at: nil, "internal error: the head tree was not loaded") }
+        return (comparison.report, head.graph, head.keys)
     }
 
     /// Compares the two sides. A commit's side comes from its saved summary when an earlier run made one
@@ -77,7 +86,7 @@ public enum ChangeDetection {
     /// With `headTree`, the head is loaded in full whatever is saved, and returned.
     static func compare(
         _ project: Project, _ options: AffectedOptions, headTree: Bool
-    ) throws(Diagnostic) -> (report: AffectedReport, head: KeyedTree?) {
+    ) throws(Diagnostic) -> (report: AffectedReport, headTree: KeyedTree?, headSummary: KeyedSummary) {
         let repo: GitRepository
         do { repo = try GitRepository(discoveringFrom: project.root) } catch {
             throw Diagnostic(
@@ -208,7 +217,7 @@ public enum ChangeDetection {
             base: base, head: head, mergeBase: revisions.mergeBase, dirty: uncommitted, shallow: repo.isShallow,
             detached: repo.isHeadDetached, fallback: revisions.fallback, set: set, diagnostics: diagnostics,
             sources: kept + [loaded, baseSummary, headSummary], origins: origins)
-        return (report, loaded[0]?.keyed)
+        return (report, loaded[0]?.keyed, headSummary)
     }
 
     /// The commits a comparison is between, as the options ask for them.

@@ -34,8 +34,8 @@ public enum Planning {
             try options.durations.map(readDurations)
             ?? (FileManager.default.fileExists(atPath: lastRun) ? (try? readDurations(lastRun)) ?? [:] : [:])
 
-        let graph: BuildGraph
-        let keys: [PackageID: CacheKeyComponents]
+        let graph: any PlanGraph
+        let keys: [PackageID: Digest]
         var selected: Set<PackageID>
         var reasons: [PackageID: [String]] = [:]
         var context: PlanContext
@@ -46,18 +46,19 @@ public enum Planning {
                 throw Diagnostic(at: nil, "the tree has errors; `cosci check` lists them")
             }
             graph = analysis.graph
-            keys = analysis.keys
+            keys = analysis.keys.mapValues(\.key)
             selected = Set(graph.order)
             for id in selected { reasons[id] = ["--all → \(id)"] }
             context = PlanContext(base: nil, head: "work tree", mergeBase: nil, platform: project.platform)
             diagnostics = analysis.diagnostics
         } else {
-            let (report, headGraph, headKeys) = try ChangeDetection.affectedWithTree(project, options.changes)
+            let (report, headSummary) = try ChangeDetection.affectedWithSummary(project, options.changes)
             if report.diagnostics.contains(where: { $0.severity == .error }) {
                 throw Diagnostic(at: nil, "the tree has errors at head; `cosci check` lists them")
             }
-            graph = headGraph
-            keys = headKeys
+            let head = SummaryGraph(headSummary)
+            graph = head
+            keys = head.keys
             selected = Set(report.set.affected.map(\.id))
             for a in report.set.affected { reasons[a.id] = a.reasons }
             if report.fallback != nil {
@@ -73,7 +74,7 @@ public enum Planning {
             diagnostics = report.diagnostics
         }
         context.flavor = project.flavor
-        var cached = Set(keys.values.map(\.key).filter(cache.contains))
+        var cached = Set(keys.values.filter(cache.contains))
         if let remote = options.remoteCache {
             cached.formUnion(try RemoteCache(store: try options.registry.store(remote)).keys())
         }

@@ -64,8 +64,22 @@ public struct Plan: Sendable {
         graph: BuildGraph, keys: [PackageID: CacheKeyComponents], selected: Set<PackageID>, reasons: [PackageID: [String]],
         cached: Set<Digest>, durations: [String: Double], shards: Int
     ) -> Plan {
+        make(
+            graph: graph, keys: keys.mapValues(\.key), selected: selected, reasons: reasons, cached: cached, durations: durations,
+            shards: shards)
+    }
+
+    /// Builds the plan from any keyed graph (a loaded tree's, or a saved summary's `SummaryGraph`).
+    public static func make(
+        graph: some PlanGraph, keys: [PackageID: Digest], selected: Set<PackageID>, reasons: [PackageID: [String]],
+        cached: Set<Digest>, durations: [String: Double], shards: Int
+    ) -> Plan {
         let shards = max(1, shards)
-        let dependents = graph.dependents()
+        var dependents: [PackageID: [PackageID]] = [:]
+        for id in graph.order {
+            for dep in graph.dependencies(of: id) { dependents[dep, default: []].append(id) }
+        }
+        dependents = dependents.mapValues { $0.sorted() }
         // Selected packages and everything that depends on them.
         var closure = Set<PackageID>()
         var stack = Array(selected)
@@ -75,7 +89,7 @@ public struct Plan: Sendable {
         }
         var status: [PackageID: Status] = [:]
         for id in graph.order {
-            guard let key = keys[id]?.key else { continue }
+            guard let key = keys[id] else { continue }
             status[id] = closure.contains(id) ? (cached.contains(key) ? .cached : .build) : .unchanged
         }
         let building = graph.order.filter { status[$0] == .build }
@@ -98,7 +112,7 @@ public struct Plan: Sendable {
             shards: shards)
 
         let entries = graph.order.sorted().compactMap { id -> Entry? in
-            guard let key = keys[id]?.key, let s = status[id] else { return nil }
+            guard let key = keys[id], let s = status[id] else { return nil }
             return Entry(
                 id: id, key: key, status: s, reasons: s == .unchanged ? [] : (reasons[id] ?? inheritedReason(id, graph, selected)),
                 dependencies: graph.dependencies(of: id), wave: wave[id], shard: shardOf[id], estimate: estimate(id))
@@ -106,7 +120,7 @@ public struct Plan: Sendable {
         return Plan(entries: entries, shardCount: shards)
     }
 
-    static func inheritedReason(_ id: PackageID, _ graph: BuildGraph, _ selected: Set<PackageID>) -> [String] {
+    static func inheritedReason(_ id: PackageID, _ graph: some PlanGraph, _ selected: Set<PackageID>) -> [String] {
         let deps = graph.dependencies(of: id).filter(selected.contains)
         return deps.isEmpty ? ["depends on a package that builds → \(id)"] : deps.map { "\($0) builds → (build dependency) \(id)" }
     }
@@ -114,7 +128,7 @@ public struct Plan: Sendable {
     /// Critical-path list scheduling: repeatedly take the ready package with the longest remaining path and put
     /// it on the shard that is free first. Deterministic: ties go to the smaller id and the lower shard.
     static func schedule(
-        _ building: [PackageID], graph: BuildGraph, dependents: [PackageID: [PackageID]], buildSet: Set<PackageID>,
+        _ building: [PackageID], graph: some PlanGraph, dependents: [PackageID: [PackageID]], buildSet: Set<PackageID>,
         priority: [PackageID: Double],
         estimate: (PackageID) -> Double, shards: Int
     ) -> [PackageID: Int] {
@@ -123,14 +137,13 @@ public struct Plan: Sendable {
         })
         var finish: [PackageID: Double] = [:]
         var free = [Double](repeating: 0, count: shards)
-        var ready = building.filter { remaining[$0] == 0 }
+        // Ready packages, longest remaining path first, then by id.
+        var ready = PriorityQueue<(priority: Double, id: PackageID)> { a, b in
+            a.priority != b.priority ? a.priority > b.priority : a.id < b.id
+        }
+        for id in building where remaining[id] == 0 { ready.push((priority[id] ?? 0, id)) }
         var out: [PackageID: Int] = [:]
-        while !ready.isEmpty {
-            ready.sort { a, b in
-                let pa = priority[a] ?? 0, pb = priority[b] ?? 0
-                return pa != pb ? pa > pb : a < b
-            }
-            let id = ready.removeFirst()
+        while let (_, id) = ready.pop() {
             let depsDone = graph.dependencies(of: id).compactMap { finish[$0] }.max() ?? 0
             var best = 0
             for s in 1..<shards where max(free[s], depsDone) < max(free[best], depsDone) { best = s }
@@ -140,9 +153,79 @@ public struct Plan: Sendable {
             out[id] = best
             for d in dependents[id] ?? [] where buildSet.contains(d) {
                 remaining[d, default: 0] -= 1
-                if remaining[d] == 0 { ready.append(d) }
+                if remaining[d] == 0 { ready.push((priority[d] ?? 0, d)) }
             }
         }
         return out
+    }
+}
+
+/// What a plan reads of a keyed tree: its keyed packages in graph order and their build dependencies.
+public protocol PlanGraph {
+    /// Keyed packages, dependencies first.
+    var order: [PackageID] { get }
+    /// The distinct build dependencies of a package, sorted.
+    func dependencies(of id: PackageID) -> [PackageID]
+}
+
+extension BuildGraph: PlanGraph {}
+
+/// A saved summary's graph and keys, decoded whole (what a plan needs, without the tree's specs).
+public struct SummaryGraph: PlanGraph, Sendable {
+    public let order: [PackageID]
+    public let keys: [PackageID: Digest]
+    private let edges: [PackageID: [PackageID]]
+
+    public init(_ summary: KeyedSummary) {
+        let ids = (0..<summary.count).map(summary.id(at:))
+        order = Array(ids.prefix(summary.keyedCount))
+        var keys: [PackageID: Digest] = [:]
+        var edges: [PackageID: [PackageID]] = [:]
+        for p in 0..<summary.keyedCount {
+            keys[ids[p]] = summary.key(at: p)
+            edges[ids[p]] = summary.package(at: p).dependencies.map { ids[$0] }
+        }
+        self.keys = keys
+        self.edges = edges
+    }
+
+    public func dependencies(of id: PackageID) -> [PackageID] { edges[id] ?? [] }
+}
+
+/// A binary heap: `pop` returns the element that `precedes` puts first.
+struct PriorityQueue<Element> {
+    private var items: [Element] = []
+    private let precedes: (Element, Element) -> Bool
+
+    init(_ precedes: @escaping (Element, Element) -> Bool) {
+        self.precedes = precedes
+    }
+
+    mutating func push(_ element: Element) {
+        items.append(element)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard precedes(items[child], items[parent]) else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Element? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let first = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var best = parent
+            if left < items.count && precedes(items[left], items[best]) { best = left }
+            if right < items.count && precedes(items[right], items[best]) { best = right }
+            if best == parent { break }
+            items.swapAt(parent, best)
+            parent = best
+        }
+        return first
     }
 }

@@ -98,3 +98,25 @@ import Testing
         #expect(a.contains(#""schema":"cosci.plan/v1""#))
     }
 }
+
+@Suite struct Scheduling {
+    /// The ready queue pops in the order a full sort would give, whatever the order of pushes.
+    @Test func priorityQueuePopsInSortedOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let items = (0..<500).map { _ in (Int.random(in: 0..<20, using: &rng), Int.random(in: 0..<1000, using: &rng)) }
+        let precedes = { (a: (Int, Int), b: (Int, Int)) in a.0 != b.0 ? a.0 > b.0 : a.1 < b.1 }
+        var queue = PriorityQueue<(Int, Int)>(precedes)
+        var popped: [(Int, Int)] = []
+        for (i, item) in items.enumerated() {
+            queue.push(item)
+            if i % 3 == 0, let first = queue.pop() { popped.append(first) }
+        }
+        let early = popped.count
+        while let first = queue.pop() { popped.append(first) }
+        #expect(popped.count == items.count)
+        // After the last push, the queue empties in sorted order.
+        let tail = popped.dropFirst(early)
+        #expect(tail.elementsEqual(tail.sorted(by: precedes), by: { $0 == $1 }))
+        #expect(popped.map { "\($0)" }.sorted() == items.map { "\($0)" }.sorted())
+    }
+}

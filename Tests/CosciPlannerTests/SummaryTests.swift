@@ -75,4 +75,31 @@ import Testing
         #expect(base.replacing(directories: [broken.path], with: [broken], platform: .linuxAMD64, images: [:]) == nil,
                 "a package that could not be keyed")
     }
+
+    @Test func aPlanFromASummaryEqualsThePlanFromTheLoadedTree() throws {
+        var f = KeyedSummaries.tree()
+        f.add("system/installer@6.0", requires: [Fixture.req("system/image"), Fixture.req("utils/other")])
+        let (graph, _) = BuildGraph.resolve(f.specs)
+        let keys = CacheKeys.compute(graph, platform: .linuxAMD64)
+        let view = SummaryGraph(KeyedSummaries.summary(f))
+        #expect(view.order == graph.order)
+        let tool = try #require(graph.order.first { $0.name == "tool" })
+        let other = try #require(graph.order.first { $0.name == "other" })
+        for shards in [1, 2, 3] {
+            let cached: Set<Digest> = [try #require(keys[other]?.key)]
+            let loaded = Plan.make(
+                graph: graph, keys: keys, selected: [tool, other], reasons: [tool: ["edited"]], cached: cached,
+                durations: ["utils/tool": 30], shards: shards)
+            let summarised = Plan.make(
+                graph: view, keys: view.keys, selected: [tool, other], reasons: [tool: ["edited"]], cached: cached,
+                durations: ["utils/tool": 30], shards: shards)
+            #expect(summarised.entries.map(\.id) == loaded.entries.map(\.id))
+            #expect(summarised.entries.map(\.shard) == loaded.entries.map(\.shard))
+            #expect(summarised.entries.map(\.wave) == loaded.entries.map(\.wave))
+            #expect(summarised.entries.map(\.status) == loaded.entries.map(\.status))
+            #expect(summarised.entries.map(\.reasons) == loaded.entries.map(\.reasons))
+            #expect(summarised.entries.map(\.dependencies) == loaded.entries.map(\.dependencies))
+            #expect(loaded.builds.count == 3, "tool, image and installer build; other is cached")
+        }
+    }
 }
