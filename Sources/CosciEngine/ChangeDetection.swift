@@ -115,32 +115,55 @@ public enum ChangeDetection {
             guard let id = ids[i] else { continue }
             DispatchQueue.global().async(group: reads) { saved[i] = store.read(id) }
         }
-        var changes: [ChangedPath] = []
+        // Committed changes (base to head), then uncommitted ones when the head is the work tree.
+        var committed: [ChangedPath] = []
+        var local: [ChangedPath] = []
         var uncommitted = false
         if let base {
             do {
-                var raw = try repo.changes(from: base, to: head)
+                committed = try repo.changes(from: base, to: head).compactMap { relative($0, projectPrefix) }
                 if options.dirty {
-                    let local = try repo.workingTreeChanges()
-                    uncommitted = !local.isEmpty
-                    raw += local
+                    let raw = try repo.workingTreeChanges()
+                    uncommitted = !raw.isEmpty
+                    local = raw.compactMap { relative($0, projectPrefix) }
                 }
-                changes = raw.compactMap { relative($0, projectPrefix) }
             } catch {
                 throw Diagnostic(at: nil, "cannot diff \(base.short)..\(head.short): \(error)")
             }
         }
+        let changes = committed + local
         reads.wait()
         var summaries = saved.values
         var origins: [SideOrigin] = summaries.map { $0 == nil ? .loaded : .saved }
         // A new head commit next to a saved base: derived from the base and the diff when the change allows.
         if summaries.count == 2, summaries[0] == nil, !headTree, case .commit = headSource, let baseSummary = summaries[1],
             let derived = deriveSummary(
-                from: baseSummary, changes: changes, at: head, repo: repo, project: project, workdir: workdir, prefix: projectPrefix)
+                from: baseSummary, changes: changes, at: .commit(head), repo: repo, project: project, workdir: workdir, prefix: projectPrefix)
         {
             summaries[0] = derived
             origins[0] = .derived
             if let id = ids[0] { store.write(derived, id: id) }
+        }
+        // A work tree head: made from the commit under it (saved, or derived from the base) and the uncommitted
+        // changes, ignored files inside the tree included (a work tree load reads them too).
+        if case .workTree = headSource, !headTree, summaries.count == 2, let baseSummary = summaries[1] {
+            let commitID = summaryID(repo, commit: head, project: project, prefix: projectPrefix)
+            var under = commitID == ids[1] ? baseSummary : commitID.flatMap(store.read)
+            if under == nil {
+                under = deriveSummary(
+                    from: baseSummary, changes: committed, at: .commit(head), repo: repo, project: project, workdir: workdir,
+                    prefix: projectPrefix)
+                if let under, let commitID { store.write(under, id: commitID) }
+            }
+            let treeDirectory = projectPrefix + String(TreePaths.prefix(project.tree).dropLast())
+            if let under, let ignored = try? repo.workingTreeChanges(includeIgnored: true, under: treeDirectory),
+                let derived = deriveSummary(
+                    from: under, changes: local + ignored.compactMap { relative($0, projectPrefix) }, at: .workTree, repo: repo,
+                    project: project, workdir: workdir, prefix: projectPrefix)
+            {
+                summaries[0] = derived
+                origins[0] = .derived
+            }
         }
         var loaded: [Side?] = Array(repeating: nil, count: sources.count)
         var kept: [any Sendable] = []
@@ -173,7 +196,7 @@ public enum ChangeDetection {
                     {
                         summaries[0] = headSummary
                         if let derived = deriveSummary(
-                            from: headSummary, changes: changes.map(\.reversed), at: base, repo: repo, project: project, workdir: workdir,
+                            from: headSummary, changes: changes.map(\.reversed), at: .commit(base), repo: repo, project: project, workdir: workdir,
                             prefix: projectPrefix)
                         {
                             summaries[1] = derived
@@ -283,7 +306,7 @@ public enum ChangeDetection {
     /// collection or build spec added, removed or renamed), a package came, went or changed what it provides
     /// or requires, or either side has diagnostics.
     static func deriveSummary(
-        from base: KeyedSummary, changes: [ChangedPath], at commit: ObjectID, repo: GitRepository, project: Project, workdir: String,
+        from base: KeyedSummary, changes: [ChangedPath], at source: Side.Source, repo: GitRepository, project: Project, workdir: String,
         prefix: String
     ) -> KeyedSummary? {
         guard base.diagnostics.isEmpty else { return nil }
@@ -311,14 +334,21 @@ public enum ChangeDetection {
         }
         if changed.isEmpty { return base }
         let directories = changed.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let templates = base.inputs.filter { !values.contains($0) }.sorted()
         let tree: LoadedTree
-        do {
-            let snapshot = try GitCommitSnapshot(
-                repositoryPath: workdir, repository: repo, commit: commit, projectPrefix: prefix, directories: directories,
-                files: base.inputs.filter { !values.contains($0) }.sorted(), valuesFiles: project.valuesFiles)
+        switch source {
+        case .commit(let commit):
+            do {
+                let snapshot = try GitCommitSnapshot(
+                    repositoryPath: workdir, repository: repo, commit: commit, projectPrefix: prefix, directories: directories,
+                    files: templates, valuesFiles: project.valuesFiles)
+                tree = TreeLoader.load(snapshot, options: project.loadOptions)
+            } catch {
+                return nil
+            }
+        case .workTree:
+            let snapshot = WorkTreeSnapshot(projectRoot: project.root, directories: directories, files: templates)
             tree = TreeLoader.load(snapshot, options: project.loadOptions)
-        } catch {
-            return nil
         }
         guard tree.diagnostics.isEmpty, Set(tree.templateFiles + tree.valuesFiles) == base.inputs else { return nil }
         return base.replacing(directories: changed, with: tree.packages, platform: project.platform, images: project.lockedImages)
@@ -415,7 +445,8 @@ public enum ChangeDetection {
             return p.hasPrefix(prefix) ? String(p.dropFirst(prefix.count)) : nil
         }
         guard let path = strip(change.newPath) ?? strip(change.oldPath) else { return nil }
-        let status = ChangedPath.Status(rawValue: change.status.rawValue) ?? .modified
+        // An ignored file is, for a work tree load (which reads it), an untracked one.
+        let status = change.status == .ignored ? .untracked : ChangedPath.Status(rawValue: change.status.rawValue) ?? .modified
         let old = change.oldPath != change.newPath ? strip(change.oldPath) : nil
         return ChangedPath(status: status, path: path, oldPath: old)
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 internal import CGit2
 import CosciModel
 
@@ -63,7 +66,7 @@ public struct TreeFile: Sendable, Hashable {
 /// One changed path between two trees, or between HEAD and the working tree.
 public struct FileChange: Sendable, Hashable {
     public enum Status: String, Sendable {
-        case added, deleted, modified, renamed, copied, typeChanged = "type-changed", untracked
+        case added, deleted, modified, renamed, copied, typeChanged = "type-changed", untracked, ignored
     }
 
     public let status: Status
@@ -274,15 +277,26 @@ public final class GitRepository {
         }
     }
 
-    /// Uncommitted changes: HEAD to index to working tree, untracked files included (ignored ones not).
-    public func workingTreeChanges() throws(GitError) -> [FileChange] {
+    /// Uncommitted changes: HEAD to index to working tree, untracked files included; ignored files too when
+    /// `includeIgnored` (as `.ignored`). `under` limits the walk to one directory (relative to the root).
+    public func workingTreeChanges(includeIgnored: Bool = false, under directory: String? = nil) throws(GitError) -> [FileChange] {
         var opts = git_status_options()
         try check(git_status_options_init(&opts, UInt32(GIT_STATUS_OPTIONS_VERSION)), "git_status_options_init", "")
         opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR
         opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED.rawValue | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS.rawValue
             | GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX.rawValue | GIT_STATUS_OPT_SORT_CASE_SENSITIVELY.rawValue
+        if includeIgnored { opts.flags |= GIT_STATUS_OPT_INCLUDE_IGNORED.rawValue | GIT_STATUS_OPT_RECURSE_IGNORED_DIRS.rawValue }
         var list: OpaquePointer?
-        try check(git_status_list_new(&list, raw, &opts), "git_status_list_new", workdir ?? "")
+        let spec = directory.flatMap { $0.isEmpty || $0 == "." ? nil : strdup($0) }
+        defer { free(spec) }
+        var specs: [UnsafeMutablePointer<CChar>?] = [spec]
+        try specs.withUnsafeMutableBufferPointer { (buffer) throws(GitError) in
+            if spec != nil {
+                opts.pathspec = git_strarray(strings: buffer.baseAddress, count: 1)
+                opts.flags |= GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH.rawValue
+            }
+            try check(git_status_list_new(&list, raw, &opts), "git_status_list_new", workdir ?? "")
+        }
         defer { git_status_list_free(list) }
         var out: [FileChange] = []
         for i in 0..<git_status_list_entrycount(list) {
@@ -401,6 +415,7 @@ extension FileChange {
         case GIT_DELTA_COPIED: status = .copied
         case GIT_DELTA_TYPECHANGE: status = .typeChanged
         case GIT_DELTA_UNTRACKED: status = .untracked
+        case GIT_DELTA_IGNORED: status = .ignored
         default: return nil
         }
         let old = d.old_file.path.map { String(cString: $0) } ?? ""

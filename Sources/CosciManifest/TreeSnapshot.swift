@@ -87,6 +87,32 @@ public struct WorkTreeSnapshot: TreeSnapshot {
         self.stamps = stamps
     }
 
+    /// Only some package directories and files of the project (paths relative to the root): what a load of a
+    /// few directories needs, without walking the whole tree. Absent ones are left out.
+    public init(projectRoot: String, directories: [String], files: [String]) {
+        self.projectRoot = projectRoot
+        var out: [SnapshotFile] = []
+        var stamps: [String: FileStamp] = [:]
+        for dir in directories where FileSystemTree.isDirectory(projectRoot + "/" + dir) {
+            WorkTreeSnapshot.walk(projectRoot, relative: dir, known: BlobIDCache(), into: &out, stamps: &stamps)
+        }
+        for path in files where !directories.contains(where: { path.hasPrefix($0 + "/") }) {
+            var st = stat()
+            guard lstat(projectRoot + "/" + path, &st) == 0 else { continue }
+            let kind: FileKind
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: kind = (st.st_mode & 0o111) != 0 ? .executable : .regular
+            case S_IFLNK: kind = .symlink
+            default: continue
+            }
+            out.append(SnapshotFile(path: path, kind: kind, blobID: nil))
+            stamps[path] = FileStamp(st)
+        }
+        out.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        self.files = out
+        self.stamps = stamps
+    }
+
     private static func walk(
         _ root: String, relative: String, known: BlobIDCache, into out: inout [SnapshotFile], stamps: inout [String: FileStamp]
     ) {

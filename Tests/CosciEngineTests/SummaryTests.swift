@@ -63,6 +63,43 @@ import Testing
         #expect(document(second) != document(first), "the keys follow the values file")
     }
 
+    @Test func aWorkTreeHeadIsMadeFromTheCommitUnderIt() throws {
+        let repo = try GitFixture()
+        try repo.git("checkout", "-q", "-b", "feature")
+        try repo.replace("packages/toolchain/yip/build.yaml", "steps:\n", "steps:\n- echo more\n")
+        try repo.write(".gitignore", "*.log\n")
+        try repo.commitAll("edit yip, ignore logs")
+        // Uncommitted: a tracked file edited, an untracked file, an ignored file inside a package directory
+        // (a work tree load reads it, so it counts), a file deleted.
+        try repo.write("packages/base/definition.yaml", try repo.read("packages/base/definition.yaml") + "# local\n")
+        try repo.write("packages/installer/notes.txt", "uncommitted\n")
+        try repo.write("packages/cos-setup/build.log", "ignored, but in the directory\n")
+        try repo.remove("packages/toolchain/yip/yip.sh")
+        let project = try repo.project()
+        let options = AffectedOptions(base: "main", dirty: true)
+
+        let loaded = try ChangeDetection.affected(project, options)
+        #expect(loaded.origins == [.loaded, .loaded], "nothing saved: both loaded")
+        let affected = Set(loaded.set.affected.map(\.id.description))
+        #expect(affected.isSuperset(of: ["distro/base@0.20210719", "utils/installer@0.1", "system/cos-setup@1:0.4.1", "toolchain/yip@0.9.4-1"]))
+
+        // The base is saved now; the commit under the work tree is derived from it, the work tree from that.
+        let derived = try ChangeDetection.affected(project, options)
+        #expect(derived.origins == [.derived, .saved])
+        #expect(document(derived) == document(loaded))
+        // And with the commit under the work tree saved too.
+        let again = try ChangeDetection.affected(project, options)
+        #expect(again.origins == [.derived, .saved])
+        #expect(document(again) == document(loaded))
+
+        // A package directory that appears in the work tree moves the graph: the work tree is loaded.
+        try repo.write("packages/extra/definition.yaml", "name: extra\ncategory: utils\nversion: 1.0\n")
+        try repo.write("packages/extra/build.yaml", "steps:\n- true\n")
+        let grown = try ChangeDetection.affected(project, options)
+        #expect(grown.origins.first == .loaded)
+        #expect(grown.set.affected.contains { $0.id.description == "utils/extra@1.0" })
+    }
+
     @Test func onlyTheMostRecentlyUsedAreKept() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-summaries-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
