@@ -261,9 +261,9 @@ public final class GitRepository {
         return Array(UnsafeRawBufferPointer(start: content, count: size))
     }
 
-    /// The changes between two commits' trees, sorted by path bytes, with exact rename detection: a file
-    /// deleted at one path and added with the same content and kind at another is one rename. (A file moved
-    /// and edited in the same change reads as a deletion and an addition.)
+    /// The changes between two commits' trees, sorted by path bytes, with rename detection as `git diff -M`:
+    /// a file deleted at one path and added with the same content at another is one rename, and so is one
+    /// whose content is at least 50% similar (libgit2's similarity, run over the unpaired paths only).
     ///
     /// Subtrees with the same id at both sides are skipped without being read, as git does, so the cost
     /// follows the size of the change rather than the size of the tree.
@@ -272,9 +272,44 @@ public final class GitRepository {
             try withTree(new) { (newTree) throws(GitError) in
                 var walk = TreeDiff()
                 try walk.compare(repository: raw, oldTree, newTree, prefix: "")
-                return walk.result()
+                let changes = walk.result()
+                // Files moved and edited: libgit2's similarity detection, over just the unpaired paths.
+                let added = changes.filter { $0.status == .added }.map(\.newPath)
+                let deleted = changes.filter { $0.status == .deleted }.map(\.oldPath)
+                guard !added.isEmpty, !deleted.isEmpty else { return changes }
+                let renames = try similarRenames(oldTree, newTree, paths: added + deleted)
+                guard !renames.isEmpty else { return changes }
+                let from = Set(renames.map(\.oldPath)), to = Set(renames.map(\.newPath))
+                let kept = changes.filter { c in
+                    !(c.status == .added && to.contains(c.newPath)) && !(c.status == .deleted && from.contains(c.oldPath))
+                }
+                return (kept + renames).sorted { $0.newPath.utf8.lexicographicallyPrecedes($1.newPath.utf8) }
             }
         }
+    }
+
+    /// The renames libgit2 finds (content at least 50% similar, as `git diff -M`) among the given paths.
+    private func similarRenames(_ oldTree: OpaquePointer, _ newTree: OpaquePointer, paths: [String]) throws(GitError) -> [FileChange] {
+        var opts = git_diff_options()
+        try check(git_diff_options_init(&opts, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init", "")
+        opts.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH.rawValue
+        var strings: [UnsafeMutablePointer<CChar>?] = paths.map { strdup($0) }
+        defer { for p in strings { free(p) } }
+        var diff: OpaquePointer?
+        try strings.withUnsafeMutableBufferPointer { (buffer) throws(GitError) in
+            opts.pathspec = git_strarray(strings: buffer.baseAddress, count: buffer.count)
+            try check(git_diff_tree_to_tree(&diff, raw, oldTree, newTree, &opts), "git_diff_tree_to_tree", "renames")
+        }
+        defer { git_diff_free(diff) }
+        var find = git_diff_find_options()
+        try check(git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)), "git_diff_find_options_init", "")
+        find.flags = GIT_DIFF_FIND_RENAMES.rawValue
+        try check(git_diff_find_similar(diff, &find), "git_diff_find_similar", "")
+        var out: [FileChange] = []
+        for i in 0..<git_diff_num_deltas(diff) {
+            if let d = git_diff_get_delta(diff, i)?.pointee, d.status == GIT_DELTA_RENAMED, let change = FileChange(d) { out.append(change) }
+        }
+        return out
     }
 
     /// Uncommitted changes: HEAD to index to working tree, untracked files included; ignored files too when

@@ -121,10 +121,12 @@ import Testing
 }
 
 @Suite(.serialized) struct TreeDiffAgainstGit {
-    /// `GitRepository.changes` against `git diff --name-status -M100%` (exact renames) over a commit holding
-    /// every kind of change.
-    @Test func changesMatchGitWithExactRenames() throws {
+    /// `GitRepository.changes` against `git diff --name-status -M` over a commit holding every kind of change,
+    /// renames exact and edited.
+    @Test func changesMatchGitWithRenames() throws {
         let repo = try GitFixture()
+        try repo.write("packages/notes/long.txt", (1...40).map { "line \($0) of a long file\n" }.joined())
+        try repo.commitAll("a long file")
         let base = try repo.git("rev-parse", "HEAD")
         try repo.write("packages/installer/definition.yaml", try repo.read("packages/installer/definition.yaml") + "# edited\n")
         try repo.write("packages/new/notes.txt", "a new file\n")
@@ -134,6 +136,9 @@ import Testing
         try repo.remove("packages/toolchain/yip/yip.sh")
         try FileManager.default.createSymbolicLink(
             atPath: repo.root.appendingPathComponent("packages/toolchain/yip/yip.sh").path, withDestinationPath: "../yq/build.yaml")
+        // Moved and edited: most lines kept.
+        try repo.move("packages/notes/long.txt", "packages/docs/long.txt")
+        try repo.write("packages/docs/long.txt", try repo.read("packages/docs/long.txt") + "one more line\n")
         try repo.commitAll("every kind of change")
         let head = try repo.git("rev-parse", "HEAD")
 
@@ -142,13 +147,14 @@ import Testing
             let letter = ["added": "A", "deleted": "D", "modified": "M", "renamed": "R", "type-changed": "T"][change.status.rawValue] ?? "?"
             return change.status == .renamed ? "\(letter)\t\(change.oldPath)\t\(change.newPath)" : "\(letter)\t\(change.newPath)"
         }
-        let theirs = try repo.git("diff", "--name-status", "-M100%", base, head).split(separator: "\n").map { line -> String in
+        let theirs = try repo.git("diff", "--name-status", "-M", base, head).split(separator: "\n").map { line -> String in
             let fields = line.split(separator: "\t").map(String.init)
             return ([String(fields[0].prefix(1))] + fields.dropFirst()).joined(separator: "\t")
         }
         #expect(ours.sorted() == theirs.sorted())
         #expect(ours.contains("R\tpackages/cos/recovery-img/build.yaml\tpackages/recovery-img/build.yaml"))
         #expect(ours.contains("T\tpackages/toolchain/yip/yip.sh"))
+        #expect(ours.contains("R\tpackages/notes/long.txt\tpackages/docs/long.txt"), "a file moved and edited")
         #expect(ours.contains("M\tpackages/base/build.yaml"), "a mode change is a modification")
         #expect(try git.changes(from: ObjectID(hex: head), to: ObjectID(hex: head)).isEmpty)
     }
