@@ -146,24 +146,13 @@ public enum ChangeDetection {
         }
         // A work tree head: made from the commit under it (saved, or derived from the base) and the uncommitted
         // changes, ignored files inside the tree included (a work tree load reads them too).
-        if case .workTree = headSource, !headTree, summaries.count == 2, let baseSummary = summaries[1] {
-            let commitID = summaryID(repo, commit: head, project: project, prefix: projectPrefix)
-            var under = commitID == ids[1] ? baseSummary : commitID.flatMap(store.read)
-            if under == nil {
-                under = deriveSummary(
-                    from: baseSummary, changes: committed, at: .commit(head), repo: repo, project: project, workdir: workdir,
-                    prefix: projectPrefix)
-                if let under, let commitID { store.write(under, id: commitID) }
-            }
-            let treeDirectory = projectPrefix + String(TreePaths.prefix(project.tree).dropLast())
-            if let under, let ignored = try? repo.workingTreeChanges(includeIgnored: true, under: treeDirectory),
-                let derived = deriveSummary(
-                    from: under, changes: local + ignored.compactMap { relative($0, projectPrefix) }, at: .workTree, repo: repo,
-                    project: project, workdir: workdir, prefix: projectPrefix)
-            {
-                summaries[0] = derived
-                origins[0] = .derived
-            }
+        if case .workTree = headSource, !headTree, summaries.count == 2, let baseSummary = summaries[1],
+            let derived = deriveWorkTree(
+                base: baseSummary, baseID: ids[1], committed: committed, local: local, head: head, store: store, repo: repo,
+                project: project, workdir: workdir, prefix: projectPrefix)
+        {
+            summaries[0] = derived
+            origins[0] = .derived
         }
         var loaded: [Side?] = Array(repeating: nil, count: sources.count)
         var kept: [any Sendable] = []
@@ -352,6 +341,27 @@ public enum ChangeDetection {
         }
         guard tree.diagnostics.isEmpty, Set(tree.templateFiles + tree.valuesFiles) == base.inputs else { return nil }
         return base.replacing(directories: changed, with: tree.packages, platform: project.platform, images: project.lockedImages)
+    }
+
+    /// The work tree's summary: the commit under it (`head`: saved, or derived from the base and the committed
+    /// changes, then saved), then the uncommitted changes, ignored files inside the tree included. nil when
+    /// either step must load instead.
+    static func deriveWorkTree(
+        base: KeyedSummary, baseID: Digest?, committed: [ChangedPath], local: [ChangedPath], head: ObjectID, store: SummaryStore,
+        repo: GitRepository, project: Project, workdir: String, prefix: String
+    ) -> KeyedSummary? {
+        let headID = summaryID(repo, commit: head, project: project, prefix: prefix)
+        var under = headID == baseID ? base : headID.flatMap(store.read)
+        if under == nil {
+            under = deriveSummary(
+                from: base, changes: committed, at: .commit(head), repo: repo, project: project, workdir: workdir, prefix: prefix)
+            if let under, let headID { store.write(under, id: headID) }
+        }
+        let treeDirectory = prefix + String(TreePaths.prefix(project.tree).dropLast())
+        guard let under, let ignored = try? repo.workingTreeChanges(includeIgnored: true, under: treeDirectory) else { return nil }
+        return deriveSummary(
+            from: under, changes: local + ignored.compactMap { relative($0, prefix) }, at: .workTree, repo: repo, project: project,
+            workdir: workdir, prefix: prefix)
     }
 
     /// Names everything a commit's summary depends on: the tree's git id (its files, down to every byte
