@@ -206,23 +206,8 @@ public final class GitRepository {
     }
 
     private func collect(_ tree: OpaquePointer, prefix: String, into out: inout [TreeFile]) throws(GitError) {
-        let count = git_tree_entrycount(tree)
-        for i in 0..<count {
-            guard let entry = git_tree_entry_byindex(tree, i) else { continue }
-            let name = String(cString: git_tree_entry_name(entry))
-            let path = prefix.isEmpty ? name : prefix + "/" + name
-            let mode = UInt32(git_tree_entry_filemode(entry).rawValue)
-            switch mode {
-            case 0o040000:
-                var sub: OpaquePointer?
-                try check(git_tree_lookup(&sub, raw, git_tree_entry_id(entry)), "git_tree_lookup", path)
-                defer { git_tree_free(sub) }
-                try collect(sub!, prefix: path, into: &out)
-            case 0o100644, 0o100755, 0o120000:
-                out.append(TreeFile(path: path, mode: mode, blob: ObjectID(git_tree_entry_id(entry))))
-            default:
-                continue  // submodules (0o160000) are not part of the tree's content
-            }
+        for i in 0..<git_tree_entrycount(tree) {
+            if let entry = git_tree_entry_byindex(tree, i) { try collectFiles(raw, entry, prefix: prefix, into: &out) }
         }
     }
 
@@ -293,11 +278,9 @@ public final class GitRepository {
         var opts = git_diff_options()
         try check(git_diff_options_init(&opts, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init", "")
         opts.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH.rawValue
-        var strings: [UnsafeMutablePointer<CChar>?] = paths.map { strdup($0) }
-        defer { for p in strings { free(p) } }
         var diff: OpaquePointer?
-        try strings.withUnsafeMutableBufferPointer { (buffer) throws(GitError) in
-            opts.pathspec = git_strarray(strings: buffer.baseAddress, count: buffer.count)
+        try withPathspec(paths) { (pathspec) throws(GitError) in
+            opts.pathspec = pathspec
             try check(git_diff_tree_to_tree(&diff, raw, oldTree, newTree, &opts), "git_diff_tree_to_tree", "renames")
         }
         defer { git_diff_free(diff) }
@@ -322,14 +305,10 @@ public final class GitRepository {
             | GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX.rawValue | GIT_STATUS_OPT_SORT_CASE_SENSITIVELY.rawValue
         if includeIgnored { opts.flags |= GIT_STATUS_OPT_INCLUDE_IGNORED.rawValue | GIT_STATUS_OPT_RECURSE_IGNORED_DIRS.rawValue }
         var list: OpaquePointer?
-        let spec = directory.flatMap { $0.isEmpty || $0 == "." ? nil : strdup($0) }
-        defer { free(spec) }
-        var specs: [UnsafeMutablePointer<CChar>?] = [spec]
-        try specs.withUnsafeMutableBufferPointer { (buffer) throws(GitError) in
-            if spec != nil {
-                opts.pathspec = git_strarray(strings: buffer.baseAddress, count: 1)
-                opts.flags |= GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH.rawValue
-            }
+        let paths = directory.map { $0.isEmpty || $0 == "." ? [] : [$0] } ?? []
+        if !paths.isEmpty { opts.flags |= GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH.rawValue }
+        try withPathspec(paths) { (pathspec) throws(GitError) in
+            opts.pathspec = pathspec
             try check(git_status_list_new(&list, raw, &opts), "git_status_list_new", workdir ?? "")
         }
         defer { git_status_list_free(list) }
@@ -347,16 +326,42 @@ public final class GitRepository {
 
 @available(*, unavailable) extension GitRepository: Sendable {}
 
+extension TreeFile {
+    /// Whether a tree entry mode is a file's: regular, executable or symlink (not a directory or submodule).
+    static func isFile(mode: UInt32) -> Bool { mode == 0o100644 || mode == 0o100755 || mode == 0o120000 }
+}
+
+/// Calls `body` with `paths` as a libgit2 pathspec (empty: no pathspec), valid only during the call.
+private func withPathspec(_ paths: [String], _ body: (git_strarray) throws(GitError) -> Void) throws(GitError) {
+    var strings: [UnsafeMutablePointer<CChar>?] = paths.map { strdup($0) }
+    defer { for p in strings { free(p) } }
+    try strings.withUnsafeMutableBufferPointer { (buffer) throws(GitError) in
+        try body(paths.isEmpty ? git_strarray() : git_strarray(strings: buffer.baseAddress, count: buffer.count))
+    }
+}
+
+/// Every file under a tree entry (the entry itself when it is a file), paths under `prefix`; submodules
+/// (0o160000) are not part of the tree's content and are skipped.
+private func collectFiles(_ repository: OpaquePointer, _ entry: OpaquePointer, prefix: String, into out: inout [TreeFile]) throws(GitError) {
+    let name = String(cString: git_tree_entry_name(entry))
+    let path = prefix.isEmpty ? name : prefix + "/" + name
+    let mode = UInt32(git_tree_entry_filemode(entry).rawValue)
+    if git_tree_entry_type(entry) == GIT_OBJECT_TREE {
+        var sub: OpaquePointer?
+        try check(git_tree_lookup(&sub, repository, git_tree_entry_id(entry)), "git_tree_lookup", path)
+        defer { git_tree_free(sub) }
+        for k in 0..<git_tree_entrycount(sub) {
+            if let child = git_tree_entry_byindex(sub, k) { try collectFiles(repository, child, prefix: path, into: &out) }
+        }
+    } else if TreeFile.isFile(mode: mode) {
+        out.append(TreeFile(path: path, mode: mode, blob: ObjectID(git_tree_entry_id(entry))))
+    }
+}
+
 /// A tree-to-tree comparison: the files each side has that the other lacks or holds differently.
 struct TreeDiff {
-    private struct Side {
-        let path: String
-        let mode: UInt32
-        let blob: ObjectID
-    }
-
-    private var deleted: [Side] = []
-    private var added: [Side] = []
+    private var deleted: [TreeFile] = []
+    private var added: [TreeFile] = []
     private var modified: [FileChange] = []
 
     /// Walks two trees in step (entries are sorted alike in both), descending only into subtrees whose ids differ.
@@ -368,10 +373,10 @@ struct TreeDiff {
             let b = j < newCount ? git_tree_entry_byindex(new, j) : nil
             let order: Int32 = a == nil ? 1 : b == nil ? -1 : git_tree_entry_cmp(a, b)
             if order < 0 {
-                try collect(repository, a!, prefix: prefix, into: &deleted)
+                try collectFiles(repository, a!, prefix: prefix, into: &deleted)
                 i += 1
             } else if order > 0 {
-                try collect(repository, b!, prefix: prefix, into: &added)
+                try collectFiles(repository, b!, prefix: prefix, into: &added)
                 j += 1
             } else {
                 let (a, b) = (a!, b!)
@@ -392,36 +397,17 @@ struct TreeDiff {
                     try compare(repository: repository, oldSub!, newSub!, prefix: path)
                     continue
                 }
-                guard TreeDiff.isFile(modeA), TreeDiff.isFile(modeB) else { continue }  // submodules are not content
+                guard TreeFile.isFile(mode: modeA), TreeFile.isFile(mode: modeB) else { continue }  // submodules are not content
                 let kindChanged = (modeA == 0o120000) != (modeB == 0o120000)
                 modified.append(FileChange(status: kindChanged ? .typeChanged : .modified, oldPath: path, newPath: path))
             }
         }
     }
 
-    /// Every file under an entry (the entry itself when it is a file).
-    private func collect(_ repository: OpaquePointer, _ entry: OpaquePointer, prefix: String, into out: inout [Side]) throws(GitError) {
-        let name = String(cString: git_tree_entry_name(entry))
-        let path = prefix.isEmpty ? name : prefix + "/" + name
-        let mode = UInt32(git_tree_entry_filemode(entry).rawValue)
-        if git_tree_entry_type(entry) == GIT_OBJECT_TREE {
-            var sub: OpaquePointer?
-            try check(git_tree_lookup(&sub, repository, git_tree_entry_id(entry)), "git_tree_lookup", path)
-            defer { git_tree_free(sub) }
-            for k in 0..<git_tree_entrycount(sub) {
-                if let child = git_tree_entry_byindex(sub, k) { try collect(repository, child, prefix: path, into: &out) }
-            }
-        } else if TreeDiff.isFile(mode) {
-            out.append(Side(path: path, mode: mode, blob: ObjectID(git_tree_entry_id(entry))))
-        }
-    }
-
-    private static func isFile(_ mode: UInt32) -> Bool { mode == 0o100644 || mode == 0o100755 || mode == 0o120000 }
-
     /// The changes, sorted by (new) path bytes; deletions and additions of the same content pair up as renames.
     func result() -> [FileChange] {
         var out = modified
-        var unpaired: [String: [Side]] = [:]
+        var unpaired: [String: [TreeFile]] = [:]
         for d in deleted { unpaired["\(d.blob.hex) \(d.mode == 0o120000)", default: []].append(d) }
         for (key, list) in unpaired { unpaired[key] = Array(list.reversed()) }  // popLast takes the first by path
         for a in added {
