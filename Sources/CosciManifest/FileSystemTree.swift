@@ -28,15 +28,23 @@ enum FileSystemTree {
             var st = stat()
             guard lstat(path + "/" + name, &st) == 0 else { continue }
             let stamp = FileStamp(st)
-            switch st.st_mode & S_IFMT {
-            case S_IFDIR: out.append((name, nil, stamp))
-            case S_IFREG: out.append((name, (st.st_mode & 0o111) != 0 ? .executable : .regular, stamp))
-            case S_IFLNK: out.append((name, .symlink, stamp))
-            default: continue
+            if let kind = fileKind(st.st_mode) {
+                out.append((name, kind, stamp))
+            } else if st.st_mode & S_IFMT == S_IFDIR {
+                out.append((name, nil, stamp))
             }
         }
         out.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         return out
+    }
+
+    /// The kind of a file by its `lstat` mode; nil for directories and anything that is not a file or a link.
+    static func fileKind(_ mode: mode_t) -> FileKind? {
+        switch mode & S_IFMT {
+        case S_IFREG: return (mode & 0o111) != 0 ? .executable : .regular
+        case S_IFLNK: return .symlink
+        default: return nil
+        }
     }
 
     /// Reads a whole file (or a symlink's target for `.symlink`).

@@ -98,13 +98,7 @@ public struct WorkTreeSnapshot: TreeSnapshot {
         }
         for path in files where !directories.contains(where: { path.hasPrefix($0 + "/") }) {
             var st = stat()
-            guard lstat(projectRoot + "/" + path, &st) == 0 else { continue }
-            let kind: FileKind
-            switch st.st_mode & S_IFMT {
-            case S_IFREG: kind = (st.st_mode & 0o111) != 0 ? .executable : .regular
-            case S_IFLNK: kind = .symlink
-            default: continue
-            }
+            guard lstat(projectRoot + "/" + path, &st) == 0, let kind = FileSystemTree.fileKind(st.st_mode) else { continue }
             out.append(SnapshotFile(path: path, kind: kind, blobID: nil))
             stamps[path] = FileStamp(st)
         }
