@@ -301,7 +301,7 @@ public enum ChangeDetection {
         guard base.diagnostics.isEmpty else { return nil }
         let values = Set(project.valuesFiles)
         var packageDirectories: Set<String> = []
-        for p in 0..<base.count { packageDirectories.insert(base.package(at: p).path) }
+        for p in 0..<base.count { packageDirectories.insert(base.path(at: p)) }
         guard !packageDirectories.contains(".") else { return nil }
         let treePrefix = TreePaths.prefix(project.tree)
         var changed: Set<String> = []

@@ -175,9 +175,6 @@ public struct KeyedSummary: Sendable {
         return k < 0 ? nil : Digest(rawBytes: bytes[k..<k + 32])
     }
 
-    /// Whether the package at `i` here and the one at `j` in `other` have the same id.
-    func sameID(_ i: Int, _ other: KeyedSummary, _ j: Int) -> Bool { compareIDs(i, other, j) == 0 }
-
     /// Byte order of the ids at `i` here and at `j` in `other`: negative, zero or positive.
     func compareIDs(_ i: Int, _ other: KeyedSummary, _ j: Int) -> Int {
         let a = bytes[idStart[i]..<idStart[i] + idLength[i]]
@@ -301,6 +298,13 @@ public struct KeyedSummary: Sendable {
         }
         for p in sorted { w.int(p) }
         return try? KeyedSummary(decoding: w.bytes)
+    }
+
+    /// The package directory at a position (the record's first field, read alone).
+    public func path(at i: Int) -> String {
+        var r = BinaryReader(bytes: bytes, offset: recordStart[i])
+        guard let path = try? r.string() else { preconditionFailure("the summary record at \(i) does not decode") }
+        return path
     }
 
     /// The record at a position (its listing is read apart, by `content(at:)`).
