@@ -268,17 +268,7 @@ func json(_ text: String) -> [String: Any] {
     @Test func twoProcessesShareOneCacheAndBuildEachKeyOnce() throws {
         let repo = try BuildRepo()
         defer { repo.remove() }
-        let procs = (0..<2).map { i -> (Process, Pipe) in
-            let p = Process()
-            p.executableURL = CLI.binary
-            p.arguments = ["build", "--all", "--output", "out\(i)"]
-            p.currentDirectoryURL = repo.root
-            p.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = FileHandle.nullDevice
-            return (p, pipe)
-        }
+        let procs = (0..<2).map { i in CLI.prepare(["build", "--all", "--output", "out\(i)"], cwd: repo.root) }
         for (p, _) in procs { try p.run() }
         var built = 0
         for (p, pipe) in procs {
@@ -309,17 +299,7 @@ func json(_ text: String) -> [String: Any] {
                 (p["id"] as? String).flatMap { id in (p["shard"] as? Int).map { (id, $0) } }
             })
         #expect(Set(shardOf.values).count == 3)
-        let procs = (0..<3).map { i -> (Process, Pipe) in
-            let p = Process()
-            p.executableURL = CLI.binary
-            p.arguments = ["build", "--plan", "plan.json", "--shard", "\(i)/3", "--output", "out\(i)", "--wait-timeout", "120"]
-            p.currentDirectoryURL = repo.root
-            p.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = FileHandle.nullDevice
-            return (p, pipe)
-        }
+        let procs = (0..<3).map { i in CLI.prepare(["build", "--plan", "plan.json", "--shard", "\(i)/3", "--output", "out\(i)", "--wait-timeout", "120"], cwd: repo.root) }
         // Start the last shard first: it has to wait for what the others build.
         for (p, _) in procs.reversed() { try p.run() }
         var builtBy: [String: Int] = [:]

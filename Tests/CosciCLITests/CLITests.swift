@@ -44,6 +44,20 @@ enum CLI {
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    /// A cosci process in CI mode, not started: standard output piped, standard error dropped (for tests that
+    /// run several at once).
+    static func prepare(_ args: [String], cwd: URL) -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = cwd
+        p.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        return (p, pipe)
+    }
+
     /// A scratch directory removed by the caller.
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-cli-\(UUID().uuidString)")
