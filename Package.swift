@@ -26,6 +26,9 @@ let package = Package(
             name: "CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
 
+        /** Starting bubblewrap in a user namespace of cosci's own (fork and exec, which Swift cannot do safely). */
+        .target(name: "CSandbox"),
+
         // MARK: Pure core
         /** Value types: PackageID, Version, VersionSelector, Digest, CacheKey, Value, canonical JSON. */
         .target(
@@ -67,7 +70,7 @@ let package = Package(
         /** Build backends (bubblewrap host sandbox, podman), the worker pool scheduler, artifact assembly. */
         .target(
             name: "CosciBuild",
-            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate"]),
+            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate", "CSandbox"]),
         /** luet-compatible repository metadata: artifact metadata files and the repository index. Pure
             except for writing the files it is asked to write. */
         .target(

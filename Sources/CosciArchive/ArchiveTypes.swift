@@ -27,9 +27,13 @@ public struct PackOptions: Sendable {
     public var zstdWorkers: Int?
     /// Record git's modes (0755/0644) and owner 0:0 instead of the disk's: for archives of source trees.
     public var sourceModes = false
+    /// Subtracted from the disk's owners in [offset, offset + 65536) before they are recorded: a build sandbox's
+    /// ids live on the host at an offset (`ExtractOptions.ownerOffset` adds it back). 0: owners as on disk.
+    public var ownerOffset: Int64 = 0
 
     /// Options with the given compression and epoch.
-    public init(compression: Compression = .zstd, sourceDateEpoch: Int64, zstdWorkers: Int? = nil) {
+    public init(compression: Compression = .zstd, sourceDateEpoch: Int64, zstdWorkers: Int? = nil, ownerOffset: Int64 = 0) {
+        self.ownerOffset = ownerOffset
         self.compression = compression
         self.sourceDateEpoch = sourceDateEpoch
         self.zstdWorkers = zstdWorkers
@@ -124,12 +128,16 @@ public struct ExtractOptions: Sendable {
     /// Apply OCI layer whiteouts: `.wh.NAME` removes NAME from what earlier layers left, `.wh..wh..opq` empties
     /// its directory; the whiteout entries themselves are not written.
     public var whiteouts = false
+    /// Added to every entry's uid and gid (owners are then restored whatever `preserveOwners` says): files
+    /// unpacked for a build sandbox whose ids live on the host at this offset. 0: owners as archived.
+    public var ownerOffset: Int64 = 0
 
     /// Options; `preserveOwners` defaults to whether the process runs as root.
-    public init(allowDevices: Bool = false, preserveOwners: Bool? = nil, whiteouts: Bool = false) {
+    public init(allowDevices: Bool = false, preserveOwners: Bool? = nil, whiteouts: Bool = false, ownerOffset: Int64 = 0) {
         self.allowDevices = allowDevices
         self.preserveOwners = preserveOwners ?? (geteuid() == 0)
         self.whiteouts = whiteouts
+        self.ownerOffset = ownerOffset
     }
 }
 

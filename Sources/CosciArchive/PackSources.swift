@@ -7,9 +7,9 @@ enum PackSources {
     /// hardlink to the first such path in sorted order.
     /// With `sourceModes`, modes and owners are those git would record, not the disk's: 0755 for directories
     /// and for files with an execute bit, 0644 for other files, owner 0:0 (a source tree's modes depend on
-    /// the umask of whoever checked it out).
+    /// the umask of whoever checked it out). Owners in [ownerOffset, ownerOffset + 65536) are recorded less the offset.
     static func walk(
-        _ root: String, epoch: Int64, sourceModes: Bool = false, select: (String, Bool) -> Bool
+        _ root: String, epoch: Int64, sourceModes: Bool = false, ownerOffset: Int64 = 0, select: (String, Bool) -> Bool
     ) throws(ArchiveError) -> [PackItem] {
         var found: [(path: String, stat: stat)] = []
         try collect(root: root, relative: "", into: &found)
@@ -29,6 +29,11 @@ enum PackSources {
             var item = PackItem(
                 path: path, kind: .file, mode: st.st_mode & 0o7777, uid: Int64(st.st_uid), gid: Int64(st.st_gid),
                 mtime: min(Int64(st.st_mtim.tv_sec), epoch))
+            if ownerOffset != 0 {
+                let range = ownerOffset..<(ownerOffset + 65536)
+                if range.contains(item.uid) { item.uid -= ownerOffset }
+                if range.contains(item.gid) { item.gid -= ownerOffset }
+            }
             if sourceModes {
                 item.mode = type == S_IFDIR || (st.st_mode & 0o111) != 0 ? 0o755 : 0o644
                 item.uid = 0

@@ -13,7 +13,9 @@ public enum TarArchive {
     ) throws(ArchiveError) -> PackResult {
         try withNames(.utf8) { () throws(ArchiveError) in
             try write(
-                PackSources.walk(root, epoch: options.sourceDateEpoch, sourceModes: options.sourceModes, select: select),
+                PackSources.walk(
+                    root, epoch: options.sourceDateEpoch, sourceModes: options.sourceModes, ownerOffset: options.ownerOffset,
+                    select: select),
                 to: output, options: options)
         }
     }
@@ -62,7 +64,7 @@ public enum TarArchive {
             // set: `ExtractionGuard` has refused absolute entries before the rewrite.
             var flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM
             flags |= ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
-            if options.preserveOwners { flags |= ARCHIVE_EXTRACT_OWNER }
+            if options.preserveOwners || options.ownerOffset != 0 { flags |= ARCHIVE_EXTRACT_OWNER }
             try disk.check(archive_write_disk_set_options(disk.raw, flags), "archive_write_disk_set_options", root)
             var safety = ExtractionGuard(root: root, archive: path, options: options)
             var count = 0
@@ -74,6 +76,10 @@ public enum TarArchive {
                 }
                 let subject = "\(path): \(placement.path.text)"
                 withCString(placement.destination) { archive_entry_copy_pathname(entry, $0) }
+                if options.ownerOffset != 0 {
+                    archive_entry_set_uid(entry, archive_entry_uid(entry) + options.ownerOffset)
+                    archive_entry_set_gid(entry, archive_entry_gid(entry) + options.ownerOffset)
+                }
                 if let hardlink = placement.hardlink { withCString(hardlink) { archive_entry_copy_hardlink(entry, $0) } }
                 try disk.check(archive_write_header(disk.raw, entry), "archive_write_header", subject)
                 if archive_entry_size(entry) > 0 { try reader.copyContent(to: disk, subject) }

@@ -89,10 +89,14 @@ public struct BuildOutput: Sendable {
     /// When set, only these relative paths (and the directories leading to them) may go in: the files the
     /// steps added or modified (luet's delta, with modifications kept). Nil: everything under `root`.
     public let changed: Set<String>?
+    /// What the host adds to the owners of the files the steps wrote (`SandboxUsers.ownerOffset`): the artifact
+    /// records them less it.
+    public let ownerOffset: Int64
 
-    public init(root: String, changed: Set<String>?) {
+    public init(root: String, changed: Set<String>?, ownerOffset: Int64 = 0) {
         self.root = root
         self.changed = changed
+        self.ownerOffset = ownerOffset
     }
 }
 

@@ -48,7 +48,8 @@ enum FileTree {
     static func layerDependencies(_ job: BuildJob, into root: String, log: LogFile) throws(BuildFailure) {
         for artifact in job.dependencyArtifacts {
             log.note("layer \((artifact as NSString).lastPathComponent)")
-            do { _ = try TarArchive.extract(artifact, into: root) } catch {
+            let options = ExtractOptions(ownerOffset: SandboxUsers.ownerOffset)
+            do { _ = try TarArchive.extract(artifact, into: root, options: options) } catch {
                 throw BuildFailure(.environment, "cannot unpack the dependency \(artifact): \(error)")
             }
         }
@@ -64,7 +65,8 @@ enum FileTree {
                 throw BuildFailure(.spec, "\(job.id): copy: destination \(c.destination) leaves the build's filesystem")
             }
             let scratch = job.workDirectory + "/copy-\(i)"
-            do { _ = try TarArchive.extract(c.artifact, into: scratch) } catch {
+            let options = ExtractOptions(ownerOffset: SandboxUsers.ownerOffset)
+            do { _ = try TarArchive.extract(c.artifact, into: scratch, options: options) } catch {
                 throw BuildFailure(.environment, "cannot unpack \(c.artifact) for copy: \(error)")
             }
             let source = scratch + "/" + c.source.trimmingPrefix("/")
@@ -77,6 +79,31 @@ enum FileTree {
             try makeDirectory((destination as NSString).deletingLastPathComponent)
             try copyItem(source, destination)
             try? FileManager.default.removeItem(atPath: scratch)
+        }
+    }
+
+    /// Hands everything under `root` (and `root`) that cosci made to the sandbox's users: owners below
+    /// `ownerOffset` are raised by it (entries unpacked with the offset already are left as they are). Modes are
+    /// restored after the change of owner (which clears setuid and setgid bits). Nothing to do when the offset is 0.
+    static func adopt(_ root: String, ownerOffset: Int64) throws(BuildFailure) {
+        guard ownerOffset != 0 else { return }
+        let offset = UInt32(ownerOffset)
+        func shift(_ path: String, _ st: stat) -> Bool {
+            guard st.st_uid < offset || st.st_gid < offset else { return true }
+            let uid = st.st_uid < offset ? st.st_uid &+ offset : st.st_uid
+            let gid = st.st_gid < offset ? st.st_gid &+ offset : st.st_gid
+            guard lchown(path, uid, gid) == 0 else { return false }
+            if (st.st_mode & S_IFMT) != S_IFLNK && (st.st_mode & 0o6000) != 0 { chmod(path, st.st_mode & 0o7777) }
+            return true
+        }
+        var st = stat()
+        var failed: String?
+        if lstat(root, &st) == 0, !shift(root, st) { failed = root }
+        walk(root, "") { rel, st in
+            if failed == nil, !shift(root + "/" + rel, st) { failed = root + "/" + rel }
+        }
+        if let failed {
+            throw BuildFailure(.environment, "cannot hand \(failed) to the build sandbox: \(String(cString: strerror(errno)))")
         }
     }
 

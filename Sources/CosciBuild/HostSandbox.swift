@@ -56,7 +56,7 @@ public struct HostSandbox: BuildBackend {
         // unsupportedReason has checked that every destination is writable here.
         try FileTree.placeCopies(job, log: log) { Layout.hostPath(for: $0.destination, job: job)! }
 
-        var mounts: [String] = []
+        var mounts: [SandboxArgument] = []
         var packageRoot: String?
         if let dir = job.spec.packageDir {
             switch Layout.mount(for: dir)! {
@@ -64,9 +64,11 @@ public struct HostSandbox: BuildBackend {
                 packageRoot = rel.isEmpty ? luetbuild : luetbuild + "/" + rel
             case .own:
                 packageRoot = work + "/package"
-                mounts += ["--bind", work + "/package", dir]
+                mounts.append(.bind(host: work + "/package", target: dir, writable: true))
             }
         }
+        let offset = SandboxUsers.ownerOffset
+        try FileTree.adopt(work, ownerOffset: offset)
 
         var before: [String: FileTree.Stamp] = [:]
         try Bubblewrap.run(job, arguments: sandboxArguments(job, work: work) + mounts, log: log) {
@@ -78,49 +80,33 @@ public struct HostSandbox: BuildBackend {
                 throw BuildFailure(
                     .step, "\(job.id): package_dir \(job.spec.packageDir ?? "") does not exist after the steps (create it in prelude or steps)")
             }
-            return BuildOutput(root: packageRoot, changed: nil)
+            return BuildOutput(root: packageRoot, changed: nil, ownerOffset: offset)
         }
         let changed = FileTree.changed(since: before, in: luetbuild)
-        return BuildOutput(root: luetbuild, changed: changed)
+        return BuildOutput(root: luetbuild, changed: changed, ownerOffset: offset)
     }
 
-    /// bwrap arguments shared by every line of a job.
-    func sandboxArguments(_ job: BuildJob, work: String) -> [String] {
-        var args = ["--die-with-parent", "--new-session", "--unshare-all"]
-        if job.network { args.append("--share-net") }
-        // The host's top-level directories, read-only; symlinks (merged /usr) as symlinks.
-        let skip: Set<String> = ["proc", "dev", "sys", "tmp", "run", "luetbuild", "cosci", "lost+found"]
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: "/")) ?? []).sorted()
-        for name in names where !skip.contains(name) {
-            let path = "/" + name
-            var st = stat()
-            guard lstat(path, &st) == 0 else { continue }
-            switch st.st_mode & S_IFMT {
-            case S_IFLNK:
-                if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
-                    args += ["--symlink", target, path]
-                }
-            case S_IFDIR:
-                args += ["--ro-bind", path, path]
-            default:
-                continue
-            }
-        }
+    /// The sandbox shared by every line of a job.
+    func sandboxArguments(_ job: BuildJob, work: String) -> [SandboxArgument] {
+        var args = Bubblewrap.systemDirectories()
         if job.network, FileManager.default.fileExists(atPath: "/run/systemd/resolve") {
-            args += ["--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"]
+            args.append(.bind(host: "/run/systemd/resolve", target: "/run/systemd/resolve", writable: false))
         }
         args += [
-            "--proc", "/proc", "--dev", "/dev",
-            "--bind", work + "/tmp", "/tmp",
-            "--bind", work + "/luetbuild", BuildJob.buildDirectory,
-            "--ro-bind", work + "/sysroot", BuildJob.sysrootDirectory,
+            .options(["--proc", "/proc", "--dev", "/dev"]),
+            .bind(host: work + "/tmp", target: "/tmp", writable: true),
+            .bind(host: work + "/luetbuild", target: BuildJob.buildDirectory, writable: true),
+            .bind(host: work + "/sysroot", target: BuildJob.sysrootDirectory, writable: false),
+        ]
+        var options = [
             "--chdir", BuildJob.buildDirectory,
             "--clearenv",
             "--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "--setenv", "HOME", "/tmp",
             "--setenv", "SOURCE_DATE_EPOCH", String(sourceDateEpoch),
         ]
-        for (k, v) in job.environment { args += ["--setenv", k, v] }
+        for (k, v) in job.environment { options += ["--setenv", k, v] }
+        args.append(.options(options))
         return args
     }
 }

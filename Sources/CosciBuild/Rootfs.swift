@@ -35,10 +35,11 @@ public struct Rootfs: BuildBackend {
         let root = work + "/rootfs"
         try FileTree.makeDirectory(root)
         try FileTree.makeDirectory(work + "/tmp")
+        let offset = SandboxUsers.ownerOffset
         for (i, layer) in job.baseLayers.enumerated() {
             log.note("image layer \(i + 1)/\(job.baseLayers.count): \((layer as NSString).lastPathComponent)")
             do {
-                _ = try TarArchive.extract(layer, into: root, options: ExtractOptions(whiteouts: true))
+                _ = try TarArchive.extract(layer, into: root, options: ExtractOptions(whiteouts: true, ownerOffset: offset))
             } catch {
                 throw BuildFailure(.environment, "cannot unpack a layer of \(job.baseImage ?? "the base image"): \(error)")
             }
@@ -49,15 +50,18 @@ public struct Rootfs: BuildBackend {
         try FileTree.copy(job.files, from: job.packageDirectory, to: root + "/luetbuild")
         try FileTree.placeCopies(job, log: log) { root + "/" + $0.destination.trimmingPrefix("/") }
 
-        var args = ["--die-with-parent", "--new-session", "--unshare-all"]
-        if job.network { args.append("--share-net") }
-        args += [
-            "--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--bind", work + "/tmp", "/tmp",
+        try FileTree.adopt(work, ownerOffset: offset)
+
+        var options = [
             "--chdir", BuildJob.buildDirectory, "--clearenv",
             "--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "--setenv", "HOME", "/root", "--setenv", "SOURCE_DATE_EPOCH", String(sourceDateEpoch),
         ]
-        for (k, v) in job.environment { args += ["--setenv", k, v] }
+        for (k, v) in job.environment { options += ["--setenv", k, v] }
+        let args: [SandboxArgument] = [
+            .bind(host: root, target: "/", writable: true), .options(["--proc", "/proc", "--dev", "/dev"]),
+            .bind(host: work + "/tmp", target: "/tmp", writable: true), .options(options),
+        ]
         var before: [String: FileTree.Stamp] = [:]
         try Bubblewrap.run(job, arguments: args, log: log) { before = FileTree.snapshot(root) }
         if let dir = job.spec.packageDir {
@@ -69,9 +73,9 @@ public struct Rootfs: BuildBackend {
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
                 throw BuildFailure(.step, "\(job.id): package_dir \(dir) does not exist after the steps (create it in prelude or steps)")
             }
-            return BuildOutput(root: path, changed: nil)
+            return BuildOutput(root: path, changed: nil, ownerOffset: offset)
         }
-        if job.spec.unpack { return BuildOutput(root: root, changed: nil) }
-        return BuildOutput(root: root, changed: FileTree.changed(since: before, in: root))
+        if job.spec.unpack { return BuildOutput(root: root, changed: nil, ownerOffset: offset) }
+        return BuildOutput(root: root, changed: FileTree.changed(since: before, in: root), ownerOffset: offset)
     }
 }

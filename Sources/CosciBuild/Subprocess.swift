@@ -17,14 +17,22 @@ enum Subprocess {
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, log: LogFile,
         directory: String? = nil
     ) throws(BuildFailure) -> Result {
+        try run(executable, arguments, environment: environment, output: log.handle, directory: directory)
+    }
+
+    /// Same, with standard output and error going to `output`.
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, output: FileHandle,
+        directory: String? = nil
+    ) throws(BuildFailure) -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log.handle
-        process.standardError = log.handle
+        process.standardOutput = output
+        process.standardError = output
         do {
             try process.run()
         } catch {
@@ -100,42 +108,4 @@ public final class LogFile: @unchecked Sendable {
     }
 
     deinit { try? handle.close() }
-}
-
-/// What the bubblewrap backends share: the check that sandboxes can be made here, and running a job's lines.
-enum Bubblewrap {
-    /// Why bubblewrap cannot sandbox here, or nil.
-    static func unavailableReason() -> String? {
-        guard let bwrap = Subprocess.which("bwrap") else { return "bubblewrap is not installed (apt-get install bubblewrap)" }
-        if Subprocess.output(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "/bin/true"]) == nil {
-            return "bwrap cannot create a sandbox here (user namespaces disabled?)"
-        }
-        return nil
-    }
-
-    /// Runs each line as `sh -ec LINE` in a fresh sandbox made by `arguments`; `beforeSteps` runs between the
-    /// prelude and the steps (the delta snapshot). The umask is set inside the sandbox: libarchive flips the
-    /// process umask to 0 for an instant while it unpacks on another worker thread, and a sandbox started at that
-    /// instant would inherit it.
-    static func run(
-        _ job: BuildJob, arguments: [String], log: LogFile, beforeSteps: () -> Void
-    ) throws(BuildFailure) {
-        guard let bwrap = Subprocess.which("bwrap") else {
-            throw BuildFailure(.environment, "bubblewrap is not installed (apt-get install bubblewrap)")
-        }
-        for (phase, lines) in [("prelude", job.spec.prelude), ("step", job.spec.steps)] {
-            if phase == "step" { beforeSteps() }
-            for (i, line) in lines.enumerated() {
-                let first = line.split(separator: "\n").first.map(String.init) ?? ""
-                log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
-                let result = try Subprocess.run(
-                    bwrap, arguments + ["--", "/bin/sh", "-c", "umask 022 && exec /bin/sh -ec \"$1\"", "sh", line],
-                    environment: [:], log: log)
-                if result.status != 0 {
-                    let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
-                    throw BuildFailure(.step, "\(job.id): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")
-                }
-            }
-        }
-    }
 }

@@ -370,7 +370,7 @@ public enum Building {
             do {
                 packed = try TarArchive.pack(
                     directory: output.root, to: artifactPath,
-                    options: PackOptions(compression: c.compression, sourceDateEpoch: c.epoch)
+                    options: PackOptions(compression: c.compression, sourceDateEpoch: c.epoch, ownerOffset: output.ownerOffset)
                 ) { path, isDirectory in
                     guard filter.keeps(path) else { return false }
                     guard let changed else { return true }
