@@ -134,10 +134,14 @@ public enum Assembling {
         var artifacts: [(PackageID, String, ArtifactMetadata)] = []
         for id in ids {
             let key = analysis.keys[id]!.key
-            guard let found = try? cache.artifact(for: key) else {
+            let hint = "build it first: cosci build \(id.family) --platform \(platform)"
+            let cached: (path: String, metadata: ArtifactMetadata)?
+            do { cached = try cache.artifact(for: key) } catch {
+                throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), error.message, hint: hint)
+            }
+            guard let found = cached else {
                 throw Diagnostic(
-                    at: SourceLocation(file: spec.file, line: 0), "\(id) has no artifact for \(platform) in the cache",
-                    hint: "build it first: cosci build \(id.family) --platform \(platform)")
+                    at: SourceLocation(file: spec.file, line: 0), "\(id) has no artifact for \(platform) in the cache", hint: hint)
             }
             artifacts.append((id, found.path, found.metadata))
         }

@@ -126,18 +126,25 @@ public enum Building {
 
         let remote = try options.remoteCache.map { (t) throws(Diagnostic) in RemoteCache(store: try options.registry.store(t)) }
         let remoteKeys = try remote?.keys() ?? []
-        let (targets, reasons, awaited) = try select(project, analysis, options, cache: cache)
+        var (targets, reasons, awaited) = try select(project, analysis, options, cache: cache)
         let targetSet = Set(targets)
         let graph = analysis.graph
+        // Every cached artifact this run would use is verified first: a damaged one is removed, so it is built.
+        var damaged: [PackageID: String] = [:]
+        func present(_ id: PackageID) -> Bool {
+            cache.containsVerified(analysis.keys[id]!.key) { damaged[id] = $0 }
+        }
+        for id in targets { _ = present(id) }
         // The targets and every dependency whose artifact is missing (built here unless another shard builds it).
         var needed = Set<PackageID>()
         var stack = targets
         while let id = stack.popLast() {
             guard needed.insert(id).inserted else { continue }
             for d in graph.dependencies(of: id) where !needed.contains(d) && !awaited.contains(d) {
-                if !cache.contains(analysis.keys[d]!.key) { stack.append(d) }
+                if !present(d) { stack.append(d) }
             }
         }
+        for (id, why) in damaged { reasons[id] = [why] }
         // What the remote cache has comes down into the local one instead of being built.
         var fetched = Set<PackageID>()
         if let remote {

@@ -5,6 +5,7 @@ import CosciArchive
 import CosciModel
 import CosciRepository
 import Foundation
+import Synchronization
 
 /// The local artifact cache: a content-addressed directory. The artifact of key `sha256:<hex>` lives in
 /// `<root>/<hex[0..<2]>/<hex>/`: the artifact file and `metadata.yaml`. An entry is assembled in a temporary
@@ -42,10 +43,48 @@ public struct LocalCache: Sendable {
         }
     }
 
-    /// The artifact file of `key`'s entry.
+    /// The artifact file of `key`'s entry, verified against its metadata (a regular file of that size and
+    /// sha256) before anyone uses it; nil when there is no entry. A damaged entry is removed from the cache and
+    /// reported as an error naming the file and both digests (a build then makes it again).
     public func artifact(for key: Digest) throws(CacheError) -> (path: String, metadata: ArtifactMetadata)? {
         guard let m = try metadata(for: key) else { return nil }
-        return (directory(for: key) + "/" + m.path, m)
+        let path = directory(for: key) + "/" + m.path
+        if let damage = ArtifactCheck.damage(of: path, expected: m) {
+            evict(key)
+            throw CacheError(
+                "the cached artifact \(path) of \(m.id) is damaged: \(damage); it was removed from the cache (build it again)")
+        }
+        return (path, m)
+    }
+
+    /// Whether a complete entry for `key` is present and its artifact verifies (a damaged one is removed, so that
+    /// what follows builds it again). `reason` receives what was wrong with a removed entry.
+    public func containsVerified(_ key: Digest, reason: (String) -> Void = { _ in }) -> Bool {
+        guard contains(key) else { return false }
+        do { return try artifact(for: key) != nil } catch {
+            reason(error.message)
+            return false
+        }
+    }
+
+    /// Removes `key`'s entry: renamed aside first, so no reader sees half of it.
+    public func evict(_ key: Digest) {
+        let dir = directory(for: key)
+        let aside = (dir as NSString).deletingLastPathComponent + "/.evicted-\(key.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        if rename(dir, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
+    }
+
+    /// Every entry checked against its metadata: the damaged ones, with what is wrong. With `evict`, they are removed.
+    public func verifyAll(evict: Bool) -> [(entry: Entry, damage: String)] {
+        var out: [(Entry, String)] = []
+        for e in entries() {
+            guard let m = try? metadata(for: e.key) else { continue }
+            if let damage = ArtifactCheck.damage(of: directory(for: e.key) + "/" + m.path, expected: m) {
+                out.append((e, damage))
+                if evict { self.evict(e.key) }
+            }
+        }
+        return out
     }
 
     /// Stores a built artifact: moves `artifact` into a new entry with its metadata, atomically. When another
@@ -149,6 +188,40 @@ public struct LocalCache: Sendable {
         }
         return removed
     }
+}
+
+/// The check of an artifact file against its metadata.
+public enum ArtifactCheck {
+    /// What is wrong with the file at `path` for metadata `expected` (kind, size, sha256), or nil when it is that
+    /// artifact. Verified files are remembered for the life of the process by device, inode, size and change time,
+    /// so a run hashes each artifact once.
+    public static func damage(of path: String, expected: ArtifactMetadata) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return "it is missing (\(String(cString: strerror(errno))))" }
+        guard st.st_mode & S_IFMT == S_IFREG else { return "it is not a regular file" }
+        guard Int64(st.st_size) == expected.size else {
+            return "its size is \(st.st_size) bytes, its metadata says \(expected.size)"
+        }
+        let identity = FileIdentity(
+            path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+            changed: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec), sha256: expected.sha256)
+        if verified.withLock({ $0.contains(identity) }) { return nil }
+        guard let actual = Digest.sha256(ofFile: path) else { return "it cannot be read" }
+        guard actual == expected.sha256 else { return "its sha256 is \(actual), its metadata says \(expected.sha256)" }
+        verified.withLock { _ = $0.insert(identity) }
+        return nil
+    }
+
+    private struct FileIdentity: Hashable {
+        let path: String
+        let device: UInt64
+        let inode: UInt64
+        let size: Int64
+        let changed: Int64
+        let sha256: Digest
+    }
+
+    private static let verified = Mutex<Set<FileIdentity>>([])
 }
 
 /// Why the cache could not be read or written.

@@ -158,7 +158,11 @@ public enum RepositoryWriting {
         var missing: [PackageID] = []
         for id in analysis.graph.order.sorted() {
             let key = analysis.keys[id]!.key
-            guard let found = try? cache.artifact(for: key) else {
+            let cached: (path: String, metadata: ArtifactMetadata)?
+            do { cached = try cache.artifact(for: key) } catch {
+                throw Diagnostic(at: nil, error.message, hint: "build it again: cosci build \(id.family)")
+            }
+            guard let found = cached else {
                 missing.append(id)
                 continue
             }

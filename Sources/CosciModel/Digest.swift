@@ -148,3 +148,16 @@ public struct FramedHasher {
     /// Finishes and returns the digest.
     public func finalize() -> Digest { Digest(hasher.finalize()) }
 }
+
+/// A SHA-256 computed as bytes stream past (a blob being copied, a file being read in blocks).
+public struct StreamingDigest {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    /// Adds the next bytes.
+    public mutating func update<D: DataProtocol>(_ bytes: D) { hasher.update(data: bytes) }
+
+    /// The digest of every byte added.
+    public func finalize() -> Digest { Digest(hasher.finalize()) }
+}

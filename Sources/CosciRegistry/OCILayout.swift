@@ -39,30 +39,61 @@ public struct OCILayout: Sendable {
         return stat(blobPath(digest), &st) == 0
     }
 
-    /// Stores a blob unless present. Returns the bytes written (0 when it was there).
+    /// Stores a blob unless present, verified on the way: the bytes written must have the descriptor's size and
+    /// digest, so a file named by a digest always has it. Returns the bytes written (0 when it was there).
     @discardableResult
     public func put(_ blob: Blob) throws(RegistryError) -> Int64 {
         let target = blobPath(blob.descriptor.digest)
         if hasBlob(blob.descriptor.digest) { return 0 }
         let tmp = target + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard let out = FileHandle(forWritingAtPath: tmp) ?? {
+            FileManager.default.createFile(atPath: tmp, contents: nil) ? FileHandle(forWritingAtPath: tmp) : nil
+        }() else {
+            throw Self.error("cannot write \(tmp): \(String(cString: strerror(errno)))")
+        }
+        var hasher = StreamingDigest()
+        var written: Int64 = 0
+        let source: String
         do {
-            switch blob.body {
-            case .bytes(let b): try Data(b).write(to: URL(fileURLWithPath: tmp))
-            case .file(let p, let offset, let length):
-                if offset == 0, let attrs = try? FileManager.default.attributesOfItem(atPath: p),
-                    (attrs[.size] as? NSNumber)?.int64Value == length
-                {
-                    try FileManager.default.copyItem(atPath: p, toPath: tmp)
-                } else {
-                    throw Self.error("partial file blobs are not stored in layouts")
-                }
-            case .none: try Data().write(to: URL(fileURLWithPath: tmp))
+            func emit(_ data: Data) throws {
+                hasher.update(data)
+                written += Int64(data.count)
+                try out.write(contentsOf: data)
             }
+            switch blob.body {
+            case .bytes(let b):
+                source = "generated content"
+                try emit(Data(b))
+            case .file(let p, let offset, let length):
+                source = offset == 0 ? p : "\(p) at offset \(offset)"
+                guard let input = FileHandle(forReadingAtPath: p) else {
+                    throw Self.error("cannot read \(p): \(String(cString: strerror(errno)))")
+                }
+                defer { try? input.close() }
+                try input.seek(toOffset: UInt64(offset))
+                var remaining = length
+                while remaining > 0, let data = try input.read(upToCount: Int(min(remaining, 1 << 20))), !data.isEmpty {
+                    try emit(data)
+                    remaining -= Int64(data.count)
+                }
+            case .none:
+                source = "an empty body"
+            }
+            try out.close()
         } catch let e as RegistryError {
+            try? out.close()
+            unlink(tmp)
             throw e
         } catch {
+            try? out.close()
             unlink(tmp)
             throw Self.error("cannot write \(target): \(error)")
+        }
+        let digest = hasher.finalize()
+        guard written == blob.descriptor.size, digest == blob.descriptor.digest else {
+            unlink(tmp)
+            throw Self.error(
+                "the blob from \(source) is \(written) bytes with digest \(digest), but its descriptor says \(blob.descriptor.size) bytes with digest \(blob.descriptor.digest); nothing was stored (the source changed or is damaged: build or fetch it again)")
         }
         guard rename(tmp, target) == 0 else {
             unlink(tmp)

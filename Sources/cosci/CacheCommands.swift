@@ -9,7 +9,7 @@ extension Cosci {
     struct Cache: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "cache",
-            abstract: "Inspect and trim the local artifact cache.", subcommands: [CacheList.self, CacheGC.self])
+            abstract: "Inspect and trim the local artifact cache.", subcommands: [CacheList.self, CacheVerify.self, CacheGC.self])
     }
 
     struct CacheList: ParsableCommand {
@@ -43,6 +43,29 @@ extension Cosci {
             }
             out += "\(entries.count) artifact(s), \(Output.bytes(entries.reduce(0) { $0 + $1.size })) in \(Output.display(c.root))\n"
             Output.write(out)
+        }
+    }
+
+    struct CacheVerify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify",
+            abstract: "Check every artifact in the cache against its metadata (file type, size, sha256).",
+            discussion: "Damaged entries are removed (a later build makes them again) unless --dry-run. Exits 1 when any entry was damaged, 0 otherwise. Builds, assemble and indexing verify each artifact they use in the same way.")
+        @Option(help: ArgumentHelp("The cache directory (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
+        var cache: String?
+        @Flag(help: "Report damaged entries, remove nothing.") var dryRun = false
+        @OptionGroup var options: TreeOptions
+
+        func run() throws {
+            let project = try options.project()
+            let c = LocalCache(root: cacheDirectory(project, cache))
+            let checked = c.entries().count
+            let damaged = c.verifyAll(evict: !dryRun)
+            for (entry, damage) in damaged {
+                Output.error("damaged \(entry.id) \(entry.key.hex.prefix(12)): \(damage)\(dryRun ? "" : " (removed)")")
+            }
+            Output.write("\(checked) artifact(s) checked, \(damaged.count) damaged\(damaged.isEmpty || dryRun ? "" : " and removed")\n")
+            if !damaged.isEmpty { throw ExitCode(ExitStatus.failure) }
         }
     }
 
