@@ -75,6 +75,9 @@ public struct PublishReport: Sendable {
     public let tagsUnchanged: Int
     /// Package versions already published with the same key but other bytes: left as they were.
     public let kept: [String]
+    /// Package versions published with another key and replaced (`--force`): a reader of the previous index may
+    /// have seen the new package before the new index.
+    public let replaced: [String]
     public let revision: Int
 }
 
@@ -149,6 +152,7 @@ public enum Publishing {
         let published = try store.digests(ofTags: (packages + files).map(\.tag).filter(present.contains))
         var conflicts: [String] = []
         var kept: [String] = []
+        var replaced: [String] = []
         var toTag: [PlannedImage] = []
         var unchanged = 0
         for p in packages + files {
@@ -170,6 +174,7 @@ public enum Publishing {
                     conflicts.append("\(p.tag) (published key \(published ?? "unknown"), now \(key))")
                     continue
                 }
+                replaced.append(p.tag)
             }
             toTag.append(p)
         }
@@ -191,13 +196,18 @@ public enum Publishing {
         } else {
             for p in toTag { try store.putManifest(p.image) }
         }
+        // Tags in three steps: every file an index names (packages, metadata, archives), then the snapshot
+        // indexes, then repository.yaml: no index is reachable before what it names.
+        func isIndex(_ tag: String) -> Bool { tag == RepositoryIndex.indexFile || tag.hasSuffix("-" + RepositoryIndex.indexFile) }
+        let files = toTag.filter { !isIndex($0.tag) }
+        let snapshots = toTag.filter { isIndex($0.tag) && $0.tag != RepositoryIndex.indexFile }
         let index = toTag.filter { $0.tag == RepositoryIndex.indexFile }
-        let rest = toTag.filter { $0.tag != RepositoryIndex.indexFile }
-        try store.tag(Dictionary(uniqueKeysWithValues: rest.map { ($0.tag, $0.image) }))
-        try store.tag(Dictionary(uniqueKeysWithValues: index.map { ($0.tag, $0.image) }))
+        for step in [files, snapshots, index] where !step.isEmpty {
+            try store.tag(Dictionary(uniqueKeysWithValues: step.map { ($0.tag, $0.image) }))
+        }
         return PublishReport(
             target: store.name, images: packages.count + files.count, blobsUploaded: blobs.count - skipped, blobsSkipped: skipped,
-            bytesUploaded: bytes, tagsSet: toTag.count, tagsUnchanged: unchanged, kept: kept, revision: revision)
+            bytesUploaded: bytes, tagsSet: toTag.count, tagsUnchanged: unchanged, kept: kept, replaced: replaced, revision: revision)
     }
 
     /// A package image: the artifact as its one layer (by default without recompression: the layer digest is

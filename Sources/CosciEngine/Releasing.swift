@@ -140,7 +140,7 @@ public enum Releasing {
         let staging = scratch + "/staging"
         try? FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         var images: [String: ImageContent] = [:]
-        for name in ["tree.tar.zst", "compilertree.tar.zst", "repository.meta.yaml.tar.zst", RepositoryIndex.indexFile] {
+        for name in RepositoryIndex.archives + [RepositoryIndex.indexFile] {
             let file = "\(id)-\(name)"
             let planned = try Publishing.fileImage(file, in: work, staging: staging, epoch: epoch)
             images[planned.tag] = planned.image

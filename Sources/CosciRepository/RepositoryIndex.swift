@@ -38,16 +38,42 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The luet repository index of a directory of artifacts: `repository.yaml` (written last), `tree.tar.zst`
-/// (runtime definitions, `<category>/<name>/<version>/definition.yaml`), `compilertree.tar.zst` (the package
-/// tree as built), `repository.meta.yaml.tar.zst` (`{index: [artifact metadata]}`), and snapshot copies.
-/// Versions already in the index stay there.
+/// The luet repository index of a directory of artifacts: `repository.yaml` (written last), the tree archive
+/// (runtime definitions, `<category>/<name>/<version>/definition.yaml`), the compiler tree archive (the package
+/// tree as built), the meta archive (`{index: [artifact metadata]}`), and snapshot copies. Versions already in
+/// the index stay there.
+///
+/// The live archives are named by their content, `tree.<16 hex of sha256>.tar.zst` and likewise (luet reads the
+/// names from `repo_files`, and a docker client asks for a tag of that name): a file, or a tag, once written is
+/// never rewritten with other bytes, so a reader holding the current `repository.yaml` finds exactly what it
+/// names while the next revision is written or published. The archives of the previous index stay (a reader
+/// may still hold it); older ones are removed. Snapshot copies keep luet's names, `<snapshot>-tree.tar.zst`.
 public enum RepositoryIndex {
     public static let indexFile = "repository.yaml"
     static let treeFile = "tree.tar.zst"
     static let compilerTreeFile = "compilertree.tar.zst"
     static let metaFile = "repository.meta.yaml.tar.zst"
     static let metaMember = "repository.meta.yaml"
+    /// The base names of the three archives, in the order they are written.
+    public static let archives = [treeFile, compilerTreeFile, metaFile]
+
+    /// The live file name of an archive: its base name with the first 16 hex digits of its sha256 before
+    /// `.tar.zst` (`tree.tar.zst` → `tree.0123456789abcdef.tar.zst`).
+    public static func liveName(_ base: String, sha256: Digest) -> String {
+        String(base.dropLast(".tar.zst".count)) + "." + sha256.hex.prefix(16) + ".tar.zst"
+    }
+
+    /// Whether `name` is a live archive of some revision (content-named, or luet's fixed name).
+    static func isLiveArchive(_ name: String) -> Bool {
+        for base in archives {
+            if name == base { return true }
+            let stem = String(base.dropLast(".tar.zst".count)) + "."
+            guard name.hasPrefix(stem), name.hasSuffix(".tar.zst") else { continue }
+            let middle = name.dropFirst(stem.count).dropLast(".tar.zst".count)
+            if middle.count == 16 && middle.allSatisfy(\.isHexDigit) { return true }
+        }
+        return false
+    }
 
     /// What a `repository.yaml` says: its revision, its `last_update`, and its `repo_files`.
     public struct Description: Sendable {
@@ -177,9 +203,8 @@ public enum RepositoryIndex {
             throw RepositoryError("cannot write the repository archives: \(error)")
         }
 
-        let unchanged =
-            previous.revision > 0
-            && [metaFile, treeFile, compilerTreeFile].allSatisfy { previous.files[$0] == sums[$0]?.hex }
+        let live = Dictionary(uniqueKeysWithValues: archives.map { ($0, liveName($0, sha256: sums[$0]!)) })
+        let unchanged = previous.revision > 0 && archives.allSatisfy { previous.files[live[$0]!] == sums[$0]?.hex }
         let revision = unchanged ? previous.revision : previous.revision + 1
         var written: [(String, Digest)] = []
 
@@ -199,30 +224,40 @@ public enum RepositoryIndex {
             if rename(tmp, to) != 0 { throw RepositoryError("cannot write \(to): \(String(cString: strerror(errno)))") }
         }
 
-        // Snapshot copies first, then the live archives, then the snapshot index, and the live index last.
-        let archives = [treeFile, compilerTreeFile, metaFile]
+        // Snapshot copies first, then the live archives (new names: nothing a reader holds changes), then the
+        // snapshot index, the live index last, and only then the archives no index names any more.
         if let snapshot = options.snapshot {
             for a in archives { try copy(a, as: "\(snapshot)-\(a)") ; written.append(("\(snapshot)-\(a)", sums[a]!)) }
         }
         if !unchanged {
-            for a in archives { try move(a, as: a) }
+            for a in archives { try move(a, as: live[a]!) }
         }
-        for a in archives { written.append((a, sums[a]!)) }
+        for a in archives { written.append((live[a]!, sums[a]!)) }
         if let snapshot = options.snapshot {
-            let text = indexDocument(options, revision: revision, sums: sums, prefix: snapshot + "-").yamlText()
+            let text = indexDocument(options, revision: revision, sums: sums, names: { "\(snapshot)-\($0)" }).yamlText()
             try writeText(text, to: directory + "/\(snapshot)-\(indexFile)")
             written.append(("\(snapshot)-\(indexFile)", .sha256(of: Array(text.utf8))))
         }
-        let text = indexDocument(options, revision: revision, sums: sums, prefix: "").yamlText()
-        if !unchanged { try writeText(text, to: directory + "/" + indexFile) }
+        let text = indexDocument(options, revision: revision, sums: sums, names: { live[$0]! }).yamlText()
+        if !unchanged {
+            try writeText(text, to: directory + "/" + indexFile)
+            let keep = Set(live.values).union(previous.files.keys)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            where isLiveArchive(name) && !keep.contains(name) {
+                try? FileManager.default.removeItem(atPath: directory + "/" + name)
+            }
+        }
         written.append((indexFile, .sha256(of: Array(text.utf8))))
         return RepositoryResult(revision: revision, changed: !unchanged, packages: all.map(\.id), files: written)
     }
 
-    static func indexDocument(_ options: RepositoryOptions, revision: Int, sums: [String: Digest], prefix: String) -> Value {
+    /// The index document; `names` gives the file name of each archive (by base name).
+    static func indexDocument(
+        _ options: RepositoryOptions, revision: Int, sums: [String: Digest], names: (String) -> String
+    ) -> Value {
         func file(_ name: String) -> Value {
             .map([
-                "filename": .string(prefix + name), "compressiontype": .string("zstd"),
+                "filename": .string(names(name)), "compressiontype": .string("zstd"),
                 "checksums": .map(["sha256": .string(sums[name]!.hex)]),
             ])
         }

@@ -118,7 +118,7 @@ extension Cosci {
         static let configuration = CommandConfiguration(
             commandName: "index",
             abstract: "Index the tree's artifacts from the cache into a disk/http repository directory.",
-            discussion: "Copies each package's artifact and metadata into DIR, then writes tree.tar.zst, compilertree.tar.zst, repository.meta.yaml.tar.zst, snapshot copies, and repository.yaml last (revision = previous + 1 when anything changed). Versions already indexed stay.")
+            discussion: "Copies each package's artifact and metadata into DIR, then writes the tree, compiler tree and meta archives (named tree.<hash>.tar.zst and so on, by their content), snapshot copies, and repository.yaml last (revision = previous + 1 when anything changed). Versions already indexed stay.")
         @Option(help: ArgumentHelp("The repository directory.", valueName: "dir")) var to: String
         @Option(help: ArgumentHelp("Snapshot id (default: the head commit).", valueName: "id")) var snapshot: String?
         @Option(help: "Repository name.") var name = "cosci"

@@ -31,15 +31,18 @@ extension Cosci {
             abstract: "Publish the repository (packages, metadata, index) as a luet docker repository or an OCI layout.",
             discussion: """
                 Each package becomes a one-layer image tagged <name>-<category>-<version>, each repository file a \
-                one-layer image tagged by its file name. Blobs and tags already holding the same digest are \
-                skipped; repository.yaml is tagged last. A package version already published with another key \
-                is an error unless --force. Exit codes: 0 published, 1 registry or environment error.
+                one-layer image tagged by its file name (the index archives are named by their content, so no tag \
+                the current repository.yaml names ever changes). Blobs and tags already holding the same digest are \
+                skipped; repository.yaml is tagged last, so a publish that stops midway leaves readers with the \
+                previous, complete revision. A package version already published with another key is an error \
+                unless --force. Exit codes: 0 published, 1 registry or environment error.
                 """)
 
         @Option(help: ArgumentHelp("oci:PATH or docker://HOST[:PORT]/REPOSITORY.", valueName: "target")) var to: String
         @Option(help: ArgumentHelp("The repository directory (default: the output directory's repository/).", valueName: "dir"))
         var repository: String?
-        @Flag(help: "Replace package versions published with another key.") var force = false
+        @Flag(help: "Replace package versions published with another key. Their tags move before repository.yaml does: a client reading the current index meanwhile may get the new package, whose checksum that index does not match.")
+        var force = false
         @Option(help: ArgumentHelp("Rewrite package layers with this compression (gzip for clients without zstd layer support); default: the artifact as built.", valueName: "gzip|zstd|none"))
         var layerCompression: Compression?
         @OptionGroup var registry: RegistryFlags
@@ -69,6 +72,9 @@ enum PublishSummary {
         var out = "published revision \(r.revision) to \(r.target): \(r.images) image(s), \(r.tagsSet) tag(s) set, \(r.tagsUnchanged) unchanged; \(r.blobsUploaded) blob(s) uploaded (\(Output.bytes(r.bytesUploaded))), \(r.blobsSkipped) already there\n"
         for k in r.kept {
             out += "kept \(k): already published with the same key (other bytes)\n"
+        }
+        for t in r.replaced {
+            out += "replaced \(t) (--force): until repository.yaml moved, readers of the previous index could get this new package\n"
         }
         return out
     }

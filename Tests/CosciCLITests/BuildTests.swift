@@ -64,6 +64,18 @@ struct BuildRepo {
     func remove() { try? FileManager.default.removeItem(at: root) }
 }
 
+/// The live file name `repository.yaml` gives for an archive (`tree`, `compilertree`, `repository.meta.yaml`):
+/// `<base>.<16 hex>.tar.zst`.
+func liveFile(_ base: String, in index: String) -> String? {
+    let prefix = "filename: \(base)."
+    for line in index.split(separator: "\n") {
+        let text = line.trimmingCharacters(in: .whitespaces)
+        let rest = text.dropFirst(prefix.count)
+        if text.hasPrefix(prefix) && rest.count == 16 + 8 && rest.hasSuffix(".tar.zst") { return String(text.dropFirst(10)) }
+    }
+    return nil
+}
+
 /// Runs a program and returns its standard output (the oracles: bsdtar, sha256sum).
 func capture(_ executable: String, _ args: [String], cwd: URL? = nil) throws -> (status: Int32, out: String) {
     let p = Process()
@@ -121,10 +133,12 @@ func json(_ text: String) -> [String: Any] {
         let index = try repo.read("dist/repository/repository.yaml")
         #expect(index.contains("revision: 1"))
         #expect(index.contains("last_update: \"\(BuildRepo.epoch)\""))
-        #expect(index.contains("filename: repository.meta.yaml.tar.zst"))
+        // The index archives are named by their content; the index gives each name and checksum.
+        let metaName = try #require(liveFile("repository.meta.yaml", in: index))
+        #expect(metaName.hasPrefix("repository.meta.yaml.") && metaName.hasSuffix(".tar.zst") && metaName.count == 45, "\(metaName)")
         let head = try capture("/usr/bin/git", ["rev-parse", "HEAD"], cwd: repo.root).out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(FileManager.default.fileExists(atPath: repo.path("dist/repository/\(head)-repository.yaml").path))
-        let meta = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/repository.meta.yaml.tar.zst").path, "repository.meta.yaml"])
+        let meta = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/\(metaName)").path, "repository.meta.yaml"])
         #expect(meta.out.contains("compilationspec:"))
         #expect(meta.out.components(separatedBy: "\n- checksums:").count - 1 == 26)
 
@@ -151,10 +165,15 @@ func json(_ text: String) -> [String: Any] {
         let third = try repo.cosci(["run"])
         #expect(third.status == 0, "\(third.stderr)")
         #expect(third.stdout.contains("revision 2, 27 package version(s)"), "\(third.stdout)")
-        let meta2 = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/repository.meta.yaml.tar.zst").path, "repository.meta.yaml"])
+        let index2 = try repo.read("dist/repository/repository.yaml")
+        let metaName2 = try #require(liveFile("repository.meta.yaml", in: index2))
+        #expect(metaName2 != metaName)
+        // The previous revision's archives stay for readers still holding the previous index.
+        #expect(FileManager.default.fileExists(atPath: repo.path("dist/repository/\(metaName)").path))
+        let meta2 = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/\(metaName2)").path, "repository.meta.yaml"])
         #expect(meta2.out.contains("path: shellkit-toolchain-1.4.0.package.tar.zst"))
         #expect(meta2.out.contains("path: shellkit-toolchain-1.4.1.package.tar.zst"))
-        let tree = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/tree.tar.zst").path])
+        let tree = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/\(try #require(liveFile("tree", in: index2)))").path])
         #expect(tree.out.contains("toolchain/shellkit/1.4.0/definition.yaml"))
         #expect(tree.out.contains("toolchain/shellkit/1.4.1/definition.yaml"))
     }
@@ -347,7 +366,9 @@ func json(_ text: String) -> [String: Any] {
         let r = try repo.cosci(["repo", "index", "--to", "repo", "--snapshot", "v1"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("repo: revision 1, 26 package version(s)"))
-        for file in ["repository.yaml", "v1-repository.yaml", "v1-tree.tar.zst", "tree.tar.zst", "compilertree.tar.zst"] {
+        let index = try repo.read("repo/repository.yaml")
+        let live = try ["tree", "compilertree"].map { try #require(liveFile($0, in: index)) }
+        for file in ["repository.yaml", "v1-repository.yaml", "v1-tree.tar.zst"] + live {
             #expect(FileManager.default.fileExists(atPath: repo.path("repo/\(file)").path), "\(file) missing")
         }
         let snapshot = try repo.read("repo/v1-repository.yaml")

@@ -64,11 +64,19 @@ private func metadata(_ name: String, _ version: String, content: String) -> Art
         #expect(index.contains("revision: 1"))
         #expect(FileManager.default.fileExists(atPath: repo + "/v1-repository.yaml"))
         #expect(try String(contentsOfFile: repo + "/v1-repository.yaml", encoding: .utf8).contains("filename: v1-tree.tar.zst"))
-        // repo_files checksums are the files' own.
-        for name in ["tree.tar.zst", "compilertree.tar.zst", "repository.meta.yaml.tar.zst"] {
-            let data = try Data(contentsOf: URL(fileURLWithPath: repo + "/" + name))
-            #expect(index.contains(Digest.sha256(of: [UInt8](data)).hex), "\(name) checksum")
+        // repo_files name each archive by its content, and their checksums are the files' own.
+        func live(_ base: String, _ index: String) throws -> String {
+            let line = try #require(index.split(separator: "\n").first { $0.contains("filename: \(base).") })
+            return String(line.split(separator: " ").last!)
         }
+        for base in ["tree", "compilertree", "repository.meta.yaml"] {
+            let name = try live(base, index)
+            let data = try Data(contentsOf: URL(fileURLWithPath: repo + "/" + name))
+            let sha = Digest.sha256(of: [UInt8](data))
+            #expect(name == "\(base).\(sha.hex.prefix(16)).tar.zst")
+            #expect(index.contains(sha.hex), "\(name) checksum")
+        }
+        let firstTree = try live("tree", index)
 
         let same = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.0", content: "a")], compilerTree: tree, options: options)
         #expect(same.revision == 1 && !same.changed)
@@ -76,11 +84,18 @@ private func metadata(_ name: String, _ version: String, content: String) -> Art
         let second = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.1", content: "b")], compilerTree: tree, options: options)
         #expect(second.revision == 2)
         #expect(second.packages.map(\.description) == ["test/tool@1.0", "test/tool@1.1"], "the earlier version stays indexed")
-        let definitions = try TarArchive.list(repo + "/tree.tar.zst").map(\.path)
+        let index2 = try String(contentsOfFile: repo + "/repository.yaml", encoding: .utf8)
+        let definitions = try TarArchive.list(repo + "/" + (try live("tree", index2))).map(\.path)
+        // The previous index's archives stay (a reader may hold it); a third revision drops the first's.
+        #expect(FileManager.default.fileExists(atPath: repo + "/" + firstTree))
         #expect(definitions.contains("test/tool/1.0/definition.yaml") && definitions.contains("test/tool/1.1/definition.yaml"))
         let (revision, artifacts, _) = try RepositoryIndex.existing(in: repo)
         #expect(revision == 2)
         #expect(artifacts.map(\.id.version.text) == ["1.0", "1.1"])
+        let third = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.2", content: "c")], compilerTree: tree, options: options)
+        #expect(third.revision == 3)
+        #expect(!FileManager.default.fileExists(atPath: repo + "/" + firstTree))
+        #expect(FileManager.default.fileExists(atPath: repo + "/" + (try live("tree", index2))))
     }
 
     @Test func aDamagedIndexSaysWhatToDo() throws {

@@ -32,7 +32,8 @@ Control endpoints (never forwarded, never faulted):
                    "upstream_errors", "locations_rewritten", "method_<METHOD>": n, ...}: counts since start
                    (or reset); "requests" and "method_*" count every request but the control endpoints
   POST /__config  JSON object with any of rate_429, rate_500, rate_503, rate_drop, retry_after,
-                  only_methods (list), max_faults, fail_all, seed (re-seeds), reset_stats (bool);
+                  only_methods (list), only_path_suffix (faults only requests whose path ends so; "" for
+                  all), max_faults, fail_all, seed (re-seeds), reset_stats (bool);
                   keys absent keep their value. Replies with the configuration now in force.
 The proxy exits when its parent process goes away, so a crashed test leaves nothing running.
 """
@@ -78,7 +79,7 @@ class State:
         self.rng = random.Random(seed)
         self.config = {
             "rate_429": 0.0, "rate_500": 0.0, "rate_503": 0.0, "rate_drop": 0.0,
-            "retry_after": 1, "only_methods": [], "max_faults": 0, "fail_all": False,
+            "retry_after": 1, "only_methods": [], "only_path_suffix": "", "max_faults": 0, "fail_all": False,
         }
         self.faults_since_config = 0
         self.stats = {key: 0 for key in STAT_KEYS}
@@ -110,6 +111,10 @@ class State:
                 if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
                     raise ConfigError(f"only_methods must be a list of method names, not {value!r}")
                 config["only_methods"] = sorted({m.upper() for m in value})
+            if "only_path_suffix" in changes:
+                if not isinstance(changes["only_path_suffix"], str):
+                    raise ConfigError(f"only_path_suffix must be a string, not {changes['only_path_suffix']!r}")
+                config["only_path_suffix"] = changes["only_path_suffix"]
             if "fail_all" in changes:
                 if not isinstance(changes["fail_all"], bool):
                     raise ConfigError(f"fail_all must be true or false, not {changes['fail_all']!r}")
@@ -124,7 +129,7 @@ class State:
             self.faults_since_config = 0
             return dict(config)
 
-    def decide(self, method: str):
+    def decide(self, method: str, path: str = ""):
         """Counts a request and returns (fault kind or None, retry_after)."""
         with self.lock:
             c = self.config
@@ -133,7 +138,7 @@ class State:
             kind = None
             if c["fail_all"]:
                 kind = "503"
-            elif not c["only_methods"] or method in c["only_methods"]:
+            elif (not c["only_methods"] or method in c["only_methods"]) and path.endswith(c["only_path_suffix"]):
                 draw = self.rng.random()  # drawn even when no fault can come, so sequences stay aligned
                 if not c["max_faults"] or self.faults_since_config < c["max_faults"]:
                     edge = 0.0
@@ -276,7 +281,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/__config" and self.command == "POST":
                 self.configure(body)
                 return
-            kind, retry_after = self.state.decide(self.command)
+            kind, retry_after = self.state.decide(self.command, path)
             if kind == "drop":
                 self.log_message('"%s" dropped (injected)', self.requestline)
                 body.read_part()

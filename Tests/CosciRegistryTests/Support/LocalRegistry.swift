@@ -257,15 +257,17 @@ final class FaultProxy: @unchecked Sendable {
 
     /// Replaces the whole fault configuration (`POST /__config`): parameters left out go back to
     /// "no faults", so `configure()` alone switches every fault off. The fault budget (`maxFaults`)
-    /// restarts; `seed` re-seeds the random source; `resetStats` zeroes the counters.
+    /// restarts; `seed` re-seeds the random source; `resetStats` zeroes the counters; `onlyPathSuffix` limits
+    /// faults to requests whose path ends with it.
     func configure(
         rate429: Double = 0, rate500: Double = 0, rate503: Double = 0, rateDrop: Double = 0, retryAfter: Int = 1,
-        onlyMethods: [String] = [], failAll: Bool = false, maxFaults: Int = 0, seed: Int? = nil,
+        onlyMethods: [String] = [], onlyPathSuffix: String = "", failAll: Bool = false, maxFaults: Int = 0, seed: Int? = nil,
         resetStats: Bool = false
     ) throws {
         var config: [String: Any] = [
             "rate_429": rate429, "rate_500": rate500, "rate_503": rate503, "rate_drop": rateDrop,
-            "retry_after": retryAfter, "only_methods": onlyMethods, "fail_all": failAll, "max_faults": maxFaults,
+            "retry_after": retryAfter, "only_methods": onlyMethods, "only_path_suffix": onlyPathSuffix,
+            "fail_all": failAll, "max_faults": maxFaults,
             "reset_stats": resetStats,
         ]
         if let seed { config["seed"] = seed }
@@ -537,8 +539,9 @@ private func freeLoopbackPort() throws -> Int {
 
 /// One HTTP/1.0 exchange with a loopback server (`host` = `127.0.0.1:PORT`), read to the end.
 /// Header names come back lowercased. A raw socket: no proxy settings, no URLSession on Linux.
-private func loopbackRequest(
-    host: String, method: String, path: String, body: Data = Data(), timeout: TimeInterval = 5
+func loopbackRequest(
+    host: String, method: String, path: String, body: Data = Data(), headers extra: [String: String] = [:],
+    timeout: TimeInterval = 5
 ) throws -> (status: Int, headers: [String: String], body: Data) {
     guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]),
         host[..<colon] == "127.0.0.1"
@@ -557,9 +560,10 @@ private func loopbackRequest(
     guard connected == 0 else {
         throw RegistryFixtureError("\(method) http://\(host)\(path): connect: \(String(cString: strerror(errno)))")
     }
-    var request = Data(
-        "\(method) \(path) HTTP/1.0\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
-            .utf8)
+    let requestHead =
+        "\(method) \(path) HTTP/1.0\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        + extra.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\r\n" }.joined() + "\r\n"
+    var request = Data(requestHead.utf8)
     request.append(body)
     try request.withUnsafeBytes { raw in
         var sent = 0
