@@ -13,12 +13,18 @@ public struct RunReport: Sendable {
     let repository: RepositoryResult?
     let project: Project
     let images: [AssembledImage]
+    /// Every stage of the run in order (build, repository, images, publish) and how it ended.
+    let stages: [(name: String, outcome: StageOutcome)]
 
-    public init(result: BuildResult, repository: RepositoryResult?, project: Project, images: [AssembledImage] = []) {
+    public init(
+        result: BuildResult, repository: RepositoryResult?, project: Project, images: [AssembledImage] = [],
+        stages: [(String, StageOutcome)] = []
+    ) {
         self.result = result
         self.repository = repository
         self.project = project
         self.images = images
+        self.stages = stages.map { (name: $0.0, outcome: $0.1) }
     }
 
     var counts: [String: Int] {
@@ -27,7 +33,11 @@ public struct RunReport: Sendable {
         return c
     }
 
-    var succeeded: Bool { result.failed.isEmpty && !result.outcomes.contains { $0.status == .skipped } }
+    /// The run's real outcome: every package built or cached, and no stage failed.
+    var succeeded: Bool {
+        result.failed.isEmpty && !result.outcomes.contains { $0.status == .skipped }
+            && !stages.contains { if case .failed = $0.outcome { true } else { false } }
+    }
 
     func relative(_ path: String?, to output: String) -> Value {
         guard let path else { return .null }
@@ -44,6 +54,9 @@ public struct RunReport: Sendable {
             "backend": result.backend.map(Value.string) ?? .null,
             "sourceDateEpoch": .int(Int(result.sourceDateEpoch)),
             "result": .string(succeeded ? "success" : "failure"),
+            "stages": .list(stages.map { s in
+                .map(["name": .string(s.name), "result": .string(s.outcome.word), "detail": .string(s.outcome.detail)])
+            }),
             "counts": .map(counts.mapValues(Value.int)),
             "packages": .list(
                 result.outcomes.map { o in
@@ -104,6 +117,13 @@ public struct RunReport: Sendable {
         out += "\(result.outcomes.count) package(s): \(c["built"]!) built, \(c["cached"]!) cached, \(c["failed"]!) failed, \(c["skipped"]!) skipped"
         out += result.backend.map { " — backend `\($0)`" } ?? ""
         out += "\n\n"
+        if !stages.isEmpty {
+            out += "| stage | result | |\n|---|---|---|\n"
+            for s in stages {
+                out += "| \(s.name) | \(s.outcome.word) | \(s.outcome.detail.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")) |\n"
+            }
+            out += "\n"
+        }
         if let repository {
             out += "Repository `\(Running.repositoryDirectory)/`: revision \(repository.revision)\(repository.changed ? "" : " (unchanged)"), \(repository.packages.count) package version(s).\n\n"
         } else {

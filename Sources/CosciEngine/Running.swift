@@ -20,9 +20,36 @@ public struct RunOptions: Sendable {
     /// Assemble the OS images of the image specs after the repository (with their ISOs when `iso`).
     public var images = true
     public var iso = false
+    /// Then publish the repository (`--publish`): the last stage, only when every earlier one succeeded.
+    public var publish: PublishOptions?
 
     public init() {
         build.all = true
+    }
+}
+
+/// How one stage of a run ended; the reports list every stage, so they never claim more than happened.
+public enum StageOutcome: Sendable, Equatable {
+    /// Done; the detail says what it did.
+    case succeeded(String)
+    case failed(String)
+    /// Not run: why (an earlier stage failed, or it was not asked for).
+    case skipped(String)
+
+    /// `success`, `failure` or `skipped`.
+    public var word: String {
+        switch self {
+        case .succeeded: "success"
+        case .failed: "failure"
+        case .skipped: "skipped"
+        }
+    }
+
+    /// The detail, message or reason.
+    public var detail: String {
+        switch self {
+        case .succeeded(let s), .failed(let s), .skipped(let s): s
+        }
     }
 }
 
@@ -36,6 +63,8 @@ public struct RunResult: Sendable {
     public let reports: [String]
     /// The OS images assembled.
     public let images: [AssembledImage]
+    /// What `--publish` did, when it ran and succeeded.
+    public let publish: PublishReport?
     public let seconds: Double
 }
 
@@ -57,19 +86,54 @@ public enum Running {
             repository = try writeRepository(project, result, options, output: output)
             repositoryMillis = seconds(clock.now - repoStart)
         }
+        var stages: [(String, StageOutcome)] = [
+            ("build", result.failed.isEmpty && repository != nil
+                ? .succeeded("\(result.outcomes.filter { $0.status == .built }.count) built")
+                : .failed("\(result.failed.count) package(s) failed")),
+            ("repository", repository.map { .succeeded("revision \($0.revision)") } ?? .skipped("a package failed")),
+        ]
+        // A stage that fails after the build is recorded, the reports are written, and then its error is thrown.
+        var failure: Diagnostic?
         var images: [AssembledImage] = []
-        if repository != nil, options.images, let dir = project.config.images,
-            !(try ImageSpec.load(directory: dir, projectRoot: project.root)).isEmpty
-        {
-            var a = AssembleOptions()
-            a.cache = options.build.cache
-            a.output = options.build.output
-            a.sourceDateEpoch = result.sourceDateEpoch
-            a.iso = options.iso
-            images = try Assembling.assemble(project, a)
+        if repository == nil {
+            stages.append(("images", .skipped("the repository was not written")))
+        } else if !options.images {
+            stages.append(("images", .skipped("not asked for")))
+        } else {
+            do throws(Diagnostic) {
+                if let dir = project.config.images, !(try ImageSpec.load(directory: dir, projectRoot: project.root)).isEmpty {
+                    var a = AssembleOptions()
+                    a.cache = options.build.cache
+                    a.output = options.build.output
+                    a.sourceDateEpoch = result.sourceDateEpoch
+                    a.iso = options.iso
+                    images = try Assembling.assemble(project, a)
+                    stages.append(("images", .succeeded("\(images.count) image(s)")))
+                } else {
+                    stages.append(("images", .skipped("no image specs")))
+                }
+            } catch {
+                stages.append(("images", .failed(error.description)))
+                failure = error
+            }
+        }
+        var published: PublishReport?
+        if let publish = options.publish {
+            if failure != nil || repository == nil {
+                stages.append(("publish", .skipped("an earlier stage failed")))
+            } else {
+                do throws(Diagnostic) {
+                    let r = try Publishing.publish(project, publish)
+                    published = r
+                    stages.append(("publish", .succeeded("revision \(r.revision) to \(r.target)")))
+                } catch {
+                    stages.append(("publish", .failed(error.description)))
+                    failure = error
+                }
+            }
         }
         let total = seconds(clock.now - start)
-        let report = RunReport(result: result, repository: repository, project: project, images: images)
+        let report = RunReport(result: result, repository: repository, project: project, images: images, stages: stages)
         var written: [String] = []
         func put(_ name: String, _ text: String) throws(Diagnostic) {
             do { try AtomicFile.write(output + "/" + name, Array(text.utf8)) } catch {
@@ -85,7 +149,10 @@ public enum Running {
         try put(
             "report.timings.json",
             CanonicalJSON.encode(report.timings(total: total, repository: repositoryMillis, previous: previous), pretty: true) + "\n")
-        return RunResult(build: result, repository: repository, output: output, reports: written, images: images, seconds: total)
+        if let failure { throw failure }
+        return RunResult(
+            build: result, repository: repository, output: output, reports: written, images: images, publish: published,
+            seconds: total)
     }
 
     static func writeRepository(

@@ -133,6 +133,13 @@ extension Cosci {
             o.repositoryName = name
             o.iso = iso
             o.images = !noImages
+            if let publish {
+                var p = PublishOptions(target: publish)
+                p.output = buildFlags.output.map(Output.absolute)
+                p.registry = buildFlags.registry.access
+                p.layerCompression = layerCompression
+                o.publish = p
+            }
             let progress = ProgressView()
             let result: RunResult
             do {
@@ -149,24 +156,12 @@ extension Cosci {
                     "repository \(Output.display(result.output))/\(Running.repositoryDirectory): revision \(r.revision)\(r.changed ? "" : " (unchanged)"), \(r.packages.count) package version(s)\n")
             }
             for image in result.images { Output.write(AssembleSummary.line(image)) }
+            if let r = result.publish { Output.write(PublishSummary.text(r)) }
             Output.write("reports: \(result.reports.map { Output.display(result.output) + "/" + $0 }.joined(separator: ", "))\n")
             if result.repository == nil {
                 BuildSummary.printFailures(result.build)
                 Output.error("cosci: the repository was not written because a package failed")
                 throw ExitCode(ExitStatus.buildFailed)
-            }
-            if let publish {
-                var p = PublishOptions(target: publish)
-                p.output = buildFlags.output.map(Output.absolute)
-                p.registry = buildFlags.registry.access
-                p.layerCompression = layerCompression
-                do {
-                    let r = try Publishing.publish(project, p)
-                    Output.write(PublishSummary.text(r))
-                } catch {
-                    Output.error("cosci: \(error.description)")
-                    throw ExitCode(ExitStatus.failure)
-                }
             }
         }
     }
