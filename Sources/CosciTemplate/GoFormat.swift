@@ -232,7 +232,8 @@ enum GoFormat {
             }
             if p < n, f[p] == 0x2A {  // *
                 p += 1
-                if argIndex < args.count, case .int(let w) = args[argIndex] {
+                // Go refuses widths and precisions beyond ±1e6 (fmt's tooLarge): %!(BADWIDTH), %!(BADPREC).
+                if argIndex < args.count, case .int(let w) = args[argIndex], w.magnitude <= 1_000_000 {
                     spec.width = abs(w)
                     if w < 0 { spec.minus = true; spec.zero = false }
                 } else {
@@ -253,7 +254,7 @@ enum GoFormat {
                 p += 1
                 if p < n, f[p] == 0x2A {
                     p += 1
-                    if argIndex < args.count, case .int(let pr) = args[argIndex], pr >= 0 {
+                    if argIndex < args.count, case .int(let pr) = args[argIndex], pr >= 0, pr <= 1_000_000 {
                         spec.precision = pr
                     } else {
                         out.append(contentsOf: "%!(BADPREC)".utf8)

@@ -51,11 +51,24 @@ public indirect enum YAMLNode: Sendable {
         public var description: String { "line \(line), column \(column): \(message)" }
     }
 
+    /// The largest document `compose` reads, in bytes.
+    public static let maximumDocumentBytes = 64 << 20
+    /// How many nodes aliases may add, beyond the nodes written: at most this many, or ten times the nodes
+    /// written when that is more. An alias bomb (each level aliasing the last several times) stops here instead
+    /// of expanding into gigabytes; the limit is in the spirit of Go yaml's "excessive aliasing" check.
+    public static let maximumAliasedNodes = 1_000_000
+
     /// Parses a single YAML document; nil for an empty stream. More than one document is an error, and so is a
-    /// duplicate key in a mapping.
+    /// duplicate key in a mapping. Time and memory are linear in the document: a document over
+    /// `maximumDocumentBytes`, or whose aliases would expand it past `maximumAliasedNodes`, is an error at the
+    /// line where it crosses the limit.
     public static func compose(_ text: String) throws(SyntaxError) -> YAMLNode? {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { return nil }
+        guard bytes.count <= maximumDocumentBytes else {
+            throw SyntaxError(
+                line: 1, column: 1, message: "the document is \(bytes.count) bytes; documents are limited to \(maximumDocumentBytes >> 20) MiB")
+        }
         let count = bytes.count
         return try bytes.withUnsafeMutableBufferPointer { buffer throws(SyntaxError) -> YAMLNode? in
             var parser = yaml_parser_t()
@@ -80,16 +93,34 @@ public indirect enum YAMLNode: Sendable {
 }
 
 /// Builds nodes from libyaml events with an explicit stack (no recursion, so deep documents cannot overflow).
+/// Frames are objects, appended to in place: composing is linear in the number of events.
 private struct Composer {
-    enum Frame {
-        case sequence([YAMLNode], line: Int, anchor: String?)
-        case mapping([YAMLNode.Pair], pendingKey: YAMLNode?, line: Int, anchor: String?)
+    final class Frame {
+        let isSequence: Bool
+        let line: Int
+        let anchor: String?
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        var pendingKey: YAMLNode?
+        /// Nodes in this subtree, aliases counted at their expanded size.
+        var size = 1
+
+        init(isSequence: Bool, line: Int, anchor: String?) {
+            self.isSequence = isSequence
+            self.line = line
+            self.anchor = anchor
+        }
     }
 
     var stack: [Frame] = []
-    var anchors: [String: YAMLNode] = [:]
+    /// Each anchor's node and its expanded size.
+    var anchors: [String: (node: YAMLNode, size: Int)] = [:]
     var root: YAMLNode?
     var documents = 0
+    /// Nodes written in the document (scalars, sequences, mappings).
+    var written = 0
+    /// Nodes that aliases add when expanded.
+    var aliased = 0
 
     static func string(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
         guard let p else { return nil }
@@ -106,24 +137,29 @@ private struct Composer {
     /// Handles one event; returns true at the end of the stream.
     mutating func consume(_ event: inout yaml_event_t) throws(YAMLNode.SyntaxError) -> Bool {
         let line = Int(event.start_mark.line) + 1
+        let column = Int(event.start_mark.column) + 1
         switch event.type {
         case YAML_STREAM_END_EVENT:
             return true
         case YAML_DOCUMENT_START_EVENT:
             documents += 1
             if documents > 1 {
-                throw YAMLNode.SyntaxError(
-                    line: line, column: Int(event.start_mark.column) + 1,
-                    message: "expected a single document, but found another document")
+                throw YAMLNode.SyntaxError(line: line, column: column, message: "expected a single document, but found another document")
             }
         case YAML_ALIAS_EVENT:
             let name = Composer.string(event.data.alias.anchor) ?? ""
-            guard let node = anchors[name] else {
-                throw YAMLNode.SyntaxError(
-                    line: line, column: Int(event.start_mark.column) + 1, message: "found undefined alias *\(name)")
+            guard let (node, size) = anchors[name] else {
+                throw YAMLNode.SyntaxError(line: line, column: column, message: "found undefined alias *\(name)")
             }
-            try add(node)
+            aliased += size
+            if aliased > max(YAMLNode.maximumAliasedNodes, 10 * written) {
+                throw YAMLNode.SyntaxError(
+                    line: line, column: column,
+                    message: "excessive aliasing: *\(name) would expand the document past \(max(YAMLNode.maximumAliasedNodes, 10 * written)) aliased nodes (an alias bomb?)")
+            }
+            add(node, size: size)
         case YAML_SCALAR_EVENT:
+            written += 1
             let s = event.data.scalar
             let text = s.value.map {
                 String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self)
@@ -137,58 +173,51 @@ private struct Composer {
             default: style = .plain
             }
             let tag = Composer.string(s.tag).flatMap { $0 == "!" ? nil : $0 }
-            let node = YAMLNode.scalar(
-                .init(text: text, style: style, tag: tag, line: line, column: Int(event.start_mark.column) + 1))
-            if let anchor = Composer.string(s.anchor) { anchors[anchor] = node }
-            try add(node)
+            let node = YAMLNode.scalar(.init(text: text, style: style, tag: tag, line: line, column: column))
+            if let anchor = Composer.string(s.anchor) { anchors[anchor] = (node, 1) }
+            add(node, size: 1)
         case YAML_SEQUENCE_START_EVENT:
-            stack.append(.sequence([], line: line, anchor: Composer.string(event.data.sequence_start.anchor)))
+            written += 1
+            stack.append(Frame(isSequence: true, line: line, anchor: Composer.string(event.data.sequence_start.anchor)))
         case YAML_MAPPING_START_EVENT:
-            stack.append(
-                .mapping([], pendingKey: nil, line: line, anchor: Composer.string(event.data.mapping_start.anchor)))
+            written += 1
+            stack.append(Frame(isSequence: false, line: line, anchor: Composer.string(event.data.mapping_start.anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { break }
             let node: YAMLNode
-            let anchor: String?
-            switch frame {
-            case .sequence(let items, let l, let a):
-                node = .sequence(items, line: l)
-                anchor = a
-            case .mapping(let pairs, _, let l, let a):
+            if frame.isSequence {
+                node = .sequence(frame.items, line: frame.line)
+            } else {
                 var seen = Set<String>()
-                for pair in pairs {
+                for pair in frame.pairs {
                     guard case .scalar(let k) = pair.key, !(k.style == .plain && k.text == "<<") else { continue }
                     if !seen.insert(k.text).inserted {
                         throw YAMLNode.SyntaxError(line: k.line, column: 1, message: "duplicate mapping key \"\(k.text)\"")
                     }
                 }
-                node = .mapping(pairs, line: l)
-                anchor = a
+                node = .mapping(frame.pairs, line: frame.line)
             }
-            if let anchor { anchors[anchor] = node }
-            try add(node)
+            if let anchor = frame.anchor { anchors[anchor] = (node, frame.size) }
+            add(node, size: frame.size)
         default:
             break
         }
         return false
     }
 
-    mutating func add(_ node: YAMLNode) throws(YAMLNode.SyntaxError) {
-        guard let top = stack.popLast() else {
+    mutating func add(_ node: YAMLNode, size: Int) {
+        guard let top = stack.last else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var items, let line, let anchor):
-            items.append(node)
-            stack.append(.sequence(items, line: line, anchor: anchor))
-        case .mapping(var pairs, let pendingKey, let line, let anchor):
-            if let key = pendingKey {
-                pairs.append(YAMLNode.Pair(key: key, value: node))
-                stack.append(.mapping(pairs, pendingKey: nil, line: line, anchor: anchor))
-            } else {
-                stack.append(.mapping(pairs, pendingKey: node, line: line, anchor: anchor))
-            }
+        top.size += size
+        if top.isSequence {
+            top.items.append(node)
+        } else if let key = top.pendingKey {
+            top.pairs.append(YAMLNode.Pair(key: key, value: node))
+            top.pendingKey = nil
+        } else {
+            top.pendingKey = node
         }
     }
 }
