@@ -131,6 +131,12 @@ public struct ExtractOptions: Sendable {
     /// Added to every entry's uid and gid (owners are then restored whatever `preserveOwners` says): files
     /// unpacked for a build sandbox whose ids live on the host at this offset. 0: owners as archived.
     public var ownerOffset: Int64 = 0
+    /// The most bytes of file content one extraction may write (entries' sizes added up); an archive that
+    /// would write more is refused at the entry that crosses it. Runs of zero bytes are written as holes, so a
+    /// sparse file takes on disk what it took when it was packed.
+    public var maximumBytes: Int64 = ExtractOptions.defaultMaximumBytes
+    /// 64 GiB.
+    public static let defaultMaximumBytes: Int64 = 64 << 30
 
     /// Options; `preserveOwners` defaults to whether the process runs as root.
     public init(allowDevices: Bool = false, preserveOwners: Bool? = nil, whiteouts: Bool = false, ownerOffset: Int64 = 0) {

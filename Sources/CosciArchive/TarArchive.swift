@@ -62,14 +62,22 @@ public enum TarArchive {
             // Entries are written at absolute paths under the resolved target (archive_write_disk works relative to
             // the process's working directory, which is not ours to change), so SECURE_NOABSOLUTEPATHS cannot be
             // set: `ExtractionGuard` has refused absolute entries before the rewrite.
-            var flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM
+            var flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SPARSE
             flags |= ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
             if options.preserveOwners || options.ownerOffset != 0 { flags |= ARCHIVE_EXTRACT_OWNER }
             try disk.check(archive_write_disk_set_options(disk.raw, flags), "archive_write_disk_set_options", root)
             var safety = ExtractionGuard(root: root, archive: path, options: options)
             var count = 0
+            var bytes: Int64 = 0
             try reader.forEachEntry { (entry) throws(ArchiveError) in
                 guard let placement = try safety.admit(entry) else { return true }
+                bytes += max(0, archive_entry_size(entry))
+                if bytes > options.maximumBytes {
+                    throw ArchiveError(
+                        kind: .refused, operation: "extract", subject: "\(path): \(placement.path.text)",
+                        message: "refused: the archive would write more than \(options.maximumBytes) bytes",
+                        hint: "the archive may be a decompression bomb; raise ExtractOptions.maximumBytes if it is genuine")
+                }
                 if options.whiteouts, let last = placement.path.components.last, last.starts(with: Array(".wh.".utf8)) {
                     try Whiteout.apply(name: last, at: placement.destination, archive: path, entry: placement.path.text)
                     return true

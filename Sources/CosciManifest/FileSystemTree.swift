@@ -81,6 +81,37 @@ enum FileSystemTree {
         Diagnostic(at: SourceLocation(file: path, line: 0), "cannot read: \(String(cString: strerror(errno)))")
     }
 
+    /// git's blob id of a regular file, read and hashed in 1 MiB blocks. A file whose size changes while it is
+    /// read is an error (hash it again once it is still).
+    static func blobID(ofFile path: String) throws(Diagnostic) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError(path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ioError(path) }
+        let size = Int(st.st_size)
+        var h = Insecure.SHA1()
+        h.update(data: Array("blob \(size)\u{0}".utf8))
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError(path)
+            }
+            if n == 0 { break }
+            total += n
+            buffer.withUnsafeBytes { h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+        }
+        guard total == size else {
+            throw Diagnostic(
+                at: SourceLocation(file: path, line: 0), "changed while it was read (\(size) bytes, then \(total))",
+                hint: "run again once nothing writes to it")
+        }
+        return Hex.encode(h.finalize())
+    }
+
     /// git's blob id: SHA-1 over `blob <size>\0` and the bytes.
     static func blobID(of bytes: [UInt8]) -> String {
         var h = Insecure.SHA1()

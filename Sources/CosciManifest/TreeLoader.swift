@@ -223,10 +223,14 @@ public enum TreeLoader {
             do {
                 var blob = file.blobID
                 if blob == nil {
-                    let bytes = try ctx.snapshot.read(file.path, kind: file.kind)
-                    blob = FileSystemTree.blobID(of: bytes)
-                    if rel == defName { definitionBytes = bytes }
-                    if rel == "build.yaml" { buildBytes = bytes }
+                    if rel == defName || rel == "build.yaml" {
+                        let bytes = try ctx.snapshot.read(file.path, kind: file.kind)
+                        blob = FileSystemTree.blobID(of: bytes)
+                        if rel == defName { definitionBytes = bytes } else { buildBytes = bytes }
+                    } else {
+                        // Only the id: a large file is hashed as it streams past.
+                        blob = try ctx.snapshot.blobID(file.path, kind: file.kind)
+                    }
                 }
                 if rel == defName { definitionBlob = blob ?? "" }
                 if rel == "build.yaml" { buildBlob = blob ?? "" }

@@ -50,6 +50,15 @@ public protocol TreeSnapshot: Sendable {
     var files: [SnapshotFile] { get }
     /// A file's bytes (a symlink's target for `.symlink`); `path` is relative to the project root.
     func read(_ path: String, kind: FileKind) throws(Diagnostic) -> [UInt8]
+    /// A file's git blob id, for a file whose bytes the loader does not otherwise need.
+    func blobID(_ path: String, kind: FileKind) throws(Diagnostic) -> String
+}
+
+extension TreeSnapshot {
+    /// The blob id of the bytes `read` gives.
+    public func blobID(_ path: String, kind: FileKind) throws(Diagnostic) -> String {
+        FileSystemTree.blobID(of: try read(path, kind: kind))
+    }
 }
 
 extension TreeSnapshot {
@@ -124,6 +133,13 @@ public struct WorkTreeSnapshot: TreeSnapshot {
 
     public func read(_ path: String, kind: FileKind) throws(Diagnostic) -> [UInt8] {
         try FileSystemTree.read(path.hasPrefix("/") ? path : projectRoot + "/" + path, kind: kind)
+    }
+
+    /// Regular files are hashed as they are read, in blocks: a large file never sits in memory whole.
+    public func blobID(_ path: String, kind: FileKind) throws(Diagnostic) -> String {
+        let full = path.hasPrefix("/") ? path : projectRoot + "/" + path
+        if kind == .symlink { return FileSystemTree.blobID(of: try FileSystemTree.read(full, kind: kind)) }
+        return try FileSystemTree.blobID(ofFile: full)
     }
 
     /// A blob id cache holding what this load learnt: every file of a loaded package with its stamp.

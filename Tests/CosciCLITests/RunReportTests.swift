@@ -40,3 +40,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: repo.path("out").path), "nothing was published")
     }
 }
+
+/// Memory stays bounded whatever the size of a package's files.
+@Suite(.serialized) struct LargeFiles {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "GNU time is not installed"))
+    func aLargeWorkTreeFileIsHashedAsItStreams() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        // 1 GiB (a hole on disk): hashing it whole in memory would need more than a gigabyte.
+        let big = repo.path("packages/utils/k9s/big.bin").path
+        #expect(try capture("/usr/bin/truncate", ["-s", "1G", big]).status == 0)
+        let measured = repo.path(".maxrss").path
+        let r = try capture(
+            "/usr/bin/time", ["-o", measured, "-f", "maxrss-kb=%M", "/bin/sh", "-c", "\(CLI.binary.path) affected --dirty --json 2>&1"],
+            cwd: repo.root)
+        #expect(r.status == 0, "\(r.out.suffix(500))")
+        #expect(r.out.contains("utils/k9s@0.25.18"), "the untracked file makes k9s affected: \(r.out.suffix(500))")
+        let line = try #require(try String(contentsOfFile: measured, encoding: .utf8).split(separator: "\n").last { $0.hasPrefix("maxrss-kb=") })
+        let kb = try #require(Int(line.dropFirst(10)))
+        #expect(kb < 400_000, "cosci used \(kb) KiB for a 1 GiB file")
+    }
+}
