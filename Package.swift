@@ -29,6 +29,9 @@ let package = Package(
         /** Starting bubblewrap in a user namespace of cosci's own (fork and exec, which Swift cannot do safely). */
         .target(name: "CSandbox"),
 
+        /** File system primitives: atomic writes and copies, and finding what dead processes left behind. */
+        .target(name: "CosciFiles"),
+
         // MARK: Pure core
         /** Value types: PackageID, Version, VersionSelector, Digest, CacheKey, Value, canonical JSON. */
         .target(
@@ -52,7 +55,7 @@ let package = Package(
         .target(
             name: "CosciManifest",
             dependencies: [
-                "CosciModel", "CosciTemplate",
+                "CosciModel", "CosciTemplate", "CosciFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["README.md"]),
@@ -65,7 +68,7 @@ let package = Package(
         /** OCI registry client over libcurl, OCI image layouts, credentials. */
         .target(
             name: "CosciRegistry",
-            dependencies: ["CosciModel", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CosciModel", "CosciFiles", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
 
         /** Build backends (bubblewrap host sandbox, podman), the worker pool scheduler, artifact assembly. */
         .target(
@@ -75,7 +78,7 @@ let package = Package(
             except for writing the files it is asked to write. */
         .target(
             name: "CosciRepository",
-            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate"]),
+            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate", "CosciFiles"]),
 
         // MARK: Engine
         /** Wires loading, planning and adapters into what the commands do; renders reports. */
@@ -83,7 +86,7 @@ let package = Package(
             name: "CosciEngine",
             dependencies: [
                 "CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry", "CosciBuild",
-                "CosciRepository",
+                "CosciRepository", "CosciFiles",
             ],
             exclude: ["README.md"]),
 
@@ -91,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "cosci",
             dependencies: [
-                "CosciModel", "CosciPlanner", "CosciEngine",
+                "CosciModel", "CosciPlanner", "CosciEngine", "CosciFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -39,7 +39,7 @@ final class AtomicOutput {
     /// The first failed write, kept for the error report (libarchive only learns that the callback failed).
     private(set) var failure: ArchiveError?
 
-    /// Creates the temp file (`.<name>.tmp-XXXXXX` in the destination's directory).
+    /// Creates the temp file (`.<name>.tmp-<pid>-XXXXXX` in the destination's directory).
     init(destination: String) throws(ArchiveError) {
         self.destination = destination
         let directory: String
@@ -51,7 +51,8 @@ final class AtomicOutput {
             directory = "."
             name = destination
         }
-        var template = Array("\(directory)/.\(name).tmp-XXXXXX".utf8CString)
+        // `.tmp-<pid>-`: the name says whose it is, so a killed run's leftover can be told from a live one.
+        var template = Array("\(directory)/.\(name).tmp-\(getpid())-XXXXXX".utf8CString)
         fd = mkstemp(&template)
         guard fd >= 0 else {
             throw systemError("mkstemp", destination, hint: "check that \(directory) exists and is writable")

@@ -3,6 +3,7 @@
 #endif
 import CosciArchive
 import CosciBuild
+import CosciFiles
 import CosciGit
 import CosciManifest
 import CosciModel
@@ -179,6 +180,8 @@ public enum Building {
         let logs = output + "/logs"
         try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         let work = (cache.root as NSString).deletingLastPathComponent + "/work"
+        // Work directories of builds whose process is gone (killed, or stopped by a full disk) can be large.
+        Leftovers.sweep(work, owner: Leftovers.trailingOwner)
         let context = JobContext(
             project: project, analysis: analysis, cache: cache, backends: backends,
             puller: ImagePuller(cacheRoot: project.cacheRoot, access: options.registry, platform: project.platform),
@@ -541,7 +544,7 @@ public enum Building {
     }
 
     static func outputRoot(_ project: Project, _ options: BuildOptions) -> String {
-        Project.absolute(options.output ?? project.config.output ?? "dist", cwd: project.root)
+        options.output.map { Project.absolute($0, cwd: project.root) } ?? project.outputDirectory
     }
 
     static func headCommit(_ project: Project) -> String? {

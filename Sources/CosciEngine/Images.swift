@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciFiles
 import CosciModel
 import CosciRegistry
 import Foundation

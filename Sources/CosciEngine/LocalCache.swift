@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciArchive
+import CosciFiles
 import CosciModel
 import CosciRepository
 import Foundation
@@ -70,8 +71,34 @@ public struct LocalCache: Sendable {
     /// Removes `key`'s entry: renamed aside first, so no reader sees half of it.
     public func evict(_ key: Digest) {
         let dir = directory(for: key)
-        let aside = (dir as NSString).deletingLastPathComponent + "/.evicted-\(key.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let aside = AtomicFile.temporaryPath(for: dir)
         if rename(dir, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
+    }
+
+    /// Removes what killed or failed runs left: temporaries of dead processes in the cache (entries being
+    /// stored or evicted, layers, summaries), their build work directories, publish and release scratch
+    /// directories, lock files nobody holds, and temporaries in `outputs` (reports, the repository). Safe
+    /// while other cosci processes run: only what a dead process owns, or an unheld lock, goes.
+    public func removeLeftovers(outputs: [String] = []) -> [String] {
+        let fm = FileManager.default
+        var removed: [String] = []
+        var directories = [root, root + "/layers", root + "/tree"] + outputs.flatMap { [$0, $0 + "/" + Running.repositoryDirectory] }
+        for name in (try? fm.contentsOfDirectory(atPath: root)) ?? [] where name.count == 2 { directories.append(root + "/" + name) }
+        for name in (try? fm.contentsOfDirectory(atPath: root + "/tree")) ?? [] { directories.append(root + "/tree/" + name) }
+        for dir in directories { removed += Leftovers.sweep(dir) }
+        for dir in outputs + outputs.map({ $0 + "/" + Running.repositoryDirectory }) {
+            removed += Leftovers.sweep(dir) { $0.hasPrefix(".cosci-index-") ? Leftovers.trailingOwner($0) : nil }
+        }
+        let state = (root as NSString).deletingLastPathComponent
+        removed += Leftovers.sweep(state + "/work", owner: Leftovers.trailingOwner)
+        removed += Leftovers.sweep(state) {
+            $0.hasPrefix("publish-") || $0.hasPrefix("release-") ? Leftovers.trailingOwner($0) : nil
+        }
+        let locks = root + "/locks"
+        for name in ((try? fm.contentsOfDirectory(atPath: locks)) ?? []).sorted() where name.hasSuffix(".lock") && name != "gc.lock" {
+            if FileLock.removeIfUnheld(locks + "/" + name) { removed.append(locks + "/" + name) }
+        }
+        return removed.sorted()
     }
 
     /// Every entry checked against its metadata: the damaged ones, with what is wrong. With `evict`, they are removed.
@@ -92,7 +119,7 @@ public struct LocalCache: Sendable {
     public func store(_ key: Digest, artifact: String, metadata: ArtifactMetadata) throws(CacheError) {
         let final = directory(for: key)
         let parent = (final as NSString).deletingLastPathComponent
-        let temp = "\(parent)/.tmp-\(key.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temp = AtomicFile.temporaryPath(for: final)
         do {
             try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
         } catch {
@@ -105,11 +132,9 @@ public struct LocalCache: Sendable {
                 throw CacheError("cannot store \(artifact) in the cache: \(error.localizedDescription)")
             }
         }
-        do {
-            try Data(metadata.yamlText.utf8).write(to: URL(fileURLWithPath: temp + "/metadata.yaml"))
-        } catch {
+        do { try AtomicFile.write(temp + "/metadata.yaml", Array(metadata.yamlText.utf8)) } catch {
             try? FileManager.default.removeItem(atPath: temp)
-            throw CacheError("cannot write the metadata of \(metadata.id): \(error.localizedDescription)")
+            throw CacheError("cannot write the metadata of \(metadata.id): \(error)")
         }
         if rename(temp, final) != 0 {
             let err = errno
@@ -240,14 +265,37 @@ public final class FileLock: @unchecked Sendable {
     public init(path: String, exclusive: Bool) throws(CacheError) {
         try? FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CacheError("cannot open the lock \(path): \(String(cString: strerror(errno)))") }
-        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
-            if errno == EINTR { continue }
-            let err = errno
+        // A lock file may be removed (by gc) between open and flock: then lock the new one instead.
+        while true {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw CacheError("cannot open the lock \(path): \(String(cString: strerror(errno)))") }
+            while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+                if errno == EINTR { continue }
+                let err = errno
+                close(fd)
+                throw CacheError("cannot lock \(path): \(String(cString: strerror(err)))")
+            }
+            if Self.isCurrent(fd, path) {
+                self.fd = fd
+                return
+            }
             close(fd)
-            throw CacheError("cannot lock \(path): \(String(cString: strerror(err)))")
         }
+    }
+
+    /// Whether the open file `fd` is still the file at `path`.
+    private static func isCurrent(_ fd: Int32, _ path: String) -> Bool {
+        var held = stat(), named = stat()
+        return fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_ino == named.st_ino && held.st_dev == named.st_dev
+    }
+
+    /// Removes the lock file at `path` when no process holds it; true when removed.
+    static func removeIfUnheld(_ path: String) -> Bool {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0, isCurrent(fd, path) else { return false }
+        return unlink(path) == 0
     }
 
     deinit { close(fd) }

@@ -159,6 +159,9 @@ public struct Project: Sendable {
         LoadOptions(projectRoot: root, tree: tree, valuesFiles: valuesFiles, jobs: jobs)
     }
 
+    /// The output directory cosci.yaml names (`output:`), else `dist`, absolute.
+    public var outputDirectory: String { Project.absolute(config.output ?? "dist", cwd: root) }
+
     static func absolute(_ path: String, cwd: String) -> String {
         var p = path.hasPrefix("/") ? path : (cwd == "/" ? "/" + path : cwd + "/" + path)
         // Normalise `.` and `..` components and trailing slashes.

@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciArchive
+import CosciFiles
 import CosciManifest
 import CosciModel
 import CosciRegistry

@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciArchive
+import CosciFiles
 import CosciGit
 import CosciManifest
 import CosciModel

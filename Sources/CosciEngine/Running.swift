@@ -3,6 +3,7 @@
 #endif
 import CosciArchive
 import CosciBuild
+import CosciFiles
 import CosciManifest
 import CosciModel
 import CosciRepository
@@ -193,13 +194,8 @@ public enum RepositoryWriting {
         for (m, path) in artifacts {
             let target = dir + "/" + m.path
             if !Running.sameFile(target, sha256: m.sha256, size: m.size) {
-                let tmp = target + ".tmp-\(getpid())"
-                try? FileManager.default.removeItem(atPath: tmp)
-                do { try FileManager.default.copyItem(atPath: path, toPath: tmp) } catch {
-                    throw Diagnostic(at: nil, "cannot copy \(m.path) into \(dir): \(error.localizedDescription)")
-                }
-                guard rename(tmp, target) == 0 else {
-                    throw Diagnostic(at: nil, "cannot move \(m.path) into \(dir): \(String(cString: strerror(errno)))")
+                do { try AtomicFile.copy(path, to: target) } catch {
+                    throw Diagnostic(at: nil, "cannot copy \(m.path) into \(dir): \(error)")
                 }
             }
             do { try AtomicFile.write(dir + "/" + ArtifactMetadata.metadataFileName(m.id), Array(m.yamlText.utf8)) } catch {
@@ -246,22 +242,5 @@ public enum RepositoryWriting {
         o.snapshot = snapshot ?? Building.headCommit(project)
         o.sourceDateEpoch = try Building.sourceDateEpoch(project, options)
         return try write(project, artifacts: artifacts, directory: directory, options: o)
-    }
-}
-
-/// Atomic file writes: a temporary file beside the target, then a rename.
-public enum AtomicFile {
-    public static func write(_ path: String, _ bytes: [UInt8]) throws(CacheError) {
-        let dir = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
-        do { try Data(bytes).write(to: URL(fileURLWithPath: tmp)) } catch {
-            throw CacheError("cannot write \(tmp): \(error.localizedDescription)")
-        }
-        guard rename(tmp, path) == 0 else {
-            let err = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw CacheError("cannot rename \(tmp) to \(path): \(err)")
-        }
     }
 }

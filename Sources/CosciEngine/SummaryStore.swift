@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciFiles
 import CosciManifest
 import CosciModel
 import CosciPlanner

@@ -3,8 +3,9 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Crypto
+import CosciFiles
 import CosciModel
+import Crypto
 
 /// File system helpers for the loader: listing, reading, and git blob ids, with plain POSIX calls
 /// (they run over tens of thousands of files).
@@ -132,17 +133,7 @@ public enum ManifestFiles {
 extension FileSystemTree {
     /// Writes bytes to a temporary file beside `path`, then renames it into place (creating directories).
     static func writeAtomically(_ bytes: [UInt8], to path: String) -> Bool {
-        let dir = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        if !dir.isEmpty { makeDirectories(dir) }
-        let temp = "\(path).tmp-\(getpid())"
-        guard let f = fopen(temp, "wb") else { return false }
-        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-        let closed = fclose(f) == 0
-        guard written == bytes.count, closed, rename(temp, path) == 0 else {
-            unlink(temp)
-            return false
-        }
-        return true
+        (try? AtomicFile.write(path, bytes)) != nil
     }
 
     /// `mkdir -p`.

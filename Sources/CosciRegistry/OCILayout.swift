@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciFiles
 import CosciModel
 import Foundation
 
@@ -45,7 +46,7 @@ public struct OCILayout: Sendable {
     public func put(_ blob: Blob) throws(RegistryError) -> Int64 {
         let target = blobPath(blob.descriptor.digest)
         if hasBlob(blob.descriptor.digest) { return 0 }
-        let tmp = target + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = AtomicFile.temporaryPath(for: target)
         guard let out = FileHandle(forWritingAtPath: tmp) ?? {
             FileManager.default.createFile(atPath: tmp, contents: nil) ? FileHandle(forWritingAtPath: tmp) : nil
         }() else {
@@ -141,8 +142,6 @@ public struct OCILayout: Sendable {
     }
 
     static func atomicWrite(_ path: String, _ bytes: [UInt8]) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        try Data(bytes).write(to: URL(fileURLWithPath: tmp))
-        guard rename(tmp, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        try AtomicFile.write(path, bytes)
     }
 }

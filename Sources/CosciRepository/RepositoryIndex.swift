@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciArchive
+import CosciFiles
 import CosciModel
 import CosciTemplate
 import Foundation
@@ -215,13 +216,9 @@ public enum RepositoryIndex {
             }
         }
         func copy(_ name: String, as target: String) throws(RepositoryError) {
-            let to = directory + "/" + target
-            let tmp = to + ".tmp-\(getpid())"
-            try? FileManager.default.removeItem(atPath: tmp)
-            do { try FileManager.default.copyItem(atPath: scratch + "/" + name, toPath: tmp) } catch {
-                throw RepositoryError("cannot write \(to): \(error.localizedDescription)")
+            do { try AtomicFile.copy(scratch + "/" + name, to: directory + "/" + target) } catch {
+                throw RepositoryError(error.description)
             }
-            if rename(tmp, to) != 0 { throw RepositoryError("cannot write \(to): \(String(cString: strerror(errno)))") }
         }
 
         // Snapshot copies first, then the live archives (new names: nothing a reader holds changes), then the
@@ -275,10 +272,6 @@ public enum RepositoryIndex {
     }
 
     static func writeText(_ text: String, to path: String) throws(RepositoryError) {
-        let tmp = path + ".tmp-\(getpid())"
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: tmp)) } catch {
-            throw RepositoryError("cannot write \(path): \(error.localizedDescription)")
-        }
-        if rename(tmp, path) != 0 { throw RepositoryError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        do { try AtomicFile.write(path, Array(text.utf8)) } catch { throw RepositoryError(error.description) }
     }
 }

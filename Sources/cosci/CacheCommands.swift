@@ -72,8 +72,8 @@ extension Cosci {
     struct CacheGC: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc",
-            abstract: "Remove artifacts: those unused for --older-than days, then the least recently used beyond --max-size.",
-            discussion: "Artifacts of the current tree's keys are kept unless --include-current. Safe while other cosci processes build: gc waits for them.")
+            abstract: "Remove what interrupted runs left, then artifacts unused for --older-than days and the least recently used beyond --max-size.",
+            discussion: "Leftovers are always removed (not with --dry-run): temporaries and work directories of cosci processes that are gone (killed, or stopped by a full disk), and lock files nobody holds. Artifacts of the current tree's keys are kept unless --include-current. Safe while other cosci processes build: gc waits for them and touches nothing a live process owns.")
         @Option(help: ArgumentHelp("The cache directory.", valueName: "dir")) var cache: String?
         @Option(help: ArgumentHelp("Remove artifacts not used for this many days.", valueName: "days")) var olderThan: Double?
         @Option(help: ArgumentHelp("Trim to this size (e.g. 500M, 10G).", valueName: "size")) var maxSize: String?
@@ -82,13 +82,19 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func validate() throws {
-            if olderThan == nil && maxSize == nil { throw ValidationError("give --older-than DAYS and/or --max-size SIZE") }
             if let maxSize, Output.parseSize(maxSize) == nil { throw ValidationError("--max-size expects a size such as 500M or 10G") }
         }
 
         func run() throws {
             let project = try options.project()
             let c = LocalCache(root: cacheDirectory(project, cache))
+            if !dryRun {
+                let output = project.outputDirectory
+                let leftovers = c.removeLeftovers(outputs: [output])
+                for path in leftovers { Output.write("removed leftover \(Output.display(path))\n") }
+                Output.write("\(leftovers.count) leftover(s) of interrupted runs removed\n")
+            }
+            guard olderThan != nil || maxSize != nil else { return }
             var keep = Set<Digest>()
             if !includeCurrent {
                 let analysis = Analysis.run(project)

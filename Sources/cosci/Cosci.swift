@@ -1,5 +1,6 @@
 import ArgumentParser
 import CosciEngine
+import CosciFiles
 import CosciModel
 import Foundation
 
