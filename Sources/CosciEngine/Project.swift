@@ -74,12 +74,7 @@ public struct Project: Sendable {
         var config = ProjectConfig()
         var warnings: [Diagnostic] = []
         if let configFile {
-            let text: String
-            do {
-                text = String(decoding: try ManifestFiles.read(configFile), as: UTF8.self)
-            } catch {
-                throw Diagnostic(at: SourceLocation(file: configFile, line: 0), "cannot read the project configuration")
-            }
+            let text = try ManifestFiles.text(configFile, shown: ProjectConfig.fileName)
             (config, warnings) = try ProjectConfig.parse(text, file: ProjectConfig.fileName)
         }
 

@@ -128,6 +128,11 @@ public enum ManifestFiles {
     public static func read(_ path: String) throws(Diagnostic) -> [UInt8] {
         try FileSystemTree.read(path)
     }
+
+    /// Reads a text file: UTF-8 (a byte order mark is dropped), no NUL bytes; errors name the line and column.
+    public static func text(_ path: String, shown: String? = nil) throws(Diagnostic) -> String {
+        try SourceText.decode(try FileSystemTree.read(path), file: shown ?? path)
+    }
 }
 
 extension FileSystemTree {

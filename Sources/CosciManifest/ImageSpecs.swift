@@ -31,7 +31,7 @@ public struct ImageSpec: Sendable, Hashable {
         for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
             let path = full + "/" + name
             let shown = path.hasPrefix(projectRoot + "/") ? String(path.dropFirst(projectRoot.count + 1)) : path
-            out.append(try parse(String(decoding: try ManifestFiles.read(path), as: UTF8.self), file: shown))
+            out.append(try parse(try SourceText.decode(try ManifestFiles.read(path), file: shown), file: shown))
         }
         return out
     }
@@ -97,7 +97,7 @@ public struct ChannelSpec: Sendable, Hashable {
         for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
             let path = full + "/" + name
             let shown = path.hasPrefix(projectRoot + "/") ? String(path.dropFirst(projectRoot.count + 1)) : path
-            let doc = try YAMLDocument(text: String(decoding: try ManifestFiles.read(path), as: UTF8.self), file: shown)
+            let doc = try YAMLDocument(text: try SourceText.decode(try ManifestFiles.read(path), file: shown), file: shown)
             guard let root = doc.root, case .mapping = root else {
                 throw Diagnostic(at: SourceLocation(file: shown, line: 1), "a channel must be a mapping with name and repository")
             }

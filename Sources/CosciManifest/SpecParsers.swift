@@ -9,6 +9,10 @@ struct StanzaParser {
     let conflicts: [Requirement]
     let provides: [Requirement]
 
+    /// The longest `name-category-version`: the artifact's file name (`.package.tar.zst` after it) and its
+    /// temporary (`.<file>.tmp-<pid>-XXXXXX`) must stay within 255 bytes.
+    static let maximumFileStem = 200
+
     init(doc: YAMLDocument, node: YAMLNode, fieldPrefix: String?) throws(Diagnostic) {
         let field = { (name: String) in fieldPrefix.map { "\($0).\(name)" } ?? name }
         guard case .mapping = node else {
@@ -20,12 +24,29 @@ struct StanzaParser {
         let name = try fields.requiredString("name")
         let category = try fields.requiredString("category")
         let versionText = try fields.requiredString("version")
+        for (label, text) in [("name", name), ("category", category), ("version", versionText)] {
+            if let c = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.isWhitespace && $0 != " " }) {
+                throw Diagnostic(
+                    at: doc.location(of: node.entry(label)), field: field(label),
+                    "the \(label) holds the control character U+\(String(c.value, radix: 16, uppercase: true).leftPadded(4))",
+                    hint: "names, categories and versions become file names and image tags: use letters, digits, '.', '-', '_' and '+'")
+            }
+        }
         for (label, text) in [("name", name), ("category", category)] {
             if text.contains("/") || text.contains("@") || text.contains(" ") || text.isEmpty {
                 throw Diagnostic(
                     at: doc.location(of: node.entry(label)), field: field(label),
                     "\"\(text)\" is not a valid \(label): it must be non-empty without '/', '@' or spaces")
             }
+        }
+        // `name-category-version` names the artifact (`….package.tar.zst`) and its temporaries on disk, where a
+        // file name stops at 255 bytes.
+        let fileStem = name.utf8.count + category.utf8.count + versionText.utf8.count + 2
+        if fileStem > Self.maximumFileStem {
+            throw Diagnostic(
+                at: doc.location(of: node.entry("name")), field: field("name"),
+                "name-category-version is \(fileStem) bytes; at most \(Self.maximumFileStem) fit in the artifact's file name",
+                hint: "shorten the name, the category or the version")
         }
         let version: Version
         do {
@@ -233,4 +254,9 @@ enum BuildSpecParser {
         spec.document = try root.value(in: doc)
         return spec
     }
+}
+
+extension String {
+    /// Left-padded with zeros to `width` characters.
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

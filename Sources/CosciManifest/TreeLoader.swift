@@ -94,13 +94,19 @@ public enum TreeLoader {
     public static func load(_ snapshot: some TreeSnapshot, options: LoadOptions, memo: LoadMemo = LoadMemo()) -> LoadedTree {
         var diagnostics: [Diagnostic] = []
         let layout = TreeLayout(snapshot.files)
+        for path in layout.symlinkedSpecs {
+            diagnostics.append(
+                Diagnostic(
+                    at: SourceLocation(file: path, line: 0), "is a symlink; package definitions and build specs must be regular files",
+                    hint: "replace the link with the file it points to (git records the link, not the file, so the package would not be keyed by its content)"))
+        }
 
         // Values files: merged in order, later files win.
         var values = Value.map([:])
         for file in options.valuesFiles {
             do {
                 let bytes = try snapshot.read(file, kind: .regular)
-                let doc = try YAMLDocument(text: String(decoding: bytes, as: UTF8.self), file: file)
+                let doc = try YAMLDocument(text: try SourceText.decode(bytes, file: file), file: file)
                 guard let root = doc.root, !root.isNull else { continue }
                 guard case .mapping = root else {
                     diagnostics.append(
@@ -123,7 +129,7 @@ public enum TreeLoader {
                 let bytes = try snapshot.read(file.path, kind: file.kind)
                 environment.add(file.path)
                 environment.add(bytes: bytes)
-                shared.append(try ParsedTemplate.parse(String(decoding: bytes, as: UTF8.self), file: file.path))
+                shared.append(try ParsedTemplate.parse(try SourceText.decode(bytes, file: file.path), file: file.path))
             } catch let error as TemplateError {
                 diagnostics.append(Diagnostic(at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)"))
             } catch let error as Diagnostic {
@@ -260,7 +266,7 @@ public enum TreeLoader {
         // Stanzas.
         let doc: YAMLDocument
         do {
-            doc = try YAMLDocument(text: String(decoding: definitionBytes, as: UTF8.self), file: definitionFile)
+            doc = try YAMLDocument(text: try SourceText.decode(definitionBytes, file: definitionFile), file: definitionFile)
         } catch {
             return (key, .init(packages: [], diagnostics: [error]), false)
         }
@@ -285,9 +291,14 @@ public enum TreeLoader {
         }
 
         // The build spec is parsed once per directory and rendered once per stanza.
+        let buildText: String
+        do { buildText = try SourceText.decode(buildBytes, file: buildFile) } catch {
+            diagnostics.append(error)
+            return (key, .init(packages: [], diagnostics: diagnostics), false)
+        }
         let template: ParsedTemplate
         do {
-            template = try ParsedTemplate.parse(String(decoding: buildBytes, as: UTF8.self), file: buildFile)
+            template = try ParsedTemplate.parse(buildText, file: buildFile)
         } catch {
             diagnostics.append(Diagnostic(at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)"))
             return (key, .init(packages: [], diagnostics: diagnostics), false)

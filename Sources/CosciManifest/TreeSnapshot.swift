@@ -252,6 +252,8 @@ struct TreeLayout {
     }
 
     private(set) var packageDirectories: [PackageDirectory] = []
+    /// `definition.yaml`, `collection.yaml` and `build.yaml` files that are symlinks: errors, never packages.
+    private(set) var symlinkedSpecs: [String] = []
     /// Shared templates: `*.yaml` directly in a directory named `templates`, sorted by path bytes.
     private(set) var templateFiles: [SnapshotFile] = []
 
@@ -276,9 +278,13 @@ struct TreeLayout {
     init(_ files: [SnapshotFile]) {
         // Names of the files in each directory.
         var names: [String: Set<Substring>] = [:]
-        for f in files where f.kind != .symlink {
+        for f in files {
             let name = TreeLayout.name(f.path)
             guard name == "build.yaml" || name == "definition.yaml" || name == "collection.yaml" else { continue }
+            if f.kind == .symlink {
+                symlinkedSpecs.append(f.path)
+                continue
+            }
             names[TreeLayout.parent(f.path), default: []].insert(name)
         }
         var index: [String: Int] = [:]

@@ -229,6 +229,12 @@ struct PackageIndex {
             return .success(Choice(chosen: best, providedAs: nil, candidates: candidates))
         }
         let available = families[req.family] ?? []
+        if req.family == requester.family && available == [requester] {
+            return .failure(
+                Diagnostic(
+                    at: req.location, field: nil, "\(requester) requires itself (\(req))",
+                    hint: "a package cannot be its own dependency: remove the requirement, or require another package"))
+        }
         let hint: String
         if available.isEmpty {
             hint = "no package \(req.family) exists in the tree: add it, fix the name or category, or remove the requirement"

@@ -178,3 +178,14 @@ struct Fixture {
         #expect(k1.key != k2.key)
     }
 }
+
+@Suite struct SelfRequirement {
+    @Test func aPackageRequiringItselfIsToldSo() throws {
+        var f = Fixture()
+        f.add("c/a@1.0", requires: [Fixture.req("c/a")])
+        let (_, diagnostics) = BuildGraph.resolve(f.specs)
+        let d = try #require(diagnostics.first)
+        #expect(d.message.contains("requires itself"), "\(d)")
+        #expect(!(d.hint ?? "").contains("available versions"))
+    }
+}
