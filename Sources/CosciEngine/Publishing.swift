@@ -40,6 +40,10 @@ public struct RegistryAccess: Sendable {
     public var parallelism = 4
     /// Attempts per request on 429, 5xx and dropped connections.
     public var attempts = 6
+    /// Seconds to connect; seconds a transfer may stay below 10 KiB/s; seconds a credential helper may take.
+    public var connectTimeout = 15
+    public var stallTimeout = 20
+    public var helperTimeout = 30
 
     public init() {}
 
@@ -54,12 +58,16 @@ public struct RegistryAccess: Sendable {
             }
         case .registry(let repository):
             let credentials: RegistryCredentials?
-            do { credentials = try CredentialStore(authFile: authFile).credentials(for: repository.host) } catch {
+            var store = CredentialStore(authFile: authFile)
+            store.helperTimeout = TimeInterval(helperTimeout)
+            do { credentials = try store.credentials(for: repository.host) } catch {
                 throw Diagnostic(at: nil, error.description, hint: "fix or remove the file, or pass --authfile")
             }
             var options = RegistryOptions()
             options.insecureHosts = Set(insecureHosts)
             options.attempts = max(1, attempts)
+            options.http.connectTimeout = max(1, connectTimeout)
+            options.http.stallTimeout = max(1, stallTimeout)
             return RegistryStore(repository: repository, credentials: credentials, options: options, parallelism: parallelism)
         }
     }

@@ -32,6 +32,9 @@ public struct CredentialStore: Sendable {
     let explicit: String?
     let environment: [String: String]
 
+    /// Seconds a credential helper may take to answer.
+    public var helperTimeout: TimeInterval = 30
+
     public init(authFile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         var files: [String] = []
         if let authFile { files.append(authFile) }
@@ -104,12 +107,31 @@ public struct CredentialStore: Sendable {
         }
         input.fileHandleForWriting.write(Data(host.utf8))
         try? input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        // The helper gets a deadline: one that never answers must not hang a publish.
+        let done = DispatchSemaphore(value: 0)
+        let reader = HelperOutput()
+        Thread {
+            reader.data = output.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
+        if done.wait(timeout: .now() + helperTimeout) == .timedOut {
+            p.terminate()
+            kill(p.processIdentifier, SIGKILL)
+            throw CredentialError(
+                message: "docker-credential-\(name) did not answer within \(Int(helperTimeout)) s for \(host) (check the helper, or use --authfile)")
+        }
         p.waitUntilExit()
+        let data = reader.data
         guard p.terminationStatus == 0 else { return nil }  // "credentials not found"
         guard let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let user = doc["Username"] as? String, let secret = doc["Secret"] as? String
         else { throw CredentialError(message: "docker-credential-\(name) answered something other than {Username, Secret} for \(host)") }
         return RegistryCredentials(username: user, secret: secret)
     }
+}
+
+/// A helper's output, written by the reading thread before it signals, read after the wait.
+private final class HelperOutput: @unchecked Sendable {
+    // @unchecked: written once by the reader thread, read only after its semaphore signal (happens-before).
+    var data = Data()
 }

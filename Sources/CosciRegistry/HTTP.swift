@@ -70,9 +70,13 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
 public struct HTTPOptions: Sendable {
     /// Verify TLS certificates (on unless a registry is named insecure).
     public var verifyTLS = true
-    public var connectTimeout: Int = 30
-    /// Abort a transfer slower than 1 KiB/s for this many seconds.
-    public var stallTimeout: Int = 60
+    /// Seconds to establish a connection (TCP and TLS).
+    public var connectTimeout: Int = 15
+    /// A transfer slower than `lowSpeedLimit` bytes a second for this many seconds is abandoned (a silent
+    /// server, or one that trickles): it fails, naming the registry, and is retried like a dropped connection.
+    public var stallTimeout: Int = 20
+    /// Bytes a second below which a transfer counts as stalled.
+    public var lowSpeedLimit: Int = 10 << 10
     public var userAgent = "cosci"
 
     public init() {}
@@ -120,7 +124,10 @@ public final class CurlSession {
             throw TransportError(code: Int(CURLE_READ_ERROR.rawValue), message: "\(error) (\(Redaction.origin(request.url)))", retryable: false)
         }
         guard rc == CURLE_OK else {
-            let text = String(cString: curl_easy_strerror(rc))
+            var text = String(cString: curl_easy_strerror(rc))
+            if rc == CURLE_OPERATION_TIMEDOUT {
+                text = "timed out: no connection within \(options.connectTimeout) s, or less than \(options.lowSpeedLimit) bytes/s for \(options.stallTimeout) s"
+            }
             throw TransportError(
                 code: Int(rc.rawValue), message: "\(text) (\(Redaction.origin(request.url)))",
                 retryable: Self.retryable(rc))
@@ -149,7 +156,7 @@ public final class CurlSession {
         try ok(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), "HTTPHEADER")
         try ok(ccurl_setopt_string(handle, CURLOPT_USERAGENT, options.userAgent), "USERAGENT")
         try ok(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeout), "CONNECTTIMEOUT")
-        try ok(ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1024), "LOW_SPEED_LIMIT")
+        try ok(ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, options.lowSpeedLimit), "LOW_SPEED_LIMIT")
         try ok(ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, options.stallTimeout), "LOW_SPEED_TIME")
         // Redirects (blob downloads from storage backends); libcurl drops Authorization on a change of host.
         try ok(ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, request.method == "GET" || request.method == "HEAD" ? 1 : 0), "FOLLOWLOCATION")

@@ -17,6 +17,8 @@ public struct RegistryOptions: Sendable {
     /// Blobs larger than this go up in chunks (PATCH), as do all blobs when the registry asks for a minimum chunk.
     public var chunkThreshold: Int64 = 64 << 20
     public var chunkSize: Int64 = 16 << 20
+    /// Connection and stall deadlines of every transfer.
+    public var http = HTTPOptions()
 
     public init() {}
 }
@@ -173,7 +175,7 @@ public final class RegistryClient {
         self.auth = auth
         self.options = options
         let insecure = options.insecureHosts.contains(repository.host)
-        var http = HTTPOptions()
+        var http = options.http
         http.verifyTLS = !insecure
         session = CurlSession(options: http)
         base = ((repository.isLoopback || insecure) ? "http://" : "https://") + repository.host
@@ -235,6 +237,14 @@ public final class RegistryClient {
             delay = min(max(seconds, 0), 60)
         }
         usleep(UInt32(delay * 1_000_000))
+    }
+
+    /// A success status whose answer lacks a header it must carry: the answer was cut short (a dropped
+    /// connection, a proxy). Carries no status, so it is retried like a dropped connection.
+    func cutShort(_ method: String, _ url: String, _ r: HTTPResponse, missing header: String) -> RegistryError {
+        RegistryError(
+            method: method, path: Redaction.path(url), status: nil, code: nil,
+            message: "\(r.status) without a \(header) header: the answer was cut short", hint: "retried; check the registry or a proxy in between")
     }
 
     func failure(_ method: String, _ url: String, _ r: HTTPResponse, hint: String? = nil) -> RegistryError {
@@ -326,6 +336,7 @@ public final class RegistryClient {
         let opened = try send("POST", start, scopes: scopes)
         if opened.status == 201 && mountFrom != nil { return .mounted }
         guard opened.status == 202, var location = opened.header("location").map(absolute) else {
+            if opened.status == 202 { throw cutShort("POST", start, opened, missing: "Location") }
             throw failure("POST", start, opened)
         }
         let minimum = Int64(opened.header("oci-chunk-min-length") ?? "") ?? 0
@@ -344,7 +355,10 @@ public final class RegistryClient {
                     "PATCH", location,
                     headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + n - 1)")],
                     body: body, scopes: scopes, retry: false)
-                guard r.status == 202, let next = r.header("location").map(absolute) else { throw failure("PATCH", location, r) }
+                guard r.status == 202, let next = r.header("location").map(absolute) else {
+                    if r.status == 202 { throw cutShort("PATCH", location, r, missing: "Location") }
+                    throw failure("PATCH", location, r)
+                }
                 location = next
                 offset += n
             }

@@ -13,6 +13,10 @@ struct RegistryFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Parallel uploads.", valueName: "n")) var uploads = 4
     @Option(help: ArgumentHelp("Retries of a registry request on 429, 408, 5xx or a dropped connection, with exponential backoff (Retry-After honoured); other 4xx are never retried.", valueName: "n"))
     var retries = 5
+    @Option(help: ArgumentHelp("Seconds to connect to a registry.", valueName: "s")) var connectTimeout = 15
+    @Option(help: ArgumentHelp("Seconds a transfer may go slower than 10 KiB/s (a silent or trickling registry) before it is abandoned and retried.", valueName: "s"))
+    var stallTimeout = 20
+    @Option(help: ArgumentHelp("Seconds a docker credential helper may take to answer.", valueName: "s")) var credentialHelperTimeout = 30
 
     var access: RegistryAccess {
         var a = RegistryAccess()
@@ -20,6 +24,9 @@ struct RegistryFlags: ParsableArguments {
         a.insecureHosts = insecureRegistries
         a.parallelism = max(1, uploads)
         a.attempts = max(0, retries) + 1
+        a.connectTimeout = connectTimeout
+        a.stallTimeout = stallTimeout
+        a.helperTimeout = credentialHelperTimeout
         return a
     }
 }

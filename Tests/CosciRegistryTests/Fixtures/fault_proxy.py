@@ -44,6 +44,7 @@ import json
 import random
 import socket
 import sys
+import time
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
@@ -61,8 +62,14 @@ FAULT_BODIES = {
     "500": (500, "UNKNOWN", "internal server error (injected by fault_proxy)"),
     "503": (503, "UNAVAILABLE", "service unavailable (injected by fault_proxy)"),
 }
+# Fault kinds by the configuration key of their rate. silent: the request is read and never answered;
+# trickle: the upstream's answer is sent at about 100 bytes a second; cut: the answer stops in the middle of
+# its headers and the connection closes.
+RATE_KEYS = ("rate_429", "rate_500", "rate_503", "rate_drop", "rate_silent", "rate_trickle", "rate_cut")
+
 STAT_KEYS = [
-    "requests", "forwarded", "faults", "fault_429", "fault_500", "fault_503", "fault_drop", "upstream_errors",
+    "requests", "forwarded", "faults", "fault_429", "fault_500", "fault_503", "fault_drop", "fault_silent",
+    "fault_trickle", "fault_cut", "upstream_errors",
     "locations_rewritten",
 ]
 
@@ -78,7 +85,8 @@ class State:
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.config = {
-            "rate_429": 0.0, "rate_500": 0.0, "rate_503": 0.0, "rate_drop": 0.0,
+            "rate_429": 0.0, "rate_500": 0.0, "rate_503": 0.0, "rate_drop": 0.0, "rate_silent": 0.0,
+            "rate_trickle": 0.0, "rate_cut": 0.0,
             "retry_after": 1, "only_methods": [], "only_path_suffix": "", "max_faults": 0, "fail_all": False,
         }
         self.faults_since_config = 0
@@ -92,13 +100,13 @@ class State:
             raise ConfigError(f"unknown configuration keys {unknown}; known: {sorted(known)}")
         with self.lock:
             config = dict(self.config)
-            for key in ("rate_429", "rate_500", "rate_503", "rate_drop"):
+            for key in RATE_KEYS:
                 if key in changes:
                     value = changes[key]
                     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                         raise ConfigError(f"{key} must be a number in [0, 1], not {value!r}")
                     config[key] = float(value)
-            if config["rate_429"] + config["rate_500"] + config["rate_503"] + config["rate_drop"] > 1 + 1e-9:
+            if sum(config[key] for key in RATE_KEYS) > 1 + 1e-9:
                 raise ConfigError("the fault rates add up to more than 1")
             for key in ("retry_after", "max_faults"):
                 if key in changes:
@@ -142,7 +150,8 @@ class State:
                 draw = self.rng.random()  # drawn even when no fault can come, so sequences stay aligned
                 if not c["max_faults"] or self.faults_since_config < c["max_faults"]:
                     edge = 0.0
-                    for key, name in (("rate_429", "429"), ("rate_500", "500"), ("rate_503", "503"), ("rate_drop", "drop")):
+                    for key in RATE_KEYS:
+                        name = key[len("rate_"):]
                         edge += c[key]
                         if draw < edge:
                             kind = name
@@ -282,7 +291,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.configure(body)
                 return
             kind, retry_after = self.state.decide(self.command, path)
-            if kind == "drop":
+            if kind in ("silent", "trickle", "cut"):
+                self.log_message('"%s" %s (injected)', self.requestline, kind)
+                self.misbehave(kind, target, body)
+            elif kind == "drop":
                 self.log_message('"%s" dropped (injected)', self.requestline)
                 body.read_part()
                 self.drop_connection()
@@ -391,6 +403,56 @@ class Handler(BaseHTTPRequestHandler):
             self.relay(response)
         finally:
             conn.close()
+
+    def misbehave(self, kind: str, target: str, body):
+        """A silent, trickling or cut answer, the last two to what the upstream really answered."""
+        if kind == "silent":
+            body.drain()
+            self.close_connection = True
+            self.connection.settimeout(120)
+            try:
+                while self.connection.recv(4096):  # until the client gives up
+                    pass
+            except OSError:
+                pass
+            return
+        data = b"".join(body.blocks())
+        conn = http.client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP and k.lower() not in ("expect", "content-length")}
+            headers["Host"] = self.client_host()
+            conn.request(self.command, target, body=data if data or self.command in ("PUT", "POST", "PATCH") else None, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            lines = [f"HTTP/1.1 {response.status} {response.reason}"]
+            for name, value in response.getheaders():
+                lower = name.lower()
+                if lower in HOP_BY_HOP or lower == "content-length":
+                    continue
+                if lower == "location":
+                    value = self.rewrite_location(value)
+                lines.append(f"{name}: {value}")
+            lines.append(f"Content-Length: {len(payload)}")
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        except (OSError, http.client.HTTPException) as error:
+            self.upstream_failed(f"upstream: {error!r}")
+            return
+        finally:
+            conn.close()
+        self.close_connection = True
+        try:
+            if kind == "cut":
+                self.wfile.write(head[: head.index(b"\r\n") + 2 + 10])  # the status line and a piece of a header
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            whole = head + (b"" if self.command == "HEAD" else payload)
+            for i in range(0, len(whole), 10):
+                self.wfile.write(whole[i : i + 10])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
 
     def upstream_failed(self, message: str):
         self.state.count("upstream_errors")

@@ -257,16 +257,18 @@ final class FaultProxy: @unchecked Sendable {
 
     /// Replaces the whole fault configuration (`POST /__config`): parameters left out go back to
     /// "no faults", so `configure()` alone switches every fault off. The fault budget (`maxFaults`)
-    /// restarts; `seed` re-seeds the random source; `resetStats` zeroes the counters; `onlyPathSuffix` limits
+    /// restarts; `seed` re-seeds the random source; `resetStats` zeroes the counters; `rateSilent`, `rateTrickle`
+    /// and `rateCut` answer never, at about 100 bytes a second, or cut short in the headers; `onlyPathSuffix` limits
     /// faults to requests whose path ends with it.
     func configure(
-        rate429: Double = 0, rate500: Double = 0, rate503: Double = 0, rateDrop: Double = 0, retryAfter: Int = 1,
+        rate429: Double = 0, rate500: Double = 0, rate503: Double = 0, rateDrop: Double = 0, rateSilent: Double = 0,
+        rateTrickle: Double = 0, rateCut: Double = 0, retryAfter: Int = 1,
         onlyMethods: [String] = [], onlyPathSuffix: String = "", failAll: Bool = false, maxFaults: Int = 0, seed: Int? = nil,
         resetStats: Bool = false
     ) throws {
         var config: [String: Any] = [
             "rate_429": rate429, "rate_500": rate500, "rate_503": rate503, "rate_drop": rateDrop,
-            "retry_after": retryAfter, "only_methods": onlyMethods, "only_path_suffix": onlyPathSuffix,
+            "rate_silent": rateSilent, "rate_trickle": rateTrickle, "rate_cut": rateCut, "retry_after": retryAfter, "only_methods": onlyMethods, "only_path_suffix": onlyPathSuffix,
             "fail_all": failAll, "max_faults": maxFaults,
             "reset_stats": resetStats,
         ]
@@ -301,7 +303,7 @@ final class FaultProxy: @unchecked Sendable {
 /// name looked up in `PATH`; `env` is added to this process's environment; stdin is /dev/null. A
 /// program still running after `timeout` seconds is terminated and reported as an error.
 func runTool(
-    _ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120
+    _ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120, cwd: URL? = nil
 ) throws -> (status: Int32, out: String, err: String) {
     let directory = try makeTemporaryDirectory(prefix: "cosci-run-tool")
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -311,6 +313,7 @@ func runTool(
     process.executableURL = URL(fileURLWithPath: try executablePath(path))
     process.arguments = args
     process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    if let cwd { process.currentDirectoryURL = cwd }
     process.standardInput = FileHandle.nullDevice
     // Files, not pipes: a chatty program cannot fill a pipe nobody reads yet.
     let outHandle = try createLogFile(outURL)
