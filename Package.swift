@@ -98,6 +98,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        /** The fuzz target of the YAML and template front ends (`scripts/fuzz`); built plainly, a corpus replayer. */
+        .executableTarget(name: "cosci-fuzz", dependencies: ["CosciModel", "CosciTemplate"]),
+
         // MARK: Tests
         .testTarget(name: "CosciModelTests", dependencies: ["CosciModel"]),
         .testTarget(name: "CosciTemplateTests", dependencies: ["CosciTemplate", "CosciModel"]),
