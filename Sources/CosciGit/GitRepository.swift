@@ -327,8 +327,9 @@ public final class GitRepository {
 @available(*, unavailable) extension GitRepository: Sendable {}
 
 extension TreeFile {
-    /// Whether a tree entry mode is a file's: regular, executable or symlink (not a directory or submodule).
-    static func isFile(mode: UInt32) -> Bool { mode == 0o100644 || mode == 0o100755 || mode == 0o120000 }
+    /// Whether a tree entry mode is listed as a file: regular, executable, symlink, or a submodule (0o160000,
+    /// whose "blob" is the commit it pins) — not a directory.
+    static func isFile(mode: UInt32) -> Bool { mode == 0o100644 || mode == 0o100755 || mode == 0o120000 || mode == 0o160000 }
 }
 
 /// Calls `body` with `paths` as a libgit2 pathspec (empty: no pathspec), valid only during the call.
@@ -340,8 +341,8 @@ private func withPathspec(_ paths: [String], _ body: (git_strarray) throws(GitEr
     }
 }
 
-/// Every file under a tree entry (the entry itself when it is a file), paths under `prefix`; submodules
-/// (0o160000) are not part of the tree's content and are skipped.
+/// Every file under a tree entry (the entry itself when it is a file), paths under `prefix`; a submodule
+/// (0o160000) is one entry whose id is the commit it pins.
 private func collectFiles(_ repository: OpaquePointer, _ entry: OpaquePointer, prefix: String, into out: inout [TreeFile]) throws(GitError) {
     let name = String(cString: git_tree_entry_name(entry))
     let path = prefix.isEmpty ? name : prefix + "/" + name
@@ -397,7 +398,7 @@ struct TreeDiff {
                     try compare(repository: repository, oldSub!, newSub!, prefix: path)
                     continue
                 }
-                guard TreeFile.isFile(mode: modeA), TreeFile.isFile(mode: modeB) else { continue }  // submodules are not content
+                guard TreeFile.isFile(mode: modeA), TreeFile.isFile(mode: modeB) else { continue }
                 let kindChanged = (modeA == 0o120000) != (modeB == 0o120000)
                 modified.append(FileChange(status: kindChanged ? .typeChanged : .modified, oldPath: path, newPath: path))
             }

@@ -32,7 +32,10 @@ enum FileSystemTree {
             if let kind = fileKind(st.st_mode) {
                 out.append((name, kind, stamp))
             } else if st.st_mode & S_IFMT == S_IFDIR {
-                out.append((name, nil, stamp))
+                // A checked-out submodule holds `.git` (a file naming its git directory, or one): one entry.
+                var git = stat()
+                let isSubmodule = lstat(path + "/" + name + "/.git", &git) == 0
+                out.append((name, isSubmodule ? .submodule : nil, stamp))
             }
         }
         out.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
@@ -111,6 +114,41 @@ enum FileSystemTree {
                 hint: "run again once nothing writes to it")
         }
         return Hex.encode(h.finalize())
+    }
+
+    /// The commit checked out in the submodule at `path`: its `.git` (a directory, or a file `gitdir: DIR`), then
+    /// `HEAD` (a commit id, or `ref: NAME` looked up loose, then in `packed-refs`).
+    static func submoduleHead(_ path: String) throws(Diagnostic) -> String {
+        func fail(_ why: String) -> Diagnostic {
+            Diagnostic(
+                at: SourceLocation(file: path, line: 0), "submodule: \(why)",
+                hint: "run `git submodule update --init` so the package's submodule is checked out")
+        }
+        func text(_ file: String) -> String? {
+            (try? read(file)).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        var gitDir = path + "/.git"
+        if !isDirectory(gitDir) {
+            guard let link = text(gitDir), link.hasPrefix("gitdir:") else { throw fail("\(gitDir) names no git directory") }
+            let target = link.dropFirst("gitdir:".count).trimmingCharacters(in: .whitespaces)
+            gitDir = target.hasPrefix("/") ? target : path + "/" + target
+        }
+        guard let head = text(gitDir + "/HEAD") else { throw fail("cannot read \(gitDir)/HEAD") }
+        func isCommitID(_ s: String) -> Bool { s.utf8.count == 40 && s.allSatisfy(\.isHexDigit) }
+        if isCommitID(head) { return head.lowercased() }
+        guard head.hasPrefix("ref:") else { throw fail("HEAD is neither a commit nor a ref") }
+        let ref = head.dropFirst(4).trimmingCharacters(in: .whitespaces)
+        // A linked git directory keeps its refs in the common directory when it has one.
+        var dirs = [gitDir]
+        if let common = text(gitDir + "/commondir") { dirs.append(common.hasPrefix("/") ? common : gitDir + "/" + common) }
+        for dir in dirs {
+            if let id = text(dir + "/" + ref), isCommitID(id) { return id.lowercased() }
+            for line in (text(dir + "/packed-refs") ?? "").split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, parts[1] == ref, isCommitID(String(parts[0])) { return parts[0].lowercased() }
+            }
+        }
+        throw fail("\(ref) does not resolve")
     }
 
     /// git's blob id: SHA-1 over `blob <size>\0` and the bytes.

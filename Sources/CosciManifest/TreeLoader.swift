@@ -77,7 +77,8 @@ public struct LoadMemo: Sendable {
 public enum TreeLoader {
     /// Names what loading yields for given inputs. Bump it whenever loading or parsing changes what a directory
     /// yields: it invalidates saved memos and summaries.
-    public static let formatTag = "cosci-load/1"
+    /// 2: submodules are content (keyed by their commit); strict text (UTF-8, no NUL, control characters).
+    public static let formatTag = "cosci-load/2"
 
     /// Loads the work tree on disk.
     public static func load(_ options: LoadOptions) -> LoadedTree {

@@ -6,6 +6,9 @@ import CosciModel
 /// The kind of a file, as git records it.
 public enum FileKind: Sendable, Hashable {
     case regular, executable, symlink
+    /// A git submodule: keyed by the commit it pins (a commit's gitlink, or the checked-out HEAD of a work
+    /// tree's submodule), as git records it.
+    case submodule
 
     /// git's mode for the kind.
     public var gitMode: UInt32 {
@@ -13,6 +16,7 @@ public enum FileKind: Sendable, Hashable {
         case .regular: return 0o100644
         case .executable: return 0o100755
         case .symlink: return 0o120000
+        case .submodule: return 0o160000
         }
     }
 
@@ -22,6 +26,7 @@ public enum FileKind: Sendable, Hashable {
         case 0o100644: self = .regular
         case 0o100755: self = .executable
         case 0o120000: self = .symlink
+        case 0o160000: self = .submodule
         default: return nil
         }
     }
@@ -124,7 +129,8 @@ public struct WorkTreeSnapshot: TreeSnapshot {
             let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
             if let kind = entry.kind {
                 stamps[child] = entry.stamp
-                out.append(SnapshotFile(path: child, kind: kind, blobID: known.blobID(for: child, stamp: entry.stamp)))
+                let cached = kind == .submodule ? nil : known.blobID(for: child, stamp: entry.stamp)
+                out.append(SnapshotFile(path: child, kind: kind, blobID: cached))
             } else {
                 walk(root, relative: child, known: known, into: &out, stamps: &stamps)
             }
@@ -135,11 +141,15 @@ public struct WorkTreeSnapshot: TreeSnapshot {
         try FileSystemTree.read(path.hasPrefix("/") ? path : projectRoot + "/" + path, kind: kind)
     }
 
-    /// Regular files are hashed as they are read, in blocks: a large file never sits in memory whole.
+    /// Regular files are hashed as they are read, in blocks: a large file never sits in memory whole. A
+    /// submodule's id is the commit checked out in it.
     public func blobID(_ path: String, kind: FileKind) throws(Diagnostic) -> String {
         let full = path.hasPrefix("/") ? path : projectRoot + "/" + path
-        if kind == .symlink { return FileSystemTree.blobID(of: try FileSystemTree.read(full, kind: kind)) }
-        return try FileSystemTree.blobID(ofFile: full)
+        switch kind {
+        case .symlink: return FileSystemTree.blobID(of: try FileSystemTree.read(full, kind: kind))
+        case .submodule: return try FileSystemTree.submoduleHead(full)
+        case .regular, .executable: return try FileSystemTree.blobID(ofFile: full)
+        }
     }
 
     /// A blob id cache holding what this load learnt: every file of a loaded package with its stamp.
@@ -149,7 +159,8 @@ public struct WorkTreeSnapshot: TreeSnapshot {
             let prefix = pkg.path == "." ? "" : pkg.path + "/"
             for entry in pkg.content {
                 let path = prefix + entry.path
-                if let stamp = stamps[path] { cache.entries[path] = (stamp, entry.blobID) }
+                // A submodule's directory stamp does not move when its HEAD does: never cached.
+                if let stamp = stamps[path], entry.mode != FileKind.submodule.gitMode { cache.entries[path] = (stamp, entry.blobID) }
             }
         }
         return cache
@@ -281,7 +292,7 @@ struct TreeLayout {
         for f in files {
             let name = TreeLayout.name(f.path)
             guard name == "build.yaml" || name == "definition.yaml" || name == "collection.yaml" else { continue }
-            if f.kind == .symlink {
+            if f.kind != .regular && f.kind != .executable {
                 symlinkedSpecs.append(f.path)
                 continue
             }
@@ -300,7 +311,7 @@ struct TreeLayout {
         var lastDir: String?
         var lastOwner: (index: Int, dir: String)?
         for f in files {
-            if TreeLayout.isTemplate(f.path) && f.kind != .symlink { templateFiles.append(f) }
+            if TreeLayout.isTemplate(f.path) && (f.kind == .regular || f.kind == .executable) { templateFiles.append(f) }
             let parent = TreeLayout.parent(f.path)
             if parent != lastDir {
                 lastDir = parent

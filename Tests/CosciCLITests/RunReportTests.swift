@@ -61,3 +61,17 @@ import Testing
         #expect(kb < 400_000, "cosci used \(kb) KiB for a 1 GiB file")
     }
 }
+
+/// The fuzz corpus replays without a crash: every input a fuzzer once found interesting stays a regression test.
+@Suite struct FuzzCorpus {
+    @Test func theCorpusReplaysCleanly() throws {
+        let replayer = CLI.binary.deletingLastPathComponent().appendingPathComponent("cosci-fuzz")
+        try #require(FileManager.default.isExecutableFile(atPath: replayer.path), "build it: swift build (scripts/test does)")
+        let corpus = CLI.packageRoot.appendingPathComponent("Tests/Fixtures/fuzz-corpus")
+        let count = try FileManager.default.contentsOfDirectory(atPath: corpus.path).count
+        #expect(count >= 50)
+        let r = try capture(replayer.path, [corpus.path])
+        #expect(r.status == 0)
+        #expect(r.out.contains("replayed \(count) input(s)"), "\(r.out)")
+    }
+}
