@@ -13,8 +13,6 @@ import Foundation
 public struct AssembleOptions: Sendable {
     /// Image names (default: every spec of the images directory).
     public var names: [String] = []
-    public var cache: String?
-    public var output: String?
     public var sourceDateEpoch: Int64?
     /// Push each image to `<target>/<name>:<version>` (`docker://HOST/PREFIX`).
     public var push: String?
@@ -75,11 +73,9 @@ public enum Assembling {
             others.append((p, a))
         }
         var build = BuildOptions()
-        build.cache = options.cache
-        build.output = options.output
         build.sourceDateEpoch = options.sourceDateEpoch
-        let cache = LocalCache(root: Building.cacheRoot(project, build))
-        let output = Building.outputRoot(project, build)
+        let cache = LocalCache(root: project.cacheRoot)
+        let output = project.outputDirectory
         let epoch = try Building.sourceDateEpoch(project, build)
         let head = Building.headCommit(project)
         var out: [AssembledImage] = []

@@ -28,10 +28,6 @@ public struct BuildOptions: Sendable {
     /// Build everything that does not depend on a failure, instead of stopping at the first one.
     public var keepGoing = false
     public var compression: Compression = .zstd
-    /// The local cache (default: cosci.yaml `cache:`, else `.cosci/cache`).
-    public var cache: String?
-    /// Where logs (and, for `run`, the repository and reports) go (default: cosci.yaml `output:`, else `dist`).
-    public var output: String?
     /// `SOURCE_DATE_EPOCH` (default: the environment's, else the head commit's time).
     public var sourceDateEpoch: Int64?
     /// Let every build use the network (a package may also allow it with the label `cosci.io/network: "true"`).
@@ -120,7 +116,7 @@ public enum Building {
                 at: first.location, field: first.field, first.message,
                 hint: count > 1 ? "and \(count - 1) more error(s); `cosci check` lists them all" : first.hint)
         }
-        let cache = LocalCache(root: cacheRoot(project, options))
+        let cache = LocalCache(root: project.cacheRoot)
         let buildLock: FileLock
         do { buildLock = try cache.buildLock() } catch { throw Diagnostic(at: nil, error.description) }
         defer { withExtendedLifetime(buildLock) {} }
@@ -176,7 +172,7 @@ public enum Building {
         }
         observer?.planned(total: needed.count, toBuild: toBuild.count, backend: backends.first?.name)
 
-        let output = outputRoot(project, options)
+        let output = project.outputDirectory
         let logs = output + "/logs"
         try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         let work = (cache.root as NSString).deletingLastPathComponent + "/work"
@@ -539,13 +535,6 @@ public enum Building {
         }
     }
 
-    static func cacheRoot(_ project: Project, _ options: BuildOptions) -> String {
-        Project.absolute(options.cache ?? project.config.cache ?? ".cosci/cache", cwd: project.root)
-    }
-
-    static func outputRoot(_ project: Project, _ options: BuildOptions) -> String {
-        options.output.map { Project.absolute($0, cwd: project.root) } ?? project.outputDirectory
-    }
 
     static func headCommit(_ project: Project) -> String? {
         guard let repo = try? GitRepository(discoveringFrom: project.root), let head = try? repo.commit("HEAD") else { return nil }

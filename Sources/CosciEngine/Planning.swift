@@ -11,8 +11,6 @@ public struct PlanOptions: Sendable {
     public var changes = AffectedOptions()
     /// Plan every package, not only the affected ones.
     public var all = false
-    /// The local cache directory (default: cosci.yaml `cache:`, else `.cosci/cache`, relative to the project).
-    public var cache: String?
     public var shards = 1
     /// A JSON file mapping `category/name` to seconds, from earlier runs.
     public var durations: String?
@@ -26,10 +24,9 @@ public struct PlanOptions: Sendable {
 /// Builds plans: change detection (or every package), cache lookups, then the pure planner.
 public enum Planning {
     public static func plan(_ project: Project, _ options: PlanOptions) throws(Diagnostic) -> (Plan, PlanContext, [Diagnostic]) {
-        let cacheRoot = Project.absolute(options.cache ?? project.config.cache ?? ".cosci/cache", cwd: project.root)
-        let cache = LocalCache(root: cacheRoot)
+        let cache = LocalCache(root: project.cacheRoot)
         // Durations: the file given, else the timings of the last `cosci run` under the output directory.
-        let lastRun = Project.absolute(project.config.output ?? "dist", cwd: project.root) + "/report.timings.json"
+        let lastRun = project.outputDirectory + "/report.timings.json"
         let durations =
             try options.durations.map(readDurations)
             ?? (FileManager.default.fileExists(atPath: lastRun) ? (try? readDurations(lastRun)) ?? [:] : [:])

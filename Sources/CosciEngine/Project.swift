@@ -12,14 +12,39 @@ public struct ProjectFlags: Sendable {
     public var flavor: String?
     public var platform: String?
     public var jobs: Int?
+    /// `--cache DIR` (a local directory; a shared `docker://`/`oci:` cache is not the project's cache root).
+    public var cache: String?
+    /// `--output DIR`.
+    public var output: String?
 
-    public init(tree: String? = nil, values: [String] = [], flavor: String? = nil, platform: String? = nil, jobs: Int? = nil) {
+    public init(
+        tree: String? = nil, values: [String] = [], flavor: String? = nil, platform: String? = nil, jobs: Int? = nil,
+        cache: String? = nil, output: String? = nil
+    ) {
         self.tree = tree
         self.values = values
         self.flavor = flavor
         self.platform = platform
         self.jobs = jobs
+        self.cache = cache
+        self.output = output
     }
+}
+
+/// One resolved setting, with where its value came from (what `cosci config` prints).
+public struct Setting: Sendable, Equatable {
+    /// Where a value came from, strongest first.
+    public enum Source: String, Sendable {
+        case flag, environment, config = "cosci.yaml", `default`
+    }
+
+    /// The option's name (`cache`); its environment variable is `COSCI_` + the name upper-cased.
+    public let name: String
+    public let value: String
+    public let source: Source
+
+    /// `COSCI_CACHE` for `cache`.
+    public var environmentVariable: String { "COSCI_" + name.uppercased().replacingOccurrences(of: "-", with: "_") }
 }
 
 /// The project a command works on, with every setting resolved: flags win over `COSCI_*` environment
@@ -37,6 +62,12 @@ public struct Project: Sendable {
     public let flavor: String?
     public let platform: Platform
     public let jobs: Int
+    /// The local artifact cache directory, absolute: `--cache`, `COSCI_CACHE`, cosci.yaml `cache:`, `.cosci/cache`.
+    public let cacheRoot: String
+    /// The output directory, absolute: `--output`, `COSCI_OUTPUT`, cosci.yaml `output:`, `dist`.
+    public let outputDirectory: String
+    /// Every setting resolved here, with its source, in a fixed order.
+    public let settings: [Setting]
     /// Warnings from reading the configuration.
     public let warnings: [Diagnostic]
 
@@ -109,22 +140,47 @@ public struct Project: Sendable {
             platform = .linuxAMD64
         }
         let jobs = flags.jobs ?? env("JOBS").flatMap(Int.init) ?? 0
+
+        // One place for each setting: flag, then COSCI_<NAME>, then cosci.yaml, then the default.
+        var settings: [Setting] = []
+        func setting(_ name: String, flag: String?, config: String?, default fallback: String) -> Setting {
+            let s: Setting
+            if let flag { s = Setting(name: name, value: flag, source: .flag) }
+            else if let e = env(name.uppercased()) { s = Setting(name: name, value: e, source: .environment) }
+            else if let config { s = Setting(name: name, value: config, source: .config) }
+            else { s = Setting(name: name, value: fallback, source: .default) }
+            settings.append(s)
+            return s
+        }
+        // Paths given on the command line or in the environment are relative to the working directory; paths in
+        // cosci.yaml and defaults, to the project root.
+        func path(_ s: Setting) -> String {
+            let resolved = absolute(s.value, cwd: s.source == .flag || s.source == .environment ? cwd : root)
+            settings[settings.count - 1] = Setting(name: s.name, value: resolved, source: s.source)
+            return resolved
+        }
+        settings.append(Setting(name: "tree", value: root, source: flags.tree != nil ? .flag : env("TREE") != nil ? .environment : .default))
+        settings.append(Setting(name: "config", value: configFile ?? "(none)", source: configFile == nil ? .default : .config))
+        _ = setting("flavor", flag: flags.flavor, config: config.flavor, default: "(none)")
+        _ = setting("platform", flag: flags.platform, config: config.platform ?? config.platforms.first, default: Platform.linuxAMD64.description)
+        _ = setting("jobs", flag: flags.jobs.map(String.init), config: nil, default: "0 (all cores)")
+        let cache = path(setting("cache", flag: flags.cache, config: config.cache, default: ".cosci/cache"))
+        let output = path(setting("output", flag: flags.output, config: config.output, default: "dist"))
+        settings.append(
+            Setting(
+                name: "values", value: values.isEmpty ? "(none)" : values.joined(separator: ","),
+                source: !flags.values.isEmpty ? .flag : env("VALUES") != nil ? .environment : values.isEmpty ? .default : .config))
         return Project(
             root: root, configFile: configFile, config: config, tree: config.tree,
-            valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, warnings: warnings)
-    }
-
-    /// The cache directory (absolute): `--cache`/`COSCI_CACHE`… is resolved by commands; this is cosci.yaml's
-    /// `cache:` or `.cosci/cache`, relative to the project root.
-    public var cacheRoot: String {
-        Project.absolute(config.cache ?? ".cosci/cache", cwd: root)
+            valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, cacheRoot: cache, outputDirectory: output,
+            settings: settings, warnings: warnings)
     }
 
     /// The same project for another platform.
     public func with(platform: Platform) -> Project {
         Project(
             root: root, configFile: configFile, config: config, tree: tree, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
-            jobs: jobs, warnings: warnings)
+            jobs: jobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, settings: settings, warnings: warnings)
     }
 
     /// The lock file pinning base images (`cosci lock`): `cosci.lock` in the project root.
@@ -153,9 +209,6 @@ public struct Project: Sendable {
     public var loadOptions: LoadOptions {
         LoadOptions(projectRoot: root, tree: tree, valuesFiles: valuesFiles, jobs: jobs)
     }
-
-    /// The output directory cosci.yaml names (`output:`), else `dist`, absolute.
-    public var outputDirectory: String { Project.absolute(config.output ?? "dist", cwd: root) }
 
     static func absolute(_ path: String, cwd: String) -> String {
         var p = path.hasPrefix("/") ? path : (cwd == "/" ? "/" + path : cwd + "/" + path)

@@ -15,7 +15,6 @@ public struct PublishOptions: Sendable {
     public var target: String
     /// The luet repository directory to publish (default: `<output>/repository`).
     public var repository: String?
-    public var output: String?
     /// Replace package versions published with another key.
     public var force = false
     /// Layers of package images: `nil` uses the artifact as it is (zstd layers by default: no recompression,
@@ -107,7 +106,7 @@ public enum Publishing {
     }
 
     public static func publish(_ project: Project, _ options: PublishOptions) throws(Diagnostic) -> PublishReport {
-        let output = Project.absolute(options.output ?? project.config.output ?? "dist", cwd: project.root)
+        let output = project.outputDirectory
         let dir = options.repository ?? output + "/" + Running.repositoryDirectory
         let existing: (revision: Int, artifacts: [ArtifactMetadata], files: [String: String])
         do { existing = try RepositoryIndex.existing(in: dir) } catch { throw Diagnostic(at: nil, error.description) }

@@ -19,7 +19,6 @@ public struct ReleaseOptions: Sendable {
     public var snapshot: String?
     /// Move the channel back to its previous release.
     public var rollback = false
-    public var output: String?
     public var registry = RegistryAccess()
 
     public init(channel: String, from: String) {
@@ -61,7 +60,7 @@ public enum Releasing {
         let channel = try channelSpec(project, options.channel)
         let source = try registryStore(options.from, options.registry)
         let target = try registryStore("docker://\(source.repository.host)/\(channel.repository)", options.registry)
-        let output = Project.absolute(options.output ?? project.config.output ?? "dist", cwd: project.root)
+        let output = project.outputDirectory
         let scratch = (project.cacheRoot as NSString).deletingLastPathComponent + "/release-\(getpid())"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }

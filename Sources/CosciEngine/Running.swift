@@ -79,7 +79,7 @@ public enum Running {
         let clock = ContinuousClock()
         let start = clock.now
         let result = try await Building.build(project, options.build, observer: observer)
-        let output = Building.outputRoot(project, options.build)
+        let output = project.outputDirectory
         var repository: RepositoryResult?
         var repositoryMillis: Double = 0
         if result.failed.isEmpty && !result.outcomes.contains(where: { $0.status == .skipped }) {
@@ -104,8 +104,6 @@ public enum Running {
             do throws(Diagnostic) {
                 if let dir = project.config.images, !(try ImageSpec.load(directory: dir, projectRoot: project.root)).isEmpty {
                     var a = AssembleOptions()
-                    a.cache = options.build.cache
-                    a.output = options.build.output
                     a.sourceDateEpoch = result.sourceDateEpoch
                     a.iso = options.iso
                     images = try Assembling.assemble(project, a)
@@ -216,7 +214,7 @@ public enum RepositoryWriting {
     ) throws(Diagnostic) -> RepositoryResult {
         let analysis = Analysis.run(project)
         if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
-        let cache = LocalCache(root: Building.cacheRoot(project, options))
+        let cache = LocalCache(root: project.cacheRoot)
         var artifacts: [(ArtifactMetadata, String)] = []
         var missing: [PackageID] = []
         for id in analysis.graph.order.sorted() {

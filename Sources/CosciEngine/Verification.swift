@@ -29,7 +29,7 @@ public enum Verification {
         _ project: Project, packages: [String], options: BuildOptions, observer: (any BuildObserver)? = nil
     ) async throws(Diagnostic) -> [VerifyOutcome] {
         let analysis = Analysis.run(project, useMemo: false)
-        let cache = LocalCache(root: Building.cacheRoot(project, options))
+        let cache = LocalCache(root: project.cacheRoot)
         var ids: [PackageID] = []
         if packages.isEmpty {
             ids = analysis.graph.order.filter { cache.contains(analysis.keys[$0]!.key) }

@@ -33,9 +33,8 @@ struct BuildFlags: ParsableArguments {
         o.backend = backend
         o.keepGoing = keepGoing
         o.compression = compression
-        if let cache, isRemote(cache) { o.remoteCache = cache } else { o.cache = cache.map(Output.absolute) }
+        if let cache, isRemote(cache) { o.remoteCache = cache }
         o.registry = registry.access
-        o.output = output.map(Output.absolute)
         o.sourceDateEpoch = sourceDateEpoch
         o.network = network
     }
@@ -73,7 +72,7 @@ extension Cosci {
         }
 
         func run() async throws {
-            let project = try options.project()
+            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output)
             for w in project.warnings { Output.error(w.description) }
             var o = BuildOptions()
             o.packages = packages
@@ -125,7 +124,7 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func run() async throws {
-            let project = try options.project()
+            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output)
             for w in project.warnings { Output.error(w.description) }
             var o = RunOptions()
             buildFlags.apply(to: &o.build)
@@ -135,7 +134,6 @@ extension Cosci {
             o.images = !noImages
             if let publish {
                 var p = PublishOptions(target: publish)
-                p.output = buildFlags.output.map(Output.absolute)
                 p.registry = buildFlags.registry.access
                 p.layerCompression = layerCompression
                 o.publish = p

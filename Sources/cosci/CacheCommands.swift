@@ -20,8 +20,8 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func run() throws {
-            let project = try options.project()
-            let c = LocalCache(root: cacheDirectory(project, cache))
+            let project = try options.project(cache: cache)
+            let c = LocalCache(root: project.cacheRoot)
             let entries = c.entries()
             if json {
                 Output.json(.map([
@@ -57,8 +57,8 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func run() throws {
-            let project = try options.project()
-            let c = LocalCache(root: cacheDirectory(project, cache))
+            let project = try options.project(cache: cache)
+            let c = LocalCache(root: project.cacheRoot)
             let checked = c.entries().count
             let damaged = c.verifyAll(evict: !dryRun)
             for (entry, damage) in damaged {
@@ -86,8 +86,8 @@ extension Cosci {
         }
 
         func run() throws {
-            let project = try options.project()
-            let c = LocalCache(root: cacheDirectory(project, cache))
+            let project = try options.project(cache: cache)
+            let c = LocalCache(root: project.cacheRoot)
             if !dryRun {
                 let output = project.outputDirectory
                 let leftovers = c.removeLeftovers(outputs: [output])
@@ -138,9 +138,8 @@ extension Cosci {
         }
 
         func run() throws {
-            let project = try options.project()
+            let project = try options.project(cache: cache)
             var o = BuildOptions()
-            o.cache = cache
             o.sourceDateEpoch = sourceDateEpoch
             do {
                 let result = try RepositoryWriting.index(
@@ -169,7 +168,7 @@ extension Cosci {
         }
 
         func run() async throws {
-            let project = try options.project()
+            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output)
             var o = BuildOptions()
             buildFlags.apply(to: &o)
             o.keepGoing = true
@@ -222,8 +221,3 @@ extension Cosci {
     }
 }
 
-func cacheDirectory(_ project: Project, _ flag: String?) -> String {
-    if let flag { return Output.absolute(flag) }
-    if let env = ProcessInfo.processInfo.environment["COSCI_CACHE"], !env.isEmpty { return Output.absolute(env) }
-    return project.cacheRoot
-}

@@ -72,7 +72,7 @@ extension Cosci {
             var planOptions = PlanOptions()
             planOptions.changes = revisions.affectedOptions
             planOptions.all = all
-            if let cache, isRemote(cache) { planOptions.remoteCache = cache } else { planOptions.cache = cache }
+            if let cache, isRemote(cache) { planOptions.remoteCache = cache }
             planOptions.registry = registry.access
             planOptions.shards = min(shards, format == .github ? PlanRenderer.githubMatrixLimit : shards)
             planOptions.durations = durations
@@ -80,7 +80,7 @@ extension Cosci {
                 try runMatrix(planOptions)
                 return
             }
-            let project = try options.project()
+            let project = try options.project(cache: cache)
             for w in project.warnings { Output.error(w.description) }
             if format == .github && shards > PlanRenderer.githubMatrixLimit {
                 Output.error("cosci: GitHub Actions allows at most \(PlanRenderer.githubMatrixLimit) matrix jobs; using \(PlanRenderer.githubMatrixLimit) shards")

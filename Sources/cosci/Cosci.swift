@@ -14,7 +14,8 @@ struct Cosci: AsyncParsableCommand {
         version: CosciVersion.text,
         subcommands: [
             Run.self, List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Build.self,
-            Verify.self, Assemble.self, Publish.self, Release.self, Lock.self, Cache.self, Repo.self, Bump.self, Version.self, Pack.self,
+            Verify.self, Assemble.self, Publish.self, Release.self, Lock.self, Cache.self, Repo.self, Bump.self, Config.self, Version.self,
+            Pack.self,
         ]
     )
 }
@@ -43,8 +44,13 @@ struct TreeOptions: ParsableArguments {
         ProjectFlags(tree: tree, values: values, flavor: flavor, platform: platform, jobs: jobs)
     }
 
-    /// Resolves the project (flags, environment, cosci.yaml); exits 2 with the problem when it cannot.
-    func project() throws -> Project {
+    /// Resolves the project (flags, environment, cosci.yaml); exits 2 with the problem when it cannot. A command
+    /// with its own `--cache`/`--output` passes them here: a shared cache (`docker://…`, `oci:…`) is not the local
+    /// cache directory and is left out.
+    func project(cache: String? = nil, output: String? = nil) throws -> Project {
+        var flags = self.flags
+        flags.cache = cache.flatMap { isRemote($0) ? nil : $0 }
+        flags.output = output
         do {
             let project = try Project.resolve(
                 flags, environment: ProcessInfo.processInfo.environment,

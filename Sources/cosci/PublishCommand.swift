@@ -129,13 +129,11 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func run() throws {
-            let project = try options.project()
+            let project = try options.project(cache: cache, output: output)
             var o = AssembleOptions()
             o.names = images
             o.push = push
             o.iso = iso
-            o.cache = cache.map(Output.absolute)
-            o.output = output.map(Output.absolute)
             o.sourceDateEpoch = sourceDateEpoch
             o.registry = registry.access
             do {
@@ -179,11 +177,10 @@ extension Cosci {
         }
 
         func run() throws {
-            let project = try options.project()
+            let project = try options.project(output: output)
             var o = ReleaseOptions(channel: channel, from: from!)
             o.snapshot = snapshot
             o.rollback = rollback
-            o.output = output.map(Output.absolute)
             o.registry = registry.access
             do {
                 let r = try Releasing.release(project, o)
