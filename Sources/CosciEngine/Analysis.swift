@@ -44,15 +44,29 @@ public struct Analysis: Sendable {
     public func packages(matching text: String) throws(Diagnostic) -> [PackageID] {
         let ref: PackageReference
         do { ref = try PackageReference(parsing: text) } catch {
-            throw Diagnostic(at: nil, error.description, hint: "for example: system/cos or system/cos@0.6.0")
+            throw Diagnostic(at: nil, error.description, hint: "for example: cos, system/cos or system/cos@0.6.0", kind: .usage)
         }
-        let found = tree.packages.map(\.id).filter { ref.matches($0) }
+        let ids = tree.packages.map(\.id)
+        let found = ids.filter { ref.matches($0) }
         if found.isEmpty {
-            let sameName = tree.packages.map(\.id).filter { $0.name == ref.name || $0.family == ref.category + "/" + ref.name }
+            let sameName = ids.filter { $0.name == ref.name }
+            let families = Set(ids.map(\.family))
+            let wanted = ref.category.map { "\($0)/\(ref.name)" } ?? ref.name
+            let near = Suggestions.closest(to: wanted, among: ref.category == nil ? Set(ids.map(\.name)) : families)
+            let hint: String
+            if !sameName.isEmpty {
+                hint = "did you mean: \(sameName.map(\.description).joined(separator: ", "))"
+            } else if !near.isEmpty {
+                hint = "did you mean: \(near.joined(separator: ", "))?"
+            } else {
+                hint = "`cosci list` shows every package"
+            }
+            throw Diagnostic(at: nil, "no package matches \(ref)", hint: hint, kind: .usage)
+        }
+        if ref.category == nil, Set(found.map(\.category)).count > 1 {
             throw Diagnostic(
-                at: nil, "no package matches \(ref)",
-                hint: sameName.isEmpty
-                    ? "`cosci list` shows every package" : "did you mean: \(sameName.map(\.description).joined(separator: ", "))")
+                at: nil, "\(ref.name) names packages in several categories: \(Set(found.map(\.family)).sorted().joined(separator: ", "))",
+                hint: "name one: category/\(ref.name)", kind: .usage)
         }
         return found
     }

@@ -16,6 +16,8 @@ public struct ProjectFlags: Sendable {
     public var cache: String?
     /// `--output DIR`.
     public var output: String?
+    /// `--jobs N`: parallel builds.
+    public var buildJobs: Int?
 
     public init(
         tree: String? = nil, values: [String] = [], flavor: String? = nil, platform: String? = nil, jobs: Int? = nil,
@@ -62,6 +64,8 @@ public struct Project: Sendable {
     public let flavor: String?
     public let platform: Platform
     public let jobs: Int
+    /// Parallel builds (`--jobs`, `COSCI_JOBS`); nil: one per core.
+    public let buildJobs: Int?
     /// The local artifact cache directory, absolute: `--cache`, `COSCI_CACHE`, cosci.yaml `cache:`, `.cosci/cache`.
     public let cacheRoot: String
     /// The output directory, absolute: `--output`, `COSCI_OUTPUT`, cosci.yaml `output:`, `dist`.
@@ -100,6 +104,25 @@ public struct Project: Sendable {
                 guard let slash = dir.lastIndex(of: "/"), dir != "/" else { break }
                 dir = slash == dir.startIndex ? "/" : String(dir[..<slash])
             }
+            // No cosci.yaml here or above: the working directory must be a package tree itself. A project
+            // further down (the sample in `manifest/`) is named in the hint rather than loading whatever
+            // fixtures lie around it.
+            if configFile == nil {
+                let below = TreeSearch.configFiles(under: cwd, depth: 3)
+                if !below.isEmpty {
+                    let dirs = below.map { relativeIfInside(TreeSearch.parent(of: $0), root: cwd) }
+                    throw Diagnostic(
+                        at: nil, "no \(ProjectConfig.fileName) in \(cwd) or above, but one below",
+                        hint: "did you mean --tree \(dirs[0])?\(dirs.count > 1 ? " (also: \(dirs.dropFirst().joined(separator: ", ")))" : "")",
+                        kind: .usage)
+                }
+                if !TreeSearch.holdsPackage(cwd) {
+                    throw Diagnostic(
+                        at: nil, "no package tree here: \(cwd) holds no \(ProjectConfig.fileName) and no package (definition.yaml or collection.yaml with build.yaml)",
+                        hint: "run cosci in a project (a directory with \(ProjectConfig.fileName)), or name one with --tree DIR",
+                        kind: .tree)
+                }
+            }
         }
 
         var config = ProjectConfig()
@@ -113,7 +136,7 @@ public struct Project: Sendable {
         if flavor == "all" {
             throw Diagnostic(
                 at: nil, field: "flavor", "--flavor all plans every flavor; only `cosci plan` takes it",
-                hint: "name one flavor: \(config.flavors.keys.sorted().joined(separator: ", "))")
+                hint: "name one flavor: \(config.flavors.keys.sorted().joined(separator: ", "))", kind: .usage)
         }
         var values = config.values
         if let flavor {
@@ -134,19 +157,21 @@ public struct Project: Sendable {
         let platform: Platform
         if let platformText {
             do { platform = try Platform(parsing: platformText) } catch {
-                throw Diagnostic(at: nil, field: "platform", error.description)
+                throw Diagnostic(at: nil, field: "platform", error.description, kind: .usage)
             }
         } else {
             platform = .linuxAMD64
         }
-        let jobs = flags.jobs ?? env("JOBS").flatMap(Int.init) ?? 0
+        let jobs = flags.jobs ?? env("LOAD_JOBS").flatMap(Int.init) ?? 0
 
         // One place for each setting: flag, then COSCI_<NAME>, then cosci.yaml, then the default.
         var settings: [Setting] = []
         func setting(_ name: String, flag: String?, config: String?, default fallback: String) -> Setting {
             let s: Setting
             if let flag { s = Setting(name: name, value: flag, source: .flag) }
-            else if let e = env(name.uppercased()) { s = Setting(name: name, value: e, source: .environment) }
+            else if let e = env(name.uppercased().replacingOccurrences(of: "-", with: "_")) {
+                s = Setting(name: name, value: e, source: .environment)
+            }
             else if let config { s = Setting(name: name, value: config, source: .config) }
             else { s = Setting(name: name, value: fallback, source: .default) }
             settings.append(s)
@@ -163,7 +188,8 @@ public struct Project: Sendable {
         settings.append(Setting(name: "config", value: configFile ?? "(none)", source: configFile == nil ? .default : .config))
         _ = setting("flavor", flag: flags.flavor, config: config.flavor, default: "(none)")
         _ = setting("platform", flag: flags.platform, config: config.platform ?? config.platforms.first, default: Platform.linuxAMD64.description)
-        _ = setting("jobs", flag: flags.jobs.map(String.init), config: nil, default: "0 (all cores)")
+        _ = setting("load-jobs", flag: flags.jobs.map(String.init), config: nil, default: "0 (all cores)")
+        let buildJobs = Int(setting("jobs", flag: flags.buildJobs.map(String.init), config: nil, default: "0 (all cores)").value)
         let cache = path(setting("cache", flag: flags.cache, config: config.cache, default: ".cosci/cache"))
         let output = path(setting("output", flag: flags.output, config: config.output, default: "dist"))
         settings.append(
@@ -172,15 +198,16 @@ public struct Project: Sendable {
                 source: !flags.values.isEmpty ? .flag : env("VALUES") != nil ? .environment : values.isEmpty ? .default : .config))
         return Project(
             root: root, configFile: configFile, config: config, tree: config.tree,
-            valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, cacheRoot: cache, outputDirectory: output,
-            settings: settings, warnings: warnings)
+            valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, buildJobs: buildJobs.flatMap { $0 > 0 ? $0 : nil },
+            cacheRoot: cache, outputDirectory: output, settings: settings, warnings: warnings)
     }
 
     /// The same project for another platform.
     public func with(platform: Platform) -> Project {
         Project(
             root: root, configFile: configFile, config: config, tree: tree, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
-            jobs: jobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, settings: settings, warnings: warnings)
+            jobs: jobs, buildJobs: buildJobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, settings: settings,
+            warnings: warnings)
     }
 
     /// The lock file pinning base images (`cosci lock`): `cosci.lock` in the project root.
@@ -234,5 +261,58 @@ public struct Project: Sendable {
     static func isFile(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+}
+
+/// Bounded looks at a directory before anything loads it.
+enum TreeSearch {
+    static let skipped: Set<String> = [".git", ".build", ".cosci", "node_modules", "dist"]
+
+    /// `cosci.yaml` files below `root` (not in it), at most `depth` levels down, shallowest first.
+    static func configFiles(under root: String, depth: Int) -> [String] {
+        var found: [String] = []
+        var level = [root]
+        for _ in 0..<depth {
+            var next: [String] = []
+            for dir in level {
+                for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+                where !skipped.contains(name) && !name.hasPrefix(".") && !name.hasPrefix(".build") {
+                    let path = dir + "/" + name
+                    var isDirectory: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+                    if FileManager.default.fileExists(atPath: path + "/" + ProjectConfig.fileName) { found.append(path + "/" + ProjectConfig.fileName) }
+                    next.append(path)
+                }
+            }
+            if !found.isEmpty { return found }
+            level = next
+        }
+        return found
+    }
+
+    /// Whether some directory under `root` holds `build.yaml` with `definition.yaml` or `collection.yaml`. Gives
+    /// up (answering yes) after 50,000 entries, so a large directory is never walked whole.
+    static func holdsPackage(_ root: String) -> Bool {
+        var budget = 50_000
+        var stack = [root]
+        while let dir = stack.popLast() {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            budget -= names.count
+            if budget < 0 { return true }
+            let set = Set(names)
+            if set.contains("build.yaml") && (set.contains("definition.yaml") || set.contains("collection.yaml")) { return true }
+            for name in names where !skipped.contains(name) && !name.hasPrefix(".") {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: dir + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue {
+                    stack.append(dir + "/" + name)
+                }
+            }
+        }
+        return false
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
     }
 }

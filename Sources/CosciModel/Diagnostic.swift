@@ -23,7 +23,23 @@ public struct Diagnostic: Error, Sendable, Hashable, Comparable, CustomStringCon
         case error, warning
     }
 
+    /// Whose problem it is, which decides the exit code (one mapping, in the command line).
+    public enum Kind: String, Sendable, Hashable {
+        /// The command line itself is wrong: an unknown package, flag value or name (exit 64).
+        case usage
+        /// The tree or cosci.yaml is wrong (exit 2).
+        case tree
+        /// The machine, the network, a registry or the disk failed (exit 1).
+        case environment
+        /// A package failed to build (exit 3).
+        case build
+        /// cosci's own fault: a state it should never reach (exit 70).
+        case bug
+    }
+
     public let severity: Severity
+    /// Whose problem it is; by default `tree` when a location is known, else `environment`.
+    public let kind: Kind
     /// Where: file and line, when known.
     public let location: SourceLocation?
     /// The field concerned, in path form (`requires[1].version`), when there is one.
@@ -35,9 +51,10 @@ public struct Diagnostic: Error, Sendable, Hashable, Comparable, CustomStringCon
 
     public init(
         _ severity: Severity = .error, at location: SourceLocation?, field: String? = nil, _ message: String,
-        hint: String? = nil
+        hint: String? = nil, kind: Kind? = nil
     ) {
         self.severity = severity
+        self.kind = kind ?? (location == nil ? .environment : .tree)
         self.location = location
         self.field = field
         self.message = message

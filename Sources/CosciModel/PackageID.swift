@@ -43,7 +43,8 @@ public final class PackageID: Sendable, Hashable, Comparable, CustomStringConver
 /// A reference to packages as a user types it: `category/name`, `category/name@version`,
 /// or `category/name@<selector>` (e.g. `toolchain/yq@>=4`).
 public struct PackageReference: Sendable, Hashable, CustomStringConvertible {
-    public let category: String
+    /// Nil for a bare name (`yq`, `yq@4.30`), as luet users type them: any category matches.
+    public let category: String?
     public let name: String
     public let selector: VersionSelector?
 
@@ -51,7 +52,7 @@ public struct PackageReference: Sendable, Hashable, CustomStringConvertible {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let text: String
         public var description: String {
-            "invalid package reference \"\(text)\": expected category/name or category/name@version"
+            "invalid package reference \"\(text)\": expected name, category/name or category/name@version"
         }
     }
 
@@ -61,9 +62,14 @@ public struct PackageReference: Sendable, Hashable, CustomStringConvertible {
             return (Substring(text), nil)
         }()
         let parts = head.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ParseError(text: text) }
-        category = String(parts[0])
-        name = String(parts[1])
+        if parts.count == 1, !parts[0].isEmpty {
+            category = nil
+            name = String(parts[0])
+        } else {
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ParseError(text: text) }
+            category = String(parts[0])
+            name = String(parts[1])
+        }
         if let version {
             guard let sel = try? VersionSelector(String(version)) else { throw ParseError(text: text) }
             selector = sel
@@ -74,10 +80,11 @@ public struct PackageReference: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `id` is what this reference names.
     public func matches(_ id: PackageID) -> Bool {
-        id.category == category && id.name == name && (selector?.matches(id.version) ?? true)
+        (category == nil || id.category == category) && id.name == name && (selector?.matches(id.version) ?? true)
     }
 
     public var description: String {
-        selector.map { "\(category)/\(name)@\($0.text)" } ?? "\(category)/\(name)"
+        let family = category.map { "\($0)/\(name)" } ?? name
+        return selector.map { "\(family)@\($0.text)" } ?? family
     }
 }

@@ -10,7 +10,8 @@ extension Compression: ExpressibleByArgument {}
 
 /// Options shared by `build`, `run` and `verify`.
 struct BuildFlags: ParsableArguments {
-    @Option(help: ArgumentHelp("Parallel builds (default: the number of cores).", valueName: "n"))
+    @Option(name: [.customLong("jobs"), .customShort("j"), .customLong("build-jobs", withSingleDash: false)],
+            help: ArgumentHelp("Parallel builds (default: the number of cores; COSCI_JOBS). --build-jobs is the same.", valueName: "n"))
     var buildJobs: Int?
     @Option(help: "Build backend: auto (the first that works here), host-sandbox (bubblewrap over the host's /), podman.")
     var backend: BackendChoice = .auto
@@ -28,8 +29,8 @@ struct BuildFlags: ParsableArguments {
 
     @OptionGroup var registry: RegistryFlags
 
-    func apply(to o: inout BuildOptions) {
-        o.jobs = buildJobs
+    func apply(to o: inout BuildOptions, project: Project) {
+        o.jobs = project.buildJobs
         o.backend = backend
         o.keepGoing = keepGoing
         o.compression = compression
@@ -72,7 +73,7 @@ extension Cosci {
         }
 
         func run() async throws {
-            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output)
+            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs)
             for w in project.warnings { Output.error(w.description) }
             var o = BuildOptions()
             o.packages = packages
@@ -81,15 +82,14 @@ extension Cosci {
             o.shard = shard.flatMap(parseShard)
             o.waitTimeout = waitTimeout
             o.changes = revisions.affectedOptions
-            buildFlags.apply(to: &o)
+            buildFlags.apply(to: &o, project: project)
             let progress = ProgressView()
             let result: BuildResult
             do {
                 result = try await Building.build(project, o, observer: progress)
             } catch {
                 progress.end()
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+                throw Output.fail(error)
             }
             progress.end()
             Output.write(BuildSummary.text(result))
@@ -124,10 +124,10 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func run() async throws {
-            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output)
+            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs)
             for w in project.warnings { Output.error(w.description) }
             var o = RunOptions()
-            buildFlags.apply(to: &o.build)
+            buildFlags.apply(to: &o.build, project: project)
             o.snapshot = snapshot
             o.repositoryName = name
             o.iso = iso
@@ -144,8 +144,7 @@ extension Cosci {
                 result = try await Running.run(project, o, observer: progress)
             } catch {
                 progress.end()
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+                throw Output.fail(error)
             }
             progress.end()
             Output.write(BuildSummary.text(result.build))

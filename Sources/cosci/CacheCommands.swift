@@ -106,8 +106,7 @@ extension Cosci {
                     maxSize: maxSize.flatMap(Output.parseSize), olderThan: olderThan.map { Int64($0 * 86400) }, keep: keep,
                     now: Int64(Date().timeIntervalSince1970), dryRun: dryRun)
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(ExitStatus.failure)
+                throw Output.fail(Diagnostic(at: nil, error.description))
             }
             for e in removed { Output.write("\(dryRun ? "would remove" : "removed") \(e.id) \(e.key.hex.prefix(12)) \(Output.bytes(e.size))\n") }
             Output.write("\(removed.count) artifact(s), \(Output.bytes(removed.reduce(0) { $0 + $1.size })) \(dryRun ? "would be " : "")freed\n")
@@ -146,8 +145,7 @@ extension Cosci {
                     project, options: o, directory: Output.absolute(to), name: name, type: type, snapshot: snapshot)
                 Output.write("\(Output.display(Output.absolute(to))): revision \(result.revision)\(result.changed ? "" : " (unchanged)"), \(result.packages.count) package version(s)\n")
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+                throw Output.fail(error)
             }
         }
     }
@@ -168,16 +166,15 @@ extension Cosci {
         }
 
         func run() async throws {
-            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output)
+            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs)
             var o = BuildOptions()
-            buildFlags.apply(to: &o)
+            buildFlags.apply(to: &o, project: project)
             o.keepGoing = true
             let outcomes: [VerifyOutcome]
             do {
                 outcomes = try await Verification.verify(project, packages: packages, options: o)
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+                throw Output.fail(error)
             }
             var bad = 0
             for v in outcomes {

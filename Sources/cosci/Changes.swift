@@ -26,8 +26,7 @@ extension Cosci {
             do {
                 result = try ChangeDetection.affected(project, revisions.affectedOptions)
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(ExitStatus.failure)
+                throw Output.fail(error)
             }
             let errors = result.diagnostics.filter { $0.severity == .error }
             for d in result.diagnostics { Output.error(d.description) }
@@ -89,8 +88,7 @@ extension Cosci {
             do {
                 (plan, context, diagnostics) = try Planning.plan(project, planOptions)
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(ExitStatus.failure)
+                throw Output.fail(error)
             }
             for d in diagnostics { Output.error(d.description) }
             let renderer = PlanRenderer(plan: plan, context: context)
@@ -125,8 +123,7 @@ extension Cosci {
                     flags, environment: ProcessInfo.processInfo.environment, cwd: FileManager.default.currentDirectoryPath,
                     options: perVariant)
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(ExitStatus.failure)
+                throw Output.fail(error)
             }
             for d in Set(diagnostics).sorted() { Output.error(d.description) }
             let matrix = MatrixRenderer(variants.map { PlanRenderer(plan: $0.plan, context: $0.context) })

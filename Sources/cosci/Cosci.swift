@@ -10,7 +10,7 @@ struct Cosci: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cosci",
         abstract: "CI orchestrator for immutable Linux derivatives built from luet package trees.",
-        discussion: "Exit codes: 0 success; 1 a command failed (environment, I/O); 2 the tree, configuration or a plan file has errors; 3 a package failed to build (or is not reproducible); 64 bad usage.",
+        discussion: "Exit codes: 0 success; 1 a command failed (environment, I/O, network); 2 the tree, configuration or a plan file has errors; 3 a package failed to build (or is not reproducible); 64 bad usage (an unknown command, flag or package); 70 a bug in cosci.",
         version: CosciVersion.text,
         subcommands: [
             Run.self, List.self, Explain.self, Graph.self, Check.self, Affected.self, PlanCommand.self, Build.self,
@@ -18,6 +18,39 @@ struct Cosci: AsyncParsableCommand {
             Pack.self,
         ]
     )
+
+    /// Parses and runs; an unknown subcommand gets a "did you mean" (ArgumentParser gives one for flags only).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let first = arguments.first, !first.hasPrefix("-"), first != "help" {
+            var names: [String] = []
+            for command in configuration.subcommands {
+                if let name = command.configuration.commandName { names.append(name) }
+            }
+            if !names.contains(first) {
+                let near = Suggestions.closest(to: first, among: names)
+                var message = "Error: unknown command '\(first)'."
+                if !near.isEmpty { message += " Did you mean \(near.map { "'\($0)'" }.joined(separator: " or "))?" }
+                Output.error(message + "\nUsage: cosci <subcommand>\n  See 'cosci --help' for the commands.")
+                Foundation.exit(ExitStatus.usage)
+            }
+        }
+        do {
+            try await execute(try parseAsRoot(arguments))
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private static func execute(_ parsed: any ParsableCommand) async throws {
+        if let found = parsed as? any AsyncParsableCommand {
+            var command = found
+            try await command.run()
+        } else {
+            var command = parsed
+            try command.run()
+        }
+    }
 }
 
 /// Options shared by every command that reads the tree.
@@ -34,31 +67,31 @@ struct TreeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Target platform, os/arch[/variant].", valueName: "os/arch"))
     var platform: String?
 
-    @Option(name: .long, help: ArgumentHelp("Threads used to load the tree (default: all cores).", valueName: "n"))
-    var jobs: Int?
+    @Option(name: .customLong("load-jobs"), help: ArgumentHelp("Threads used to load the tree (default: all cores; COSCI_LOAD_JOBS).", valueName: "n"))
+    var loadJobs: Int?
 
     @Flag(help: "Print how long each phase took, on standard error.")
     var timings = false
 
     var flags: ProjectFlags {
-        ProjectFlags(tree: tree, values: values, flavor: flavor, platform: platform, jobs: jobs)
+        ProjectFlags(tree: tree, values: values, flavor: flavor, platform: platform, jobs: loadJobs)
     }
 
     /// Resolves the project (flags, environment, cosci.yaml); exits 2 with the problem when it cannot. A command
     /// with its own `--cache`/`--output` passes them here: a shared cache (`docker://…`, `oci:…`) is not the local
     /// cache directory and is left out.
-    func project(cache: String? = nil, output: String? = nil) throws -> Project {
+    func project(cache: String? = nil, output: String? = nil, buildJobs: Int? = nil) throws -> Project {
         var flags = self.flags
         flags.cache = cache.flatMap { isRemote($0) ? nil : $0 }
         flags.output = output
+        flags.buildJobs = buildJobs
         do {
             let project = try Project.resolve(
                 flags, environment: ProcessInfo.processInfo.environment,
                 cwd: FileManager.default.currentDirectoryPath)
             return project
         } catch {
-            Output.error(error.description)
-            throw ExitCode(ExitStatus.treeErrors)
+            throw Output.fail(error)
         }
     }
 
@@ -81,13 +114,35 @@ struct TreeOptions: ParsableArguments {
 }
 
 /// Exit codes, decided here and nowhere else.
+/// cosci's exit codes, one per kind of failure (the README's "Exit codes" lists them).
 enum ExitStatus {
     static let failure: Int32 = 1
     static let treeErrors: Int32 = 2
     static let buildFailed: Int32 = 3
+    /// The command line is wrong (sysexits' EX_USAGE, as ArgumentParser's own usage errors).
+    static let usage: Int32 = 64
+    /// cosci's own bug (EX_SOFTWARE).
+    static let bug: Int32 = 70
+
+    /// The exit code of an error of `kind`: the one place that decides it.
+    static func code(for kind: Diagnostic.Kind) -> Int32 {
+        switch kind {
+        case .usage: usage
+        case .tree: treeErrors
+        case .environment: failure
+        case .build: buildFailed
+        case .bug: bug
+        }
+    }
 }
 
 enum Output {
+    /// Prints a failure (`cosci: …`) and gives the exit code its kind calls for.
+    static func fail(_ error: Diagnostic) -> ExitCode {
+        Output.error("cosci: \(error.description)")
+        return ExitCode(ExitStatus.code(for: error.kind))
+    }
+
     static func write(_ text: String) {
         FileHandle.standardOutput.write(Data(text.utf8))
     }

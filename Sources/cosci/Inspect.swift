@@ -35,8 +35,7 @@ extension Cosci {
             let a = try options.analyse(useMemo: false)
             let ids: [PackageID]
             do { ids = try a.packages(matching: package) } catch {
-                Output.error(error.description)
-                throw ExitCode(ExitStatus.failure)
+                throw Output.fail(error)
             }
             let reports = TreeReports(graph: a.graph, keys: a.keys, platform: a.project.platform)
             if json { Output.json(reports.explain(ids)) } else { Output.write(reports.explainText(ids)) }
@@ -82,8 +81,7 @@ extension Cosci {
                 do {
                     diagnostics += try VersionBumps.unbumped(a.project, base: base)
                 } catch {
-                    Output.error("cosci: \(error.description)")
-                    throw ExitCode(ExitStatus.failure)
+                    throw Output.fail(error)
                 }
             }
             let errors = diagnostics.filter { $0.severity == .error }.count
@@ -118,8 +116,7 @@ extension Cosci {
             do {
                 bumps = try VersionBumps.bump(project, references: packages, revdeps: revdeps)
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(ExitStatus.failure)
+                throw Output.fail(error)
             }
             for b in bumps { Output.write("\(b.id) → \(b.newVersion)   \(b.file)\n") }
         }

@@ -67,8 +67,7 @@ extension Cosci {
                 let r = try Publishing.publish(project, o)
                 Output.write(PublishSummary.text(r))
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(ExitStatus.failure)
+                throw Output.fail(error)
             }
         }
     }
@@ -104,8 +103,7 @@ extension Cosci {
                 for (image, digest) in pinned.sorted(by: { $0.key < $1.key }) { Output.write("\(image)  \(digest)\n") }
                 Output.write("\(pinned.count) image(s) pinned in \(Output.display(project.lockFile))\n")
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+                throw Output.fail(error)
             }
         }
     }
@@ -141,8 +139,7 @@ extension Cosci {
                     Output.write(AssembleSummary.line(image))
                 }
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+                throw Output.fail(error)
             }
         }
     }
@@ -194,8 +191,7 @@ extension Cosci {
                     if let f = r.repositoryFile { Output.write("  repository file: \(Output.display(f))\n") }
                 }
             } catch {
-                Output.error("cosci: \(error.description)")
-                throw ExitCode(error.location == nil ? ExitStatus.failure : ExitStatus.treeErrors)
+                throw Output.fail(error)
             }
         }
     }

@@ -183,9 +183,21 @@ enum CLI {
     }
 
     @Test func explainUnknownPackageSuggests() throws {
-        let r = try CLI.run(["explain", "system/coss", "--tree", CLI.fixtures.appendingPathComponent("cos-style").path])
-        #expect(r.status == 1)
+        let tree = CLI.fixtures.appendingPathComponent("cos-style").path
+        let r = try CLI.run(["explain", "system/coss", "--tree", tree])
+        #expect(r.status == 64, "a mistyped name is a usage error")
         #expect(r.stderr.contains("no package matches system/coss"))
+        #expect(r.stderr.contains("did you mean: system/cos?"), "\(r.stderr)")
+        // Bare names, as luet users type them.
+        let bare = try CLI.run(["explain", "installer", "--tree", tree])
+        #expect(bare.status == 0, "\(bare.stderr)")
+        #expect(bare.stdout.contains("utils/installer@"), "\(bare.stdout.prefix(300))")
+        let ambiguous = try CLI.run(["explain", "cos", "--tree", tree])
+        #expect(ambiguous.status == 64)
+        #expect(ambiguous.stderr.contains("cos names packages in several categories: recovery/cos, system/cos"), "\(ambiguous.stderr)")
+        let typo = try CLI.run(["explain", "istaller", "--tree", tree])
+        #expect(typo.status == 64)
+        #expect(typo.stderr.contains("did you mean: installer?"), "\(typo.stderr)")
     }
 
     @Test func graphFormats() throws {

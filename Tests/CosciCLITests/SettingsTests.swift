@@ -14,7 +14,7 @@ import Testing
 
     @Test(arguments: [
         ("COSCI_FLAVOR", "flavor", "orange", "orange"), ("COSCI_PLATFORM", "platform", "linux/arm64", "linux/arm64"),
-        ("COSCI_JOBS", "jobs", "3", "3"), ("COSCI_CACHE", "cache", "/tmp/cosci-env-cache", "/tmp/cosci-env-cache"),
+        ("COSCI_JOBS", "jobs", "3", "3"), ("COSCI_LOAD_JOBS", "load-jobs", "2", "2"), ("COSCI_CACHE", "cache", "/tmp/cosci-env-cache", "/tmp/cosci-env-cache"),
         ("COSCI_OUTPUT", "output", "/tmp/cosci-env-output", "/tmp/cosci-env-output"),
         ("COSCI_VALUES", "values", "extra.yaml", "extra.yaml"),
     ])

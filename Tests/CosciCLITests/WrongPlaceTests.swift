@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// Run in the wrong place, cosci says so instead of doing nothing (or the wrong thing) successfully.
+@Suite(.serialized) struct WrongPlace {
+    @Test func anEmptyDirectoryIsATreeErrorNotAnEmptySuccess() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for command in [["run"], ["check"], ["list"], ["plan", "--all"]] {
+            let r = try CLI.run(command, cwd: dir, env: ["CI": "true"])
+            #expect(r.status == 2, "\(command): \(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("no package tree here"), "\(command): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("dist").path), "nothing was written")
+    }
+
+    @Test func aProjectBelowIsNamedInTheHint() throws {
+        // The repository's root: cosci.yaml is in manifest/, and Tests/Fixtures hold other trees.
+        let r = try CLI.run(["check"], cwd: CLI.packageRoot, env: ["CI": "true"])
+        #expect(r.status == 64, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("did you mean --tree manifest?"), "\(r.stderr)")
+        // From inside the project, cosci.yaml is found upward as git finds .git.
+        let inside = try CLI.run(["list"], cwd: CLI.packageRoot.appendingPathComponent("manifest/packages/toolchain"), env: ["CI": "true"])
+        #expect(inside.status == 0, "\(inside.stderr)")
+        #expect(inside.stdout.contains("toolchain/yq@4.30.1"))
+    }
+
+    @Test func buildJobsIsJobsOnBuildCommands() throws {
+        let help = try CLI.run(["run", "--help"])
+        #expect(help.stdout.contains("-j, --jobs, --build-jobs <n>"), "\(help.stdout)")
+        #expect(help.stdout.contains("Parallel builds"))
+        #expect(help.stdout.contains("--load-jobs <n>"))
+    }
+}
+
+@Suite struct DidYouMean {
+    @Test(arguments: [("afected", "affected"), ("biuld", "build"), ("cache-gc", nil as String?)])
+    func anUnknownCommandSuggestsTheNearestOne(_ typed: String, _ suggested: String?) throws {
+        let r = try CLI.run([typed])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("unknown command '\(typed)'"), "\(r.stderr)")
+        if let suggested { #expect(r.stderr.contains("Did you mean '\(suggested)'?"), "\(r.stderr)") }
+    }
+}
