@@ -38,11 +38,13 @@ let package = Package(
             name: "CosciModel",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             exclude: ["README.md"]),
-        /** A Go text/template engine with the sprig functions luet trees use, and the YAML composer
-            (libyaml events, from the copy Yams embeds as `CYaml`). */
+        /** YAML: the bounded composer over libyaml events (the copy Yams embeds as `CYaml`, imported here and
+            nowhere else), YAML 1.1 scalar typing, `Value` conversion and the yaml.v2-style writer. */
+        .target(name: "CosciYAML", dependencies: ["CosciModel", .product(name: "Yams", package: "Yams")]),
+        /** A Go text/template engine with the sprig functions luet trees use. Pure. */
         .target(
             name: "CosciTemplate",
-            dependencies: ["CosciModel", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CosciModel", "CosciYAML"],
             exclude: ["README.md"]),
         /** The build graph, cache keys (scheme v1), explanations. Pure. */
         .target(
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "CosciManifest",
             dependencies: [
-                "CosciModel", "CosciTemplate", "CosciFiles",
+                "CosciModel", "CosciTemplate", "CosciYAML", "CosciFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["README.md"]),
@@ -73,12 +75,12 @@ let package = Package(
         /** Build backends (bubblewrap host sandbox, podman), the worker pool scheduler, artifact assembly. */
         .target(
             name: "CosciBuild",
-            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate", "CSandbox"]),
+            dependencies: ["CosciModel", "CosciArchive", "CSandbox"]),
         /** luet-compatible repository metadata: artifact metadata files and the repository index. Pure
             except for writing the files it is asked to write. */
         .target(
             name: "CosciRepository",
-            dependencies: ["CosciModel", "CosciArchive", "CosciTemplate", "CosciFiles"]),
+            dependencies: ["CosciModel", "CosciArchive", "CosciYAML", "CosciFiles"]),
 
         // MARK: Engine
         /** Wires loading, planning and adapters into what the commands do; renders reports. */
@@ -86,7 +88,7 @@ let package = Package(
             name: "CosciEngine",
             dependencies: [
                 "CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry", "CosciBuild",
-                "CosciRepository", "CosciFiles",
+                "CosciRepository", "CosciFiles", "CosciYAML",
             ],
             exclude: ["README.md"]),
 
@@ -94,23 +96,23 @@ let package = Package(
         .executableTarget(
             name: "cosci",
             dependencies: [
-                "CosciModel", "CosciPlanner", "CosciEngine", "CosciFiles",
+                "CosciModel", "CosciPlanner", "CosciEngine", "CosciFiles", "CosciArchive", "CosciBuild", "CosciRepository",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         /** The fuzz target of the YAML and template front ends (`scripts/fuzz`); built plainly, a corpus replayer. */
-        .executableTarget(name: "cosci-fuzz", dependencies: ["CosciModel", "CosciTemplate"]),
+        .executableTarget(name: "cosci-fuzz", dependencies: ["CosciModel", "CosciTemplate", "CosciYAML"]),
 
         // MARK: Tests
         .testTarget(name: "CosciModelTests", dependencies: ["CosciModel"]),
-        .testTarget(name: "CosciTemplateTests", dependencies: ["CosciTemplate", "CosciModel"]),
+        .testTarget(name: "CosciTemplateTests", dependencies: ["CosciTemplate", "CosciYAML", "CosciModel"]),
         .testTarget(name: "CosciManifestTests", dependencies: ["CosciManifest", "CosciModel"]),
         .testTarget(name: "CosciPlannerTests", dependencies: ["CosciPlanner", "CosciModel"]),
         .testTarget(name: "CosciArchiveTests", dependencies: ["CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciBuildTests", dependencies: ["CosciBuild", "CosciArchive", "CosciModel"]),
-        .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciModel"]),
+        .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciYAML", "CosciModel"]),
         .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciModel"], exclude: ["Fixtures"]),
-        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciModel"]),
+        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel"]),
         .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
     ]
 )

@@ -4,6 +4,7 @@
 import CosciArchive
 import CosciFiles
 import CosciModel
+import CosciYAML
 import CosciRepository
 import Foundation
 import Synchronization

@@ -6,6 +6,7 @@ import CosciFiles
 import CosciGit
 import CosciManifest
 import CosciModel
+import CosciYAML
 import CosciRegistry
 import CosciRepository
 import Foundation

@@ -3,6 +3,7 @@
 #endif
 import CosciArchive
 import CosciModel
+import CosciYAML
 import CosciRegistry
 import CosciRepository
 import Foundation

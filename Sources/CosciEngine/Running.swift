@@ -6,6 +6,7 @@ import CosciBuild
 import CosciFiles
 import CosciManifest
 import CosciModel
+import CosciYAML
 import CosciRepository
 import Foundation
 

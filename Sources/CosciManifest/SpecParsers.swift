@@ -1,5 +1,6 @@
 import CosciModel
 import CosciTemplate
+import CosciYAML
 
 /// Reads one definition stanza: identity, runtime requirements, provides, and the stanza as template values.
 struct StanzaParser {

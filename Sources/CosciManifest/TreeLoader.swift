@@ -3,6 +3,7 @@
 #endif
 import CosciModel
 import CosciTemplate
+import CosciYAML
 import Dispatch
 
 /// What to load: where the tree is and which values files apply.

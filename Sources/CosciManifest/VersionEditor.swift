@@ -1,5 +1,6 @@
 import CosciModel
 import CosciTemplate
+import CosciYAML
 
 /// Raises package versions in definition files by editing text in place: only the version's own characters
 /// change (or one line is added), so comments, key order, quoting and YAML anchors stay as they were.

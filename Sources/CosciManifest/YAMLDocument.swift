@@ -1,5 +1,6 @@
 import CosciModel
 import CosciTemplate
+import CosciYAML
 
 /// A parsed YAML document that remembers where its nodes came from, so that field errors can name
 /// `file:line`. Lines of a rendered template are mapped back to the template source by `origin`.

@@ -1,6 +1,6 @@
 import CosciArchive
 import CosciModel
-import CosciTemplate
+import CosciYAML
 
 /// What is known about one built artifact: luet's `PackageArtifact`, plus cosci's key. Written as
 /// `<name>-<category>-<version>.metadata.yaml` beside the artifact (luet spells these keys as yaml.v3 lowercases

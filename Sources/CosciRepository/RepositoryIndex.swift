@@ -4,7 +4,7 @@
 import CosciArchive
 import CosciFiles
 import CosciModel
-import CosciTemplate
+import CosciYAML
 import Foundation
 
 /// What to write into a repository directory.

@@ -1,4 +1,5 @@
 import CosciModel
+import CosciYAML
 import Foundation
 
 

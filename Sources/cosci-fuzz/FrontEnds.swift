@@ -1,5 +1,6 @@
 import CosciModel
 import CosciTemplate
+import CosciYAML
 import Foundation
 
 /// The fuzz target of cosci's front ends: what reads untrusted text from a tree (the YAML composer and its

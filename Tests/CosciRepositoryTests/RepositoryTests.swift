@@ -1,5 +1,6 @@
 import CosciArchive
 import CosciModel
+import CosciYAML
 import CosciRepository
 import Foundation
 import Testing

@@ -2,6 +2,7 @@ import CosciModel
 import Testing
 
 @testable import CosciTemplate
+import CosciYAML
 
 /// Inputs built to exhaust time or memory end in an error naming the line, as libyaml-based tools do.
 @Suite("Bounded YAML and formatting")

@@ -3,6 +3,7 @@ import Testing
 
 
 @testable import CosciTemplate
+import CosciYAML
 
 /// Templates as real cOS/luet package trees write them.
 @Suite("Real luet templates")

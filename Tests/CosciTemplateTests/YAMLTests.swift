@@ -3,6 +3,7 @@ import Testing
 
 
 @testable import CosciTemplate
+import CosciYAML
 
 @Suite("YAML conversion")
 struct YAMLTests {

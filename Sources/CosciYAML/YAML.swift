@@ -194,7 +194,7 @@ struct YAMLWriter {
         case .double(let d):
             if d.isNaN { return ".nan" }
             if d.isInfinite { return d < 0 ? "-.inf" : ".inf" }
-            return GoFormat.float(d)
+            return GoFloat.format(d)
         case .string(let s): return scalarText(s, isKey: false)
         case .list: return "[]"
         case .map: return "{}"
