@@ -102,7 +102,13 @@ let equalPairs: [(String, String)] = [
         #expect(try PackageReference(parsing: "toolchain/yq@4.30.1").matches(id))
         #expect(try PackageReference(parsing: "toolchain/yq@>=4.25").matches(id))
         #expect(try !PackageReference(parsing: "toolchain/yq@<4").matches(id))
-        #expect(throws: PackageReference.ParseError.self) { try PackageReference(parsing: "yq") }
+        // Bare names, as luet users type them: any category.
+        #expect(try PackageReference(parsing: "yq").matches(id))
+        #expect(try PackageReference(parsing: "yq@4.30.1").matches(id))
+        #expect(try !PackageReference(parsing: "yq").matches(PackageID(category: "toolchain", name: "yqx", version: try Version("1"))))
+        for bad in ["", "/yq", "toolchain/", "a/b/c", "yq@"] {
+            #expect(throws: PackageReference.ParseError.self) { try PackageReference(parsing: bad) }
+        }
     }
 
     @Test func platforms() throws {
