@@ -148,7 +148,9 @@ struct FieldReader {
         }
         let sub = FieldReader(doc: doc, node: item, prefix: itemPath)
         let name = try sub.requiredString("name")
-        let category = try sub.requiredString("category")
+        // luet's package reference has an optional category (an empty string): `provides: [{name: grub-config}]`
+        // loads there, so it loads here (it then names the package `grub-config` of no category).
+        let category = try sub.optionalString("category") ?? ""
         let text = try sub.optionalString("version") ?? ">=0"
         do {
             return Requirement(

@@ -272,6 +272,7 @@ public enum TreeLoader {
         } catch {
             return (key, .init(packages: [], diagnostics: [error]), false)
         }
+        diagnostics += doc.warnings
         var stanzas: [(node: YAMLNode, field: String?)] = []
         if dir.hasCollection {
             guard let root = doc.root, case .mapping = root, let list = root.entry("packages"), case .sequence(let seq, _) = list

@@ -7,6 +7,8 @@ import CosciYAML
 struct YAMLDocument {
     let root: YAMLNode?
     let file: String
+    /// Warnings about the text itself: keys given twice (the last one wins, as in luet).
+    let warnings: [Diagnostic]
     /// Maps a line of the parsed text to the source location it came from (identity for plain files).
     let origin: @Sendable (Int) -> SourceLocation
 
@@ -16,7 +18,14 @@ struct YAMLDocument {
         let origin = origin ?? { SourceLocation(file: file, line: $0) }
         self.origin = origin
         do {
-            root = try YAMLNode.compose(text)
+            let (node, duplicates) = try YAMLNode.composeReporting(text)
+            root = node
+            warnings = duplicates.map { d in
+                Diagnostic(
+                    .warning, at: origin(d.line), field: d.key,
+                    "given twice (also at line \(d.firstLine)); the last value wins, as in luet",
+                    hint: "remove one of them")
+            }
         } catch {
             throw Diagnostic(
                 at: origin(error.line), "YAML syntax: \(error.message) (column \(error.column))",
@@ -63,9 +72,10 @@ extension YAMLNode {
     }
 
     /// The value of a mapping entry with a string key, merge keys included (explicit keys win).
+    /// A key given twice takes its last value.
     func entry(_ key: String) -> YAMLNode? {
         guard case .mapping(let pairs, _) = self else { return nil }
-        for pair in pairs {
+        for pair in pairs.reversed() {
             if case .scalar(let k) = pair.key, k.text == key, !k.isMergeKey { return pair.value }
         }
         for merged in mergedMappings() {

@@ -58,19 +58,32 @@ public indirect enum YAMLNode: Sendable {
     /// of expanding into gigabytes; the limit is in the spirit of Go yaml's "excessive aliasing" check.
     public static let maximumAliasedNodes = 1_000_000
 
-    /// Parses a single YAML document; nil for an empty stream. More than one document is an error, and so is a
-    /// duplicate key in a mapping. Time and memory are linear in the document: a document over
+    /// A key given twice in one mapping: the last one wins (as in luet and Go's yaml.v2).
+    public struct DuplicateKey: Sendable, Hashable {
+        public let key: String
+        /// 1-based lines of the first and of the winning (last) occurrence.
+        public let firstLine: Int
+        public let line: Int
+    }
+
+    /// Parses a single YAML document; nil for an empty stream. More than one document is an error; a key given
+    /// twice in a mapping keeps its last value. Time and memory are linear in the document: a document over
     /// `maximumDocumentBytes`, or whose aliases would expand it past `maximumAliasedNodes`, is an error at the
     /// line where it crosses the limit.
     public static func compose(_ text: String) throws(SyntaxError) -> YAMLNode? {
+        try composeReporting(text).node
+    }
+
+    /// `compose`, with the keys given twice.
+    public static func composeReporting(_ text: String) throws(SyntaxError) -> (node: YAMLNode?, duplicates: [DuplicateKey]) {
         var bytes = Array(text.utf8)
-        if bytes.isEmpty { return nil }
+        if bytes.isEmpty { return (nil, []) }
         guard bytes.count <= maximumDocumentBytes else {
             throw SyntaxError(
                 line: 1, column: 1, message: "the document is \(bytes.count) bytes; documents are limited to \(maximumDocumentBytes >> 20) MiB")
         }
         let count = bytes.count
-        return try bytes.withUnsafeMutableBufferPointer { buffer throws(SyntaxError) -> YAMLNode? in
+        return try bytes.withUnsafeMutableBufferPointer { buffer throws(SyntaxError) -> (node: YAMLNode?, duplicates: [DuplicateKey]) in
             var parser = yaml_parser_t()
             guard yaml_parser_initialize(&parser) == 1 else {
                 throw SyntaxError(line: 0, column: 0, message: "out of memory")
@@ -87,7 +100,7 @@ public indirect enum YAMLNode: Sendable {
                 defer { yaml_event_delete(&event) }
                 if try composer.consume(&event) { break }
             }
-            return composer.root
+            return (composer.root, composer.duplicates)
         }
     }
 }
@@ -116,6 +129,7 @@ private struct Composer {
     /// Each anchor's node and its expanded size.
     var anchors: [String: (node: YAMLNode, size: Int)] = [:]
     var root: YAMLNode?
+    var duplicates: [YAMLNode.DuplicateKey] = []
     var documents = 0
     /// Nodes written in the document (scalars, sequences, mappings).
     var written = 0
@@ -188,11 +202,13 @@ private struct Composer {
             if frame.isSequence {
                 node = .sequence(frame.items, line: frame.line)
             } else {
-                var seen = Set<String>()
+                var seen: [String: Int] = [:]
                 for pair in frame.pairs {
                     guard case .scalar(let k) = pair.key, !(k.style == .plain && k.text == "<<") else { continue }
-                    if !seen.insert(k.text).inserted {
-                        throw YAMLNode.SyntaxError(line: k.line, column: 1, message: "duplicate mapping key \"\(k.text)\"")
+                    if let first = seen[k.text] {
+                        duplicates.append(YAMLNode.DuplicateKey(key: k.text, firstLine: first, line: k.line))
+                    } else {
+                        seen[k.text] = k.line
                     }
                 }
                 node = .mapping(frame.pairs, line: frame.line)

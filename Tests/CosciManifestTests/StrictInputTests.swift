@@ -66,3 +66,43 @@ import Testing
         #expect(d.message.contains("is a symlink"), "\(d)")
     }
 }
+
+/// Shapes of the real cOS-toolkit trees that luet loads: package references without a category, and a stanza
+/// with a key given twice (cOS v0.5.3's `packages/cos/collection.yaml`).
+@Suite struct LuetTreeShapes {
+    @Test func providesWithoutACategoryLoad() throws {
+        let t = try ScratchTree([
+            "grub2/collection.yaml": """
+                packages:
+                  - name: "grub2-config"
+                    category: "system"
+                    version: 0.0.17-1
+                    provides:
+                      - name: "grub-config"
+                        version: ">0.0.12"
+                """,
+            "grub2/build.yaml": "steps: [echo]\n",
+        ])
+        defer { t.remove() }
+        let loaded = t.load()
+        #expect(loaded.diagnostics.filter { $0.severity == .error }.isEmpty, "\(loaded.diagnostics)")
+        let pkg = try #require(loaded.packages.first)
+        #expect(pkg.id.description == "system/grub2-config@0.0.17-1")
+        #expect(pkg.provides.map(\.name) == ["grub-config"])
+        #expect(pkg.provides.map(\.category) == [""])
+    }
+
+    @Test func aKeyGivenTwiceKeepsTheLastValueWithAWarning() throws {
+        let t = try ScratchTree([
+            "cos/collection.yaml": "packages:\n  - name: cos\n    category: system\n    version: 0.5.3\n    version: 0.5.3-1\n",
+            "cos/build.yaml": "steps: [echo]\n",
+        ])
+        defer { t.remove() }
+        let loaded = t.load()
+        #expect(loaded.packages.map(\.id.description) == ["system/cos@0.5.3-1"])
+        let warning = try #require(loaded.diagnostics.first)
+        #expect(warning.severity == .warning)
+        #expect(warning.location == SourceLocation(file: "cos/collection.yaml", line: 5), "\(warning)")
+        #expect(warning.message.contains("given twice (also at line 4); the last value wins"))
+    }
+}

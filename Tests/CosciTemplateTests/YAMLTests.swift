@@ -172,7 +172,6 @@ struct YAMLComposer {
     }
 
     @Test(arguments: [
-        ("a: 1\na: 2\n", 2, "duplicate mapping key \"a\""),
         ("a: *nope\n", 1, "undefined alias"),
         ("a: 1\n---\nb: 2\n", 2, "single document"),
         ("a: [1, 2\n", 2, "did not find expected ',' or ']'"),
@@ -191,5 +190,14 @@ struct YAMLComposer {
     @Test func emptyStreamIsNil() throws {
         #expect(try YAMLNode.compose("") == nil)
         #expect(try YAMLNode.compose("# only a comment\n") == nil)
+    }
+}
+
+@Suite("Duplicate keys") struct DuplicateKeys {
+    @Test("a key given twice keeps its last value and is reported, as luet reads it")
+    func lastWins() throws {
+        let (node, duplicates) = try YAMLNode.composeReporting("name: a\nversion: 1\nversion: 2\n")
+        #expect(try Value(yaml: try #require(node)) == .map(["name": .string("a"), "version": .int(2)]))
+        #expect(duplicates.map(\.key) == ["version"] && duplicates.map(\.firstLine) == [2] && duplicates.map(\.line) == [3])
     }
 }
