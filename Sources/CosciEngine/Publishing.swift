@@ -17,10 +17,11 @@ public struct PublishOptions: Sendable {
     public var repository: String?
     /// Replace package versions published with another key.
     public var force = false
-    /// Layers of package images: `nil` uses the artifact as it is (zstd layers by default: no recompression,
-    /// and the layer digest is the artifact's sha256); `.gzip` rewrites zstd artifacts as gzip layers, for
-    /// clients that predate zstd layers (umoci 0.4, old docker). Rewritten layers are kept in the cache.
-    public var layerCompression: Compression?
+    /// Layers of package images: gzip by default, which every luet client reads — luet 0.35 and earlier
+    /// (cOS v0.8 systems ship 0.32.5) read gzip layers only and install an empty package from a zstd one, with
+    /// exit 0. A zstd artifact is rewritten (the tar bytes unchanged; kept in the cache's `layers/`); `.zstd`
+    /// (or `nil`) uses the artifact as it is, the layer digest then being the artifact's sha256.
+    public var layerCompression: Compression? = .gzip
     /// Receives one line per phase (images prepared, blobs to upload, manifests, tags, the index).
     public var progress: (@Sendable (String) -> Void)?
     public var registry = RegistryAccess()

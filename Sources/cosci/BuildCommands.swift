@@ -116,8 +116,8 @@ extension Cosci {
         @Option(help: "Repository name (repository.yaml).") var name = "cosci"
         @Option(help: ArgumentHelp("Then publish the repository: docker://HOST/REPO or oci:PATH.", valueName: "target"))
         var publish: String?
-        @Option(help: ArgumentHelp("With --publish: rewrite package layers with this compression.", valueName: "gzip"))
-        var layerCompression: Compression?
+        @Option(help: ArgumentHelp("With --publish: the compression of package layers (default gzip, which luet 0.35 and earlier — cOS v0.8 ships 0.32.5 — need; zstd layers install as empty packages there).", valueName: "gzip|zstd|none"))
+        var layerCompression: Compression = .gzip
         @Flag(help: "Also write the ISOs of image specs that have an iso: section.") var iso = false
         @Flag(help: "Do not assemble the OS images of the image specs.") var noImages = false
         @OptionGroup var buildFlags: BuildFlags

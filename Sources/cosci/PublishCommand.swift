@@ -50,8 +50,8 @@ extension Cosci {
         var repository: String?
         @Flag(help: "Replace package versions published with another key. Their tags move before repository.yaml does: a client reading the current index meanwhile may get the new package, whose checksum that index does not match.")
         var force = false
-        @Option(help: ArgumentHelp("Rewrite package layers with this compression (gzip for clients without zstd layer support); default: the artifact as built.", valueName: "gzip|zstd|none"))
-        var layerCompression: Compression?
+        @Option(help: ArgumentHelp("The compression of package layers: gzip (the default) for every luet client; zstd keeps the artifact as built (its sha256 is then the layer digest) but needs a client newer than luet 0.35 — luet 0.35 and earlier, as cOS v0.8 systems ship (0.32.5), install an empty package from a zstd layer.", valueName: "gzip|zstd|none"))
+        var layerCompression: Compression = .gzip
         @OptionGroup var registry: RegistryFlags
         @OptionGroup var options: TreeOptions
 

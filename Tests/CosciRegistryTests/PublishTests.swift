@@ -105,11 +105,20 @@ final class Locked<T>: @unchecked Sendable {
                     "dracut-initrd-system-0.1.0-4.metadata.yaml"] + archives {
             #expect(tags.out.contains("\"\(tag)\""), "\(tag) missing: \(tags.out)")
         }
-        // A package image's one layer is the artifact itself.
+        // By default a package image's one layer is gzip, which luet 0.35 and earlier read (they install an
+        // empty package from a zstd layer): read the media type back as the client does.
         let metadata = try String(contentsOf: dir.appendingPathComponent("dist/repository/yq-toolchain-4.30.1.metadata.yaml"), encoding: .utf8)
         let sha = try #require(metadata.split(separator: "\n").first { $0.hasPrefix("  sha256: ") }).dropFirst(10)
-        let inspect = try Cosci.skopeo(["inspect", "--tls-verify=false", "\(target):yq-toolchain-4.30.1"])
+        let manifest = try Cosci.skopeo(["inspect", "--raw", "--tls-verify=false", "\(target):yq-toolchain-4.30.1"])
+        #expect(manifest.out.contains("\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\""), "\(manifest.out)")
+        #expect(!manifest.out.contains("tar+zstd"), "\(manifest.out)")
+        // With --layer-compression zstd, the layer is the artifact itself.
+        let zstd = "docker://\(registry.host)/cos/sample-zstd"
+        #expect(try Cosci.run(["publish", "--to", zstd, "--layer-compression", "zstd"], in: dir).status == 0)
+        let inspect = try Cosci.skopeo(["inspect", "--tls-verify=false", "\(zstd):yq-toolchain-4.30.1"])
         #expect(inspect.out.contains("\"sha256:\(sha)\""), "\(inspect.out)")
+        let zstdManifest = try Cosci.skopeo(["inspect", "--raw", "--tls-verify=false", "\(zstd):yq-toolchain-4.30.1"])
+        #expect(zstdManifest.out.contains("tar+zstd"), "\(zstdManifest.out)")
         #expect(inspect.out.contains("\"io.cosci.package\": \"toolchain/yq@4.30.1\""), "\(inspect.out)")
         let raw = try Cosci.skopeo(["inspect", "--raw", "--tls-verify=false", "\(target):yq-toolchain-4.30.1"])
         #expect(raw.out.contains("\"io.cosci.key\":\"sha256:"), "the manifest carries the key: \(raw.out)")
