@@ -387,7 +387,8 @@ public enum Building {
             }
             let metadata = ArtifactMetadata(
                 id: id, path: fileName, key: key, sha256: packed.sha256, size: packed.size, compression: c.compression,
-                files: packed.entries.map(\.path), spec: spec.build.document, runtime: spec.stanza,
+                files: ArtifactMetadata.fileList(packed.entries, hidden: spec.stanza["hidden"] == .bool(true)),
+                spec: spec.build.document, runtime: spec.stanza,
                 platform: c.project.platform, sourceDateEpoch: c.epoch)
             log.note("artifact \(fileName): \(packed.entries.count) entries, \(packed.size) bytes, \(packed.sha256)")
             if c.rebuild {

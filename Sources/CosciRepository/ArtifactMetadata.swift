@@ -18,6 +18,13 @@ public struct ArtifactMetadata: Sendable, Hashable {
     public let size: Int64
     public let compression: Compression
     /// The archive's entries (directories included), in archive order.
+    /// What `files:` lists, as luet's compiler writes it (`genArtifact`, `PackageArtifact.FileList`): every
+    /// entry but directories (so `luet reclaim` and `luet uninstall` claim a package's own files, not shared
+    /// directories), and nothing for a hidden package.
+    public static func fileList(_ entries: [ArchiveEntryInfo], hidden: Bool) -> [String] {
+        hidden ? [] : entries.filter { $0.kind != .directory }.map(\.path)
+    }
+
     public let files: [String]
     /// The rendered build spec, as hashed into the key.
     public let spec: Value

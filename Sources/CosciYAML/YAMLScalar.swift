@@ -45,12 +45,50 @@ public enum YAMLScalar {
     /// Whether a plain scalar with this text reads back as something other than the same string (a
     /// timestamp counts: YAML 1.1 readers such as Go's yaml.v2 turn `2001-12-14` into a time).
     public static func isNonString(plain s: String) -> Bool {
-        if s == "<<" || looksLikeTimestamp(s) { return true }
+        if s == "<<" || looksLikeTimestamp(s) || yaml11Number(s) { return true }
         if case .string = resolve(plain: s) { return false }
         return true
     }
 
     private static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+
+    /// Numbers of YAML 1.1's int and float types that Go's yaml.v2 reads as strings but YAML 1.1 readers
+    /// (PyYAML, Ruby's Psych) retype: base 60 (`1:2.0` is 62.0, `1:20` is 80), underscores (`1_000`), binary
+    /// (`0b101`), and floats without a leading digit (`.5`). Written quoted, they read back as the strings they are.
+    static func yaml11Number(_ s: String) -> Bool {
+        var u = Array(s.utf8)[...]
+        if let f = u.first, f == UInt8(ascii: "+") || f == UInt8(ascii: "-") { u = u.dropFirst() }
+        guard let first = u.first else { return false }
+        let digitsOrUnderscore = { (c: UInt8) in isDigit(c) || c == UInt8(ascii: "_") }
+        // Binary: 0b[01_]+
+        if u.starts(with: Array("0b".utf8)), u.count > 2, u.dropFirst(2).allSatisfy({ $0 == 0x30 || $0 == 0x31 || $0 == UInt8(ascii: "_") }) {
+            return true
+        }
+        // `.5`, `.5e3`
+        if first == UInt8(ascii: "."), u.count > 1, isDigit(u[u.startIndex + 1]) { return true }
+        guard isDigit(first) else { return false }
+        // Base 60: [0-9][0-9_]*(:[0-5]?[0-9])+ optionally followed by .[0-9_]*
+        if u.contains(UInt8(ascii: ":")) {
+            var parts = u.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+            var fraction: ArraySlice<UInt8>?
+            if let last = parts.last, let dot = last.firstIndex(of: UInt8(ascii: ".")) {
+                fraction = last[(dot + 1)...]
+                parts[parts.count - 1] = last[..<dot]
+            }
+            guard let head = parts.first, !head.isEmpty, head.allSatisfy(digitsOrUnderscore) else { return false }
+            for part in parts.dropFirst() {
+                guard (1...2).contains(part.count), part.allSatisfy(isDigit) else { return false }
+                if part.count == 2, part.first! > UInt8(ascii: "5") { return false }
+            }
+            return fraction.map { $0.allSatisfy(digitsOrUnderscore) } ?? true
+        }
+        // Digits with underscores: 1_000, 1_0.5
+        if u.contains(UInt8(ascii: "_")) {
+            let pieces = u.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+            return pieces.count <= 2 && pieces.allSatisfy { $0.allSatisfy(digitsOrUnderscore) }
+        }
+        return false
+    }
 
     /// `YYYY-M-D`, alone or followed by a time (`T`, `t` or space).
     static func looksLikeTimestamp(_ s: String) -> Bool {

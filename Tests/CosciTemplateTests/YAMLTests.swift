@@ -201,3 +201,15 @@ struct YAMLComposer {
         #expect(duplicates.map(\.key) == ["version"] && duplicates.map(\.firstLine) == [2] && duplicates.map(\.line) == [3])
     }
 }
+
+@Suite("YAML 1.1 readers") struct YAML11Quoting {
+    @Test("scalars a YAML 1.1 reader would retype are quoted", arguments: ["1:2.0", "1:20", "-1:30:00", "1_000", "0b101", ".5", "1_0.5"])
+    func quoted(_ text: String) {
+        #expect(Value.map(["v": .string(text)]).yamlText() == "v: \"\(text)\"\n")
+    }
+
+    @Test("strings that stay strings stay plain", arguments: ["0.0.9~rc1", "1.2.3", "1:2.0-x", "a:b", "4.30.1-2", "12:99"])
+    func plain(_ text: String) {
+        #expect(Value.map(["v": .string(text)]).yamlText() == "v: \(text)\n")
+    }
+}
