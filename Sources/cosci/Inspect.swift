@@ -73,10 +73,13 @@ extension Cosci {
                 "Also fail for every package whose key changed since this revision while its version did not.",
                 valueName: "rev"))
         var base: String?
+        @Flag(help: "Fail (exit 2) on warnings too, for CI: luet incompatibilities, keys given twice, unknown fields.") var strict = false
 
         func run() throws {
             let a = try options.analyse(tolerateErrors: true)
             var diagnostics = a.diagnostics
+            // What loads here but would resolve differently, or not at all, in luet 0.35 and earlier.
+            if !a.hasErrors { diagnostics = (diagnostics + LuetCompatibility.selectorWarnings(a.graph)).sorted() }
             if let base, !a.hasErrors {
                 do {
                     diagnostics += try VersionBumps.unbumped(a.project, base: base)
@@ -94,7 +97,7 @@ extension Cosci {
                     "checked \(a.tree.packages.count) package(s), \(a.tree.templateFiles.count) shared template(s): "
                         + "\(errors) error(s), \(warnings) warning(s)\n")
             }
-            if errors > 0 { throw ExitCode(ExitStatus.treeErrors) }
+            if errors > 0 || (strict && warnings > 0) { throw ExitCode(ExitStatus.treeErrors) }
         }
     }
 

@@ -1,0 +1,56 @@
+import CosciModel
+
+/// What would load and resolve here but not in luet 0.35 and earlier: warnings for `cosci check`, each at the
+/// requirement's file and line with a fix that reads the same in both.
+public enum LuetCompatibility {
+    /// Requirements whose selector luet (go-version matching, `LuetVersion`) resolves to another package than
+    /// cosci does, or to none.
+    public static func selectorWarnings(_ graph: BuildGraph) -> [Diagnostic] {
+        var byFamily: [String: [PackageID]] = [:]
+        for id in graph.packages.keys { byFamily[id.family, default: []].append(id) }
+        var out: [Diagnostic] = []
+        for (requester, resolutions) in graph.resolutions {
+            for r in resolutions where r.providedAs == nil && r.requirement.selector.terms.count == 1 {
+                let term = r.requirement.selector.terms[0]
+                let family = byFamily[r.requirement.family] ?? []
+                var luetMatches: [PackageID] = []
+                var undecided = false
+                for id in family {
+                    switch LuetVersion.matches(id.version.text, term) {
+                    case true?: luetMatches.append(id)
+                    case false?: break
+                    case nil: undecided = true
+                    }
+                }
+                if undecided { continue }
+                let luetChoice = luetMatches.max { Version.compare($0.version, $1.version) < 0 }
+                if luetChoice == r.chosen { continue }
+                let fix = suggestion(term, chosen: r.chosen)
+                let what =
+                    luetChoice.map { "luet 0.35 would pick \($0.version.text)" }
+                    ?? "luet 0.35 finds no version matching it (it matches selectors with go-version, where \(explanation(term, chosen: r.chosen)))"
+                out.append(
+                    Diagnostic(
+                        .warning, at: r.requirement.location, field: nil,
+                        "\(requester) requires \(r.requirement.family) \(r.requirement.selector.text): cosci picks \(r.chosen.version.text), but \(what)",
+                        hint: fix))
+            }
+        }
+        return out.sorted()
+    }
+
+    static func explanation(_ term: VersionSelector.Term, chosen: PackageID) -> String {
+        if term.version.text.contains(":") || chosen.version.text.contains(":") { return "an epoch such as 1: does not parse" }
+        return "\(chosen.version.text) is a pre-release below \(term.version.text)"
+    }
+
+    static func suggestion(_ term: VersionSelector.Term, chosen: PackageID) -> String {
+        if term.version.text.contains(":") || chosen.version.text.contains(":") {
+            return "luet cannot compare versions with an epoch: drop the epoch from the version and the selector (or use >=0)"
+        }
+        if term.op == .greaterOrEqual || term.op == .greater, !term.version.text.contains("-") {
+            return "write \(term.op.rawValue)\(term.version.text)-0: both read it as \"from \(term.version.text) on, any revision\""
+        }
+        return "write a selector both luet and cosci read alike, such as =\(chosen.version.text)"
+    }
+}
