@@ -114,6 +114,17 @@ public enum Publishing {
         guard existing.revision > 0 else {
             throw Diagnostic(at: nil, "\(dir) holds no repository.yaml", hint: "run `cosci run` (or `cosci repo index --to DIR`) first")
         }
+        // A luet client asks for exactly `name-category-version` with `+` made `-` (`Package.ImageID`): a package
+        // whose tag that is not cannot be installed from a docker repository, so it is not published under another.
+        let untaggable = existing.artifacts.filter { !$0.id.hasValidImageTag }
+        if !untaggable.isEmpty {
+            throw Diagnostic(
+                at: nil,
+                "luet cannot fetch \(untaggable.count) package(s) from a docker repository, because the tag it asks for is not a valid image tag: "
+                    + untaggable.prefix(5).map { "\($0.id) (tag \($0.id.imageTag))" }.joined(separator: ", "),
+                hint: "change their versions: luet turns only + into - (use 0.0.9-rc1, not 0.0.9~rc1; no epoch such as 1:); `cosci check` warns about them",
+                kind: .tree)
+        }
         let store = try options.registry.store(options.target)
         let staging = (project.cacheRoot as NSString).deletingLastPathComponent + "/publish-\(getpid())"
         try? FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -276,7 +287,7 @@ public enum Publishing {
                 "org.opencontainers.image.version": a.id.version.text,
                 "org.opencontainers.image.created": ImageJSON.timestamp(a.sourceDateEpoch),
             ])
-        return PlannedImage(tag: Tag.sanitized(a.id.imageTag), image: image, key: a.key)
+        return PlannedImage(tag: a.id.imageTag, image: image, key: a.key)
     }
 
     static func layerMediaType(_ c: Compression) -> String {

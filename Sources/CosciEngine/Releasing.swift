@@ -125,7 +125,7 @@ public enum Releasing {
         // Copy the package images and their metadata images, by digest.
         do {
             for a in artifacts {
-                let tag = Tag.sanitized(a.id.imageTag)
+                let tag = a.id.imageTag
                 if try target.digest(ofTag: tag) == nil {
                     _ = try target.copy(tag, from: source, tags: [tag], scratch: scratch)
                 }

@@ -25,6 +25,9 @@ public final class PackageID: Sendable, Hashable, Comparable, CustomStringConver
     /// luet's image tag (`ImageID`): the fingerprint with `+` turned into `-`.
     public var imageTag: String { fingerprint.replacingAll("+", with: "-") }
 
+    /// Whether `imageTag` is a valid image tag, so luet can fetch the package from a docker repository.
+    public var hasValidImageTag: Bool { ImageTagGrammar.isValid(imageTag) }
+
     public static func == (a: PackageID, b: PackageID) -> Bool {
         a.description == b.description
     }
@@ -86,5 +89,14 @@ public struct PackageReference: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         let family = category.map { "\($0)/\(name)" } ?? name
         return selector.map { "\(family)@\($0.text)" } ?? family
+    }
+}
+
+/// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+public enum ImageTagGrammar {
+    public static func isValid(_ tag: String) -> Bool {
+        guard let first = tag.first, tag.count <= 128 else { return false }
+        let ok: (Character) -> Bool = { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-") }
+        return first.isASCII && (first.isLetter || first.isNumber || first == "_") && tag.allSatisfy(ok)
     }
 }

@@ -39,6 +39,17 @@ public enum LuetCompatibility {
         return out.sorted()
     }
 
+    /// Packages luet could never fetch from a docker repository: the tag it asks for (`name-category-version`,
+    /// only `+` made `-`) is not a valid image tag (a `~`, an epoch's `:`, or over 128 characters).
+    public static func tagWarnings(_ packages: [PackageSpec]) -> [Diagnostic] {
+        packages.filter { !$0.id.hasValidImageTag }.map { p in
+            Diagnostic(
+                .warning, at: p.definedAt, field: "version",
+                "luet serves \(p.id) from a docker repository by the tag \(p.id.imageTag), which is not a valid image tag: it cannot be published there",
+                hint: "use a version without ~ or : (luet turns only + into -), e.g. \(p.id.version.text.replacingOccurrences(of: "~", with: "-").replacingOccurrences(of: ":", with: "."))")
+        }.sorted()
+    }
+
     static func explanation(_ term: VersionSelector.Term, chosen: PackageID) -> String {
         if term.version.text.contains(":") || chosen.version.text.contains(":") { return "an epoch such as 1: does not parse" }
         return "\(chosen.version.text) is a pre-release below \(term.version.text)"
@@ -48,9 +59,10 @@ public enum LuetCompatibility {
         if term.version.text.contains(":") || chosen.version.text.contains(":") {
             return "luet cannot compare versions with an epoch: drop the epoch from the version and the selector (or use >=0)"
         }
-        if term.op == .greaterOrEqual || term.op == .greater, !term.version.text.contains("-") {
+        if term.op == .greaterOrEqual || term.op == .greater, !term.version.text.contains("-"), !term.version.text.contains("~") {
             return "write \(term.op.rawValue)\(term.version.text)-0: both read it as \"from \(term.version.text) on, any revision\""
         }
+        if term.op == .greaterOrEqual { return "write >=\(chosen.version.text): both read it alike" }
         return "write a selector both luet and cosci read alike, such as =\(chosen.version.text)"
     }
 }

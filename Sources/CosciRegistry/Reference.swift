@@ -1,3 +1,5 @@
+import CosciModel
+
 /// Where images go: an OCI image layout directory or a repository of a registry.
 public enum ImageTarget: Sendable, Hashable, CustomStringConvertible {
     /// `oci:PATH`: an OCI image layout directory.
@@ -85,11 +87,7 @@ extension Character {
 
 /// A tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
 public enum Tag {
-    public static func isValid(_ tag: String) -> Bool {
-        guard let first = tag.first, tag.count <= 128 else { return false }
-        let ok: (Character) -> Bool = { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-") }
-        return (first.isASCII && (first.isLetter || first.isNumber || first == "_")) && tag.allSatisfy(ok)
-    }
+    public static func isValid(_ tag: String) -> Bool { ImageTagGrammar.isValid(tag) }
 
     /// A tag made from any text: characters a tag cannot hold become `-` (luet turns `+` into `-`; `:` of an
     /// epoch too).

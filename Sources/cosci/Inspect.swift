@@ -79,7 +79,10 @@ extension Cosci {
             let a = try options.analyse(tolerateErrors: true)
             var diagnostics = a.diagnostics
             // What loads here but would resolve differently, or not at all, in luet 0.35 and earlier.
-            if !a.hasErrors { diagnostics = (diagnostics + LuetCompatibility.selectorWarnings(a.graph)).sorted() }
+            if !a.hasErrors {
+                diagnostics += LuetCompatibility.selectorWarnings(a.graph) + LuetCompatibility.tagWarnings(a.tree.packages)
+                diagnostics.sort()
+            }
             if let base, !a.hasErrors {
                 do {
                     diagnostics += try VersionBumps.unbumped(a.project, base: base)

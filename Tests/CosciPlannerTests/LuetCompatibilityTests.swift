@@ -47,3 +47,17 @@ import Testing
         #expect(epoch.message.contains("an epoch such as 1: does not parse"))
     }
 }
+
+@Suite struct LuetTags {
+    @Test(arguments: [("0.0.9~rc1", false), ("1:2.0", false), ("0.32.0+2", true), ("0.0.9-rc1", true)])
+    func tagsAreLuetsImageIDs(_ version: String, _ valid: Bool) throws {
+        let id = PackageID(category: "toolchain", name: "luet-mtree", version: try Version(version))
+        #expect(id.imageTag == "luet-mtree-toolchain-" + version.replacingOccurrences(of: "+", with: "-"))
+        #expect(id.hasValidImageTag == valid)
+        var f = Fixture()
+        f.add("toolchain/luet-mtree@\(version)")
+        let warnings = LuetCompatibility.tagWarnings(f.specs)
+        #expect(warnings.count == (valid ? 0 : 1))
+        if !valid { #expect(warnings[0].message.contains("by the tag luet-mtree-toolchain-\(version), which is not a valid image tag")) }
+    }
+}

@@ -101,7 +101,7 @@ final class Locked<T>: @unchecked Sendable {
         let index = try String(contentsOf: dir.appendingPathComponent("dist/repository/repository.yaml"), encoding: .utf8)
         let archives = PublishedRepository.repoFiles(index).values.map(\.name)
         #expect(archives.count == 3)
-        for tag in ["cos-system-0.8.14-21", "yq-toolchain-4.30.1", "cos-upgrade-utils-1-2.0", "repository.yaml",
+        for tag in ["cos-system-0.8.14-21", "yq-toolchain-4.30.1", "cos-upgrade-utils-2.0", "luet-mtree-toolchain-0.0.9-rc1", "repository.yaml",
                     "dracut-initrd-system-0.1.0-4.metadata.yaml"] + archives {
             #expect(tags.out.contains("\"\(tag)\""), "\(tag) missing: \(tags.out)")
         }
