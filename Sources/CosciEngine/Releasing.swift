@@ -20,6 +20,9 @@ public struct ReleaseOptions: Sendable {
     public var snapshot: String?
     /// Move the channel back to its previous release.
     public var rollback = false
+    /// Release even when a carried package needs at run time what the published repository does not hold (the
+    /// notes list what is missing); by default that fails, naming it.
+    public var allowPartial = false
     public var registry = RegistryAccess()
 
     public init(channel: String, from: String) {
@@ -92,9 +95,19 @@ public enum Releasing {
         let metaName = description.metaFile
         let metaArchive = scratch + "/published-meta"
         try writeBytes(try readFile(source, tag: Tag.sanitized(metaName), scratch: scratch), to: metaArchive)
-        let artifacts = try readIndex(metaArchive).filter { channel.carries($0.id.family) }
-        guard !artifacts.isEmpty else {
+        let offered = try readIndex(metaArchive)
+        let carried = offered.filter { channel.carries($0.id.family) }
+        guard !carried.isEmpty else {
             throw Diagnostic(at: nil, "\(options.from) holds no package that the channel \(channel.name) carries (\(channel.packages.joined(separator: ", ")))")
+        }
+        // A channel is installable on its own: what its packages need at run time comes along.
+        let (artifacts, missing) = RuntimeClosure.closure(of: carried, among: offered)
+        if !missing.isEmpty && !options.allowPartial {
+            throw Diagnostic(
+                at: SourceLocation(file: channel.file, line: 0), field: "packages",
+                "the channel \(channel.name) would not be installable: nothing in \(options.from) satisfies "
+                    + missing.prefix(5).map { $0.description }.joined(separator: "; ") + (missing.count > 5 ? "; …" : ""),
+                hint: "publish those packages first, or pass --allow-partial to release without them (the notes say so)")
         }
 
         // The channel's new index: its earlier releases' packages plus these, as snapshot files.
@@ -163,7 +176,16 @@ public enum Releasing {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let notesFile = "\(dir)/\(channel.name)-\(id).md"
         let repoFile = "\(dir)/\(channel.name)-\(id).repo.yaml"
-        let notes = notesText(channel: channel, id: id, previous: log.dropLast().last?.id, changes: changes, target: target)
+        var notes = notesText(channel: channel, id: id, previous: log.dropLast().last?.id, changes: changes, target: target)
+        let pulledIn = artifacts.filter { !channel.carries($0.id.family) }
+        if !pulledIn.isEmpty {
+            notes += "\nAlso carried, as runtime requirements of the channel's packages: "
+                + pulledIn.map { "`\($0.id)`" }.joined(separator: ", ") + ".\n"
+        }
+        if !missing.isEmpty {
+            notes += "\n**Partial release** (--allow-partial): not installable on its own; missing: "
+                + missing.map { $0.description }.joined(separator: "; ") + ".\n"
+        }
         let repoYAML = Value.map([
             "name": .string(channel.name), "description": .string(channel.description ?? channel.name),
             "type": .string("docker"), "urls": .list([.string("\(target.repository)")]),

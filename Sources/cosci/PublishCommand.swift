@@ -165,6 +165,8 @@ extension Cosci {
         @Option(help: ArgumentHelp("The published repository: docker://HOST/REPO.", valueName: "target")) var from: String?
         @Option(help: ArgumentHelp("Snapshot id (default: the git tag at HEAD, else the head commit).", valueName: "id")) var snapshot: String?
         @Flag(help: "Move the channel back to its previous release.") var rollback = false
+        @Flag(help: "Release even when the channel's packages need at run time what the published repository lacks (the notes list it); by default that fails.")
+        var allowPartial = false
         @Option(help: ArgumentHelp("Output directory (default: dist).", valueName: "dir")) var output: String?
         @OptionGroup var registry: RegistryFlags
         @OptionGroup var options: TreeOptions
@@ -178,6 +180,7 @@ extension Cosci {
             var o = ReleaseOptions(channel: channel, from: from!)
             o.snapshot = snapshot
             o.rollback = rollback
+            o.allowPartial = allowPartial
             o.registry = registry.access
             do {
                 let r = try Releasing.release(project, o)

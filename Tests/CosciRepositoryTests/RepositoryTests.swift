@@ -110,3 +110,45 @@ private func metadata(_ name: String, _ version: String, content: String) -> Art
         }
     }
 }
+
+/// A channel is installable on its own: the runtime closure of what it carries.
+@Suite struct ChannelClosure {
+    static func package(_ family: String, _ version: String, requires: [(String, String)] = [], provides: [String] = []) -> ArtifactMetadata {
+        let parts = family.split(separator: "/").map(String.init)
+        let id = PackageID(category: parts[0], name: parts[1], version: try! Version(version))
+        func refs(_ list: [(String, String)]) -> Value {
+            .list(list.map { f, v in
+                let p = f.split(separator: "/").map(String.init)
+                return .map(["category": .string(p[0]), "name": .string(p[1]), "version": .string(v)])
+            })
+        }
+        var runtime: [String: Value] = ["name": .string(id.name), "category": .string(id.category), "version": .string(version)]
+        if !requires.isEmpty { runtime["requires"] = refs(requires) }
+        if !provides.isEmpty { runtime["provides"] = refs(provides.map { ($0, ">=0") }) }
+        return ArtifactMetadata(
+            id: id, path: ArtifactMetadata.fileName(id, .gzip), key: .sha256(of: Array(family.utf8)), sha256: .sha256(of: Array(version.utf8)),
+            size: 1, compression: .gzip, files: [], spec: .map([:]), runtime: .map(runtime), platform: .linuxAMD64, sourceDateEpoch: 0)
+    }
+
+    @Test func requirementsComeAlongTransitivelyThroughProviders() {
+        let wrapper = Self.package("system/cos-wrapper", "0.32-7", requires: [("toolchain/elemental-cli", ">=0.0.14")], provides: ["utils/installer"])
+        let cli = Self.package("toolchain/elemental-cli", "0.0.15-4", requires: [("toolchain/yq", ">=4")])
+        let oldCLI = Self.package("toolchain/elemental-cli", "0.0.13")
+        let yq = Self.package("toolchain/yq", "4.30.1")
+        let upgrade = Self.package("utils/cos-upgrade", "2.0", requires: [("utils/installer", ">=0")])
+        let unrelated = Self.package("utils/k9s", "0.25.18")
+        let (closure, missing) = RuntimeClosure.closure(of: [upgrade], among: [wrapper, cli, oldCLI, yq, upgrade, unrelated])
+        #expect(missing.isEmpty)
+        #expect(closure.map(\.id.description) == [
+            "system/cos-wrapper@0.32-7", "toolchain/elemental-cli@0.0.15-4", "toolchain/yq@4.30.1", "utils/cos-upgrade@2.0",
+        ])
+    }
+
+    @Test func whatNothingSatisfiesIsNamed() {
+        let wrapper = Self.package("system/cos-wrapper", "0.32-7", requires: [("toolchain/elemental-cli", ">=1")])
+        let cli = Self.package("toolchain/elemental-cli", "0.0.15-4")
+        let (closure, missing) = RuntimeClosure.closure(of: [wrapper], among: [wrapper, cli])
+        #expect(closure.map(\.id.description) == ["system/cos-wrapper@0.32-7"])
+        #expect(missing.map(\.description) == ["system/cos-wrapper@0.32-7 requires toolchain/elemental-cli >=1"])
+    }
+}
