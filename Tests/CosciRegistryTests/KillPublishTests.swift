@@ -103,24 +103,33 @@ struct PublishedRepository {
             if role == "meta" { meta = bytes }
         }
         if let meta {
-            // The package artifacts the meta index lists, each by checksum, against the layers of the tags.
+            // Every package the meta index lists must be fetchable as luet fetches it: the tag
+            // name-category-version (only + made -), whose image carries the index entry's cache key.
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meta-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
             try meta.write(to: dir.appendingPathComponent("meta.tar.zst"))
             let text = try runTool("/bin/sh", ["-c", "zstd -dc '\(dir.path)/meta.tar.zst' | tar -xOf - repository.meta.yaml"]).out
-            var sums: [String] = []
-            var expectSum = false
+            var entries: [(tag: String, key: String)] = []
+            var key: String?
             for line in text.split(separator: "\n") {
-                if line == "- checksums:" { expectSum = true; continue }
-                if expectSum, line.hasPrefix("    sha256: ") { sums.append("sha256:" + line.dropFirst(12)); expectSum = false }
+                if line.hasPrefix("- ") { key = nil }
+                if line.hasPrefix("    key: sha256:") { key = String(line.dropFirst("    key: ".count)) }
+                if line.hasPrefix("  path: "), let k = key {
+                    let fingerprint = line.dropFirst("  path: ".count).replacingOccurrences(of: ".package.tar.zst", with: "")
+                    entries.append((fingerprint.replacingOccurrences(of: "+", with: "-"), k))
+                }
             }
-            let tags = try #require(
-                (try JSONSerialization.jsonObject(with: try get("tags/list").body) as? [String: Any])?["tags"] as? [String])
-            var layers = Set<String>()
-            for tag in tags { if let l = try layer(ofTag: tag) { layers.insert(l) } }
-            for sum in sums where !layers.contains(sum) { problems.append("no tag holds the package artifact \(sum)") }
-            if sums.isEmpty { problems.append("the meta index lists no package") }
+            for (tag, key) in entries {
+                let r = try get("manifests/\(tag)")
+                guard r.status == 200 else {
+                    problems.append("no tag \(tag) for a package the index lists")
+                    continue
+                }
+                let manifest = String(decoding: r.body, as: UTF8.self)
+                if !manifest.contains("\"io.cosci.key\":\"\(key)\"") { problems.append("the tag \(tag) holds another build than key \(key)") }
+            }
+            if entries.isEmpty { problems.append("the meta index lists no package") }
         }
         return (revision, problems)
     }
