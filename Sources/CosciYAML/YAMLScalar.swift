@@ -148,7 +148,11 @@ public enum YAMLScalar {
             for (n, p) in parts.enumerated() {
                 guard !p.isEmpty, p.allSatisfy(\.isASCII), p.allSatisfy(\.isNumber), let v = Int(p) else { return nil }
                 if n > 0 && (v > 59 || p.count > 2) { return nil }
-                total = total * 60 + v
+                // Many base-60 digits overflow: such a scalar stays a string (found by the fuzzer).
+                let (shifted, overflow) = total.multipliedReportingOverflow(by: 60)
+                let (sum, carry) = shifted.addingReportingOverflow(v)
+                guard !overflow && !carry else { return nil }
+                total = sum
             }
             return .int(negative ? -total : total)
         }

@@ -11,7 +11,8 @@ import Testing
         return (r.status, r.err, Date().timeIntervalSince(started))
     }
 
-    static func sample(publishedThrough proxy: FaultProxy) throws -> URL {
+    /// The sample, built (so publish has a repository to push).
+    static func builtSample() throws -> URL {
         let dir = try Cosci.sample()
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         return dir
@@ -23,7 +24,7 @@ import Testing
         defer { registry.stop() }
         let proxy = try FaultProxy.start(upstream: registry.host)
         defer { proxy.stop() }
-        let dir = try Self.sample(publishedThrough: proxy)
+        let dir = try Self.builtSample()
         defer { try? FileManager.default.removeItem(at: dir) }
         try proxy.configure(rateSilent: kind == "silent" ? 1 : 0, rateTrickle: kind == "trickle" ? 1 : 0)
         let r = try Self.bounded(
@@ -39,7 +40,7 @@ import Testing
         defer { registry.stop() }
         let proxy = try FaultProxy.start(upstream: registry.host)
         defer { proxy.stop() }
-        let dir = try Self.sample(publishedThrough: proxy)
+        let dir = try Self.builtSample()
         defer { try? FileManager.default.removeItem(at: dir) }
         // Upload sessions (POST) cut short after the status line, three times.
         try proxy.configure(rateCut: 1, onlyMethods: ["POST"], maxFaults: 3)

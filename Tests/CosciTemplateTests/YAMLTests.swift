@@ -213,3 +213,13 @@ struct YAMLComposer {
         #expect(Value.map(["v": .string(text)]).yamlText() == "v: \(text)\n")
     }
 }
+
+@Suite("YAML scalars the fuzzer found") struct FuzzFindings {
+    @Test("a base-60 number too large for an integer stays a string instead of trapping")
+    func sexagesimalOverflow() throws {
+        let text = "v: " + Array(repeating: "1", count: 15).joined(separator: ":") + "\n"
+        let node = try #require(try YAMLNode.compose(text))
+        #expect(try Value(yaml: node) == .map(["v": .string(Array(repeating: "1", count: 15).joined(separator: ":"))]))
+        #expect(try Value(yaml: try #require(try YAMLNode.compose("v: 1:30\n"))) == .map(["v": .int(90)]))
+    }
+}
