@@ -17,6 +17,18 @@ struct BuildRepo {
         try git("commit", "-q", "-m", "initial")
     }
 
+    /// A copy of the sample as it is after one `cosci run` (its cache and dist included): built once per test
+    /// process and copied, for tests that start from a built sample. Keys are the same in every copy (the
+    /// commit's date is fixed and cache paths are relative).
+    static func built() throws -> BuildRepo {
+        let template = try BuiltSample.shared.get()
+        let root = try CLI.temporaryDirectory()
+        try sh("cp -a '\(template.path)/.' '\(root.path)/'")
+        return BuildRepo(root: root)
+    }
+
+    private init(root: URL) { self.root = root }
+
     static func sh(_ script: String, cwd: URL? = nil) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -75,6 +87,30 @@ func liveFile(_ base: String, in index: String) -> String? {
     }
     return nil
 }
+
+/// The built sample `BuildRepo.built()` copies, made on first use.
+final class BuiltSample: @unchecked Sendable {
+    // @unchecked: `template` is set once, under `lock`.
+    static let shared = BuiltSample()
+    private let lock = NSLock()
+    private var template: URL?
+
+    func get() throws -> URL {
+        try lock.withLock {
+            if let template { return template }
+            let repo = try BuildRepo()
+            let r = try repo.cosci(["run"])
+            guard r.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "the sample did not build: \(r.stderr)"]) }
+            template = repo.root
+            builtSampleTemplate = repo.root.path
+            atexit { if let path = builtSampleTemplate { try? FileManager.default.removeItem(atPath: path) } }
+            return repo.root
+        }
+    }
+}
+
+/// The template's path, for the exit handler (a C function pointer captures nothing); written once under the lock.
+nonisolated(unsafe) private var builtSampleTemplate: String?
 
 /// Runs a program and returns its standard output (the oracles: bsdtar, sha256sum).
 func capture(_ executable: String, _ args: [String], cwd: URL? = nil) throws -> (status: Int32, out: String) {
