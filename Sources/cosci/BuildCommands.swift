@@ -20,8 +20,7 @@ struct BuildFlags: ParsableArguments {
     @Option(help: "Artifact compression.") var compression: Compression = .zstd
     @Option(help: ArgumentHelp("Artifact cache: a local directory (default: cosci.yaml `cache:`, else .cosci/cache), or a shared one, docker://HOST/REPO or oci:PATH, used after the local cache and written after each build.", valueName: "dir|docker://host/repo"))
     var cache: String?
-    @Option(help: ArgumentHelp("Output directory for logs, the repository and reports (default: cosci.yaml `output:`, else dist).", valueName: "dir"))
-    var output: String?
+    @Option(help: SharedHelp.output) var output: String?
     @Option(help: ArgumentHelp("SOURCE_DATE_EPOCH for artifacts (default: $SOURCE_DATE_EPOCH, else the head commit's time).", valueName: "seconds"))
     var sourceDateEpoch: Int64?
     @Flag(help: "Let every build use the network (a package can ask with the label cosci.io/network: \"true\").")
@@ -64,6 +63,7 @@ extension Cosci {
         var waitTimeout: Double = 3600
         @OptionGroup var revisions: RevisionOptions
         @OptionGroup var buildFlags: BuildFlags
+        @OptionGroup var uploads: UploadFlags
         @OptionGroup var options: TreeOptions
 
         func validate() throws {
@@ -83,6 +83,7 @@ extension Cosci {
             o.waitTimeout = waitTimeout
             o.changes = revisions.affectedOptions
             buildFlags.apply(to: &o, project: project)
+            uploads.apply(to: &o.registry)
             let progress = ProgressView()
             let result: BuildResult
             do {
@@ -121,6 +122,7 @@ extension Cosci {
         @Flag(help: "Also write the ISOs of image specs that have an iso: section.") var iso = false
         @Flag(help: "Do not assemble the OS images of the image specs.") var noImages = false
         @OptionGroup var buildFlags: BuildFlags
+        @OptionGroup var uploads: UploadFlags
         @OptionGroup var options: TreeOptions
 
         func run() async throws {
@@ -128,13 +130,14 @@ extension Cosci {
             for w in project.warnings { Output.error(w.description) }
             var o = RunOptions()
             buildFlags.apply(to: &o.build, project: project)
+            uploads.apply(to: &o.build.registry)
             o.snapshot = snapshot
             o.repositoryName = name
             o.iso = iso
             o.images = !noImages
             if let publish {
                 var p = PublishOptions(target: publish)
-                p.registry = buildFlags.registry.access
+                p.registry = o.build.registry
                 p.layerCompression = layerCompression
                 o.publish = p
             }

@@ -14,7 +14,7 @@ extension Cosci {
 
     struct CacheList: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the cache's artifacts.")
-        @Option(help: ArgumentHelp("The cache directory (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
+        @Option(help: SharedHelp.localCache)
         var cache: String?
         @Flag(help: "Print canonical JSON (schema cosci.cache/v1).") var json = false
         @OptionGroup var options: TreeOptions
@@ -51,7 +51,7 @@ extension Cosci {
             commandName: "verify",
             abstract: "Check every artifact in the cache against its metadata (file type, size, sha256).",
             discussion: "Damaged entries are removed (a later build makes them again) unless --dry-run. Exits 1 when any entry was damaged, 0 otherwise. Builds, assemble and indexing verify each artifact they use in the same way.")
-        @Option(help: ArgumentHelp("The cache directory (default: cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir"))
+        @Option(help: SharedHelp.localCache)
         var cache: String?
         @Flag(help: "Report damaged entries, remove nothing.") var dryRun = false
         @OptionGroup var options: TreeOptions
@@ -74,7 +74,7 @@ extension Cosci {
             commandName: "gc",
             abstract: "Remove what interrupted runs left, then artifacts unused for --older-than days and the least recently used beyond --max-size.",
             discussion: "Leftovers are always removed (not with --dry-run): temporaries and work directories of cosci processes that are gone (killed, or stopped by a full disk), and lock files nobody holds. Artifacts of the current tree's keys are kept unless --include-current. Safe while other cosci processes build: gc waits for them and touches nothing a live process owns.")
-        @Option(help: ArgumentHelp("The cache directory.", valueName: "dir")) var cache: String?
+        @Option(help: SharedHelp.localCache) var cache: String?
         @Option(help: ArgumentHelp("Remove artifacts not used for this many days.", valueName: "days")) var olderThan: Double?
         @Option(help: ArgumentHelp("Trim to this size (e.g. 500M, 10G).", valueName: "size")) var maxSize: String?
         @Flag(help: "Also remove artifacts of the current tree's keys.") var includeCurrent = false
@@ -128,7 +128,7 @@ extension Cosci {
         @Option(help: ArgumentHelp("Snapshot id (default: the head commit).", valueName: "id")) var snapshot: String?
         @Option(help: "Repository name.") var name = "cosci"
         @Option(help: "Repository type: disk or http.") var type = "disk"
-        @Option(help: ArgumentHelp("The cache directory.", valueName: "dir")) var cache: String?
+        @Option(help: SharedHelp.localCache) var cache: String?
         @Option(help: ArgumentHelp("SOURCE_DATE_EPOCH (last_update, archive mtimes).", valueName: "seconds")) var sourceDateEpoch: Int64?
         @OptionGroup var options: TreeOptions
 

@@ -11,8 +11,8 @@ extension Cosci {
             discussion: "Every setting reads, strongest first, its flag, its COSCI_<NAME> environment variable, cosci.yaml, then the built-in default; paths from flags and the environment are relative to the working directory, those of cosci.yaml to the project root. Exit codes: 0, 2 when the project cannot be resolved.")
 
         @OptionGroup var options: TreeOptions
-        @Option(help: ArgumentHelp("The local artifact cache directory.", valueName: "dir")) var cache: String?
-        @Option(help: ArgumentHelp("The output directory.", valueName: "dir")) var output: String?
+        @Option(help: SharedHelp.localCache) var cache: String?
+        @Option(help: SharedHelp.output) var output: String?
         @Flag(help: "Print canonical JSON (schema cosci.config/v1).") var json = false
 
         func run() throws {

@@ -53,6 +53,15 @@ struct Cosci: AsyncParsableCommand {
     }
 }
 
+/// The help of `--cache` where only a local directory makes sense, and of `--output`: one text each.
+enum SharedHelp {
+    static let localCache = ArgumentHelp(
+        "The local artifact cache directory (default: COSCI_CACHE, cosci.yaml `cache:`, else .cosci/cache).", valueName: "dir")
+    static let output = ArgumentHelp(
+        "The output directory for logs, the repository, images and reports (default: COSCI_OUTPUT, cosci.yaml `output:`, else dist).",
+        valueName: "dir")
+}
+
 /// Options shared by every command that reads the tree.
 struct TreeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Project root (holding cosci.yaml) or package tree.", valueName: "dir"))

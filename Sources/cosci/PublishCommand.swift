@@ -4,13 +4,21 @@ import CosciEngine
 import CosciModel
 import Foundation
 
-/// Registry access flags shared by publish, run and build.
+/// Parallel uploads, on the commands that upload (publish, assemble --push, release, and build/run with a
+/// shared cache or --publish): not on those that only read a registry.
+struct UploadFlags: ParsableArguments {
+    @Option(name: .customLong("uploads"), help: ArgumentHelp("Parallel uploads.", valueName: "n")) var count = 4
+
+    /// `access` with this parallelism.
+    func apply(to access: inout RegistryAccess) { access.parallelism = max(1, count) }
+}
+
+/// Registry access flags shared by every command that reaches a registry.
 struct RegistryFlags: ParsableArguments {
     @Option(help: ArgumentHelp("A docker config.json-style credentials file (default: $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json, ~/.docker/config.json, containers auth.json).", valueName: "file"))
     var authfile: String?
     @Option(name: .customLong("insecure-registry"), help: ArgumentHelp("A registry host reached over plain HTTP or unverified TLS (repeatable). Loopback hosts always use plain HTTP.", valueName: "host"))
     var insecureRegistries: [String] = []
-    @Option(help: ArgumentHelp("Parallel uploads.", valueName: "n")) var uploads = 4
     @Option(help: ArgumentHelp("Retries of a registry request on 429, 408, 5xx or a dropped connection, with exponential backoff (Retry-After honoured); other 4xx are never retried.", valueName: "n"))
     var retries = 5
     @Option(help: ArgumentHelp("Seconds to connect to a registry.", valueName: "s")) var connectTimeout = 15
@@ -22,7 +30,6 @@ struct RegistryFlags: ParsableArguments {
         var a = RegistryAccess()
         a.authFile = authfile.map(Output.absolute)
         a.insecureHosts = insecureRegistries
-        a.parallelism = max(1, uploads)
         a.attempts = max(0, retries) + 1
         a.connectTimeout = connectTimeout
         a.stallTimeout = stallTimeout
@@ -53,6 +60,7 @@ extension Cosci {
         @Option(help: ArgumentHelp("The compression of package layers: gzip (the default) for every luet client; zstd keeps the artifact as built (its sha256 is then the layer digest) but needs a client newer than luet 0.35 — luet 0.35 and earlier, as cOS v0.8 systems ship (0.32.5), install an empty package from a zstd layer.", valueName: "gzip|zstd|none"))
         var layerCompression: Compression = .gzip
         @OptionGroup var registry: RegistryFlags
+        @OptionGroup var uploads: UploadFlags
         @OptionGroup var options: TreeOptions
 
         func run() throws {
@@ -63,6 +71,7 @@ extension Cosci {
             o.layerCompression = layerCompression
             o.progress = { Output.error("cosci: " + $0) }
             o.registry = registry.access
+            uploads.apply(to: &o.registry)
             do {
                 let r = try Publishing.publish(project, o)
                 Output.write(PublishSummary.text(r))
@@ -119,11 +128,12 @@ extension Cosci {
         @Argument(help: ArgumentHelp("Image names (default: every spec).", valueName: "image")) var images: [String] = []
         @Option(help: ArgumentHelp("Push to docker://HOST/PREFIX (each image to PREFIX/<name>).", valueName: "target")) var push: String?
         @Flag(help: "Also write the ISO of specs that have an iso: section.") var iso = false
-        @Option(help: ArgumentHelp("The local artifact cache.", valueName: "dir")) var cache: String?
-        @Option(help: ArgumentHelp("Output directory (default: dist).", valueName: "dir")) var output: String?
+        @Option(help: SharedHelp.localCache) var cache: String?
+        @Option(help: SharedHelp.output) var output: String?
         @Option(help: ArgumentHelp("SOURCE_DATE_EPOCH (default: $SOURCE_DATE_EPOCH, else the head commit's time).", valueName: "seconds"))
         var sourceDateEpoch: Int64?
         @OptionGroup var registry: RegistryFlags
+        @OptionGroup var uploads: UploadFlags
         @OptionGroup var options: TreeOptions
 
         func run() throws {
@@ -134,6 +144,7 @@ extension Cosci {
             o.iso = iso
             o.sourceDateEpoch = sourceDateEpoch
             o.registry = registry.access
+            uploads.apply(to: &o.registry)
             do {
                 for image in try Assembling.assemble(project, o) {
                     Output.write(AssembleSummary.line(image))
@@ -167,8 +178,9 @@ extension Cosci {
         @Flag(help: "Move the channel back to its previous release.") var rollback = false
         @Flag(help: "Release even when the channel's packages need at run time what the published repository lacks (the notes list it); by default that fails.")
         var allowPartial = false
-        @Option(help: ArgumentHelp("Output directory (default: dist).", valueName: "dir")) var output: String?
+        @Option(help: SharedHelp.output) var output: String?
         @OptionGroup var registry: RegistryFlags
+        @OptionGroup var uploads: UploadFlags
         @OptionGroup var options: TreeOptions
 
         func validate() throws {
@@ -182,6 +194,7 @@ extension Cosci {
             o.rollback = rollback
             o.allowPartial = allowPartial
             o.registry = registry.access
+            uploads.apply(to: &o.registry)
             do {
                 let r = try Releasing.release(project, o)
                 if rollback {

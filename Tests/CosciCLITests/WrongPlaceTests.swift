@@ -42,3 +42,28 @@ import Testing
         if let suggested { #expect(r.stderr.contains("Did you mean '\(suggested)'?"), "\(r.stderr)") }
     }
 }
+
+/// Flags mean the same wherever they appear, and appear only where they mean something.
+@Suite struct ConsistentFlags {
+    @Test func uploadsOnlyWhereSomethingIsUploaded() throws {
+        for command in ["plan", "lock", "verify"] {
+            #expect(!(try CLI.run([command, "--help"]).stdout.contains("--uploads")), "\(command) has --uploads")
+        }
+        for command in ["publish", "build", "run", "assemble", "release"] {
+            #expect(try CLI.run([command, "--help"]).stdout.contains("--uploads"), "\(command) lacks --uploads")
+        }
+    }
+
+    @Test func cacheAndOutputHaveOneHelpEverywhere() throws {
+        for command in [["assemble"], ["cache", "ls"], ["cache", "gc"], ["config"], ["release"]] {
+            let help = try CLI.run(command + ["--help"]).stdout.replacingOccurrences(of: "\n", with: " ")
+                .split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            if help.contains("--output <dir>") {
+                #expect(help.contains("The output directory for logs, the repository, images and reports (default: COSCI_OUTPUT"), "\(command)")
+            }
+            if help.contains("--cache <dir>") {
+                #expect(help.contains("The local artifact cache directory (default: COSCI_CACHE"), "\(command)")
+            }
+        }
+    }
+}
