@@ -168,13 +168,6 @@ public enum Running {
             project, artifacts: artifacts, directory: output + "/" + repositoryDirectory, options: repoOptions)
     }
 
-    /// Whether `path` holds exactly this artifact (the size first, then the streamed digest).
-    static func sameFile(_ path: String, sha256: Digest, size: Int64) -> Bool {
-        var st = stat()
-        guard stat(path, &st) == 0, Int64(st.st_size) == size else { return false }
-        return Digest.sha256(ofFile: path) == sha256
-    }
-
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
@@ -192,7 +185,8 @@ public enum RepositoryWriting {
         }
         for (m, path) in artifacts {
             let target = dir + "/" + m.path
-            if !Running.sameFile(target, sha256: m.sha256, size: m.size) {
+            // An identical file (the same check the cache makes: kind, size, then sha256) is left alone.
+            if ArtifactCheck.damage(of: target, expected: m) != nil {
                 do { try AtomicFile.copy(path, to: target) } catch {
                     throw Diagnostic(at: nil, "cannot copy \(m.path) into \(dir): \(error)")
                 }

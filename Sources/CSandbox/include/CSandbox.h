@@ -12,7 +12,6 @@ enum cosci_sandbox_stage {
     COSCI_SANDBOX_STAGE_MOUNT,
     COSCI_SANDBOX_USER_NAMESPACE,
     COSCI_SANDBOX_ID_MAP,
-    COSCI_SANDBOX_SET_IDS,
 };
 
 /// Starts `path` (bubblewrap) with `argv` and `envp` as root (uid and gid 0) of a new user namespace whose ids
