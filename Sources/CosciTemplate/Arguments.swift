@@ -32,6 +32,7 @@ struct Arguments {
     func value(_ k: Int) throws(FunctionFailure) -> Value {
         switch items[k] {
         case .value(let v): return v
+        case .time(let t): return .string(t.description)
         case .missing(let path): throw FunctionFailure("argument \(k + 1): no value for \(path)")
         }
     }
@@ -77,6 +78,7 @@ struct Arguments {
         switch items[k] {
         case .missing, .value(.null): return nil
         case .value(.map(let m)): return m
+        case .time: throw FunctionFailure("argument \(k + 1) must be a map, not a time")
         case .value(let v): throw FunctionFailure("argument \(k + 1) must be a map, not \(v.briefDescription)")
         }
     }

@@ -8,6 +8,8 @@ enum Datum: Sendable {
     case value(Value)
     /// An absent map entry; the payload is its path as written, e.g. `.Values.kernel_package`.
     case missing(String)
+    /// A Go `time.Time` (`now`, `toDate`, `dateModify`); printed and stored as its `String()` form.
+    case time(GoTime)
 
     static let null = Datum.value(.null)
 
@@ -15,6 +17,7 @@ enum Datum: Sendable {
     var isTrue: Bool {
         switch self {
         case .missing: return false
+        case .time: return true
         case .value(let v): return v.isTrue
         }
     }
@@ -26,6 +29,7 @@ enum Datum: Sendable {
     var storable: Value {
         switch self {
         case .missing: return .null
+        case .time(let t): return .string(t.description)
         case .value(let v): return v
         }
     }

@@ -13,7 +13,7 @@ extension Functions {
             return .value(.string(text))
         case .toJson, .toPrettyJson:
             try args.require(1)
-            return .value(.string(json(try args.value(0), pretty: function == .toPrettyJson)))
+            return .value(.string(htmlEscaped(json(try args.value(0), pretty: function == .toPrettyJson))))
         case .fromYaml:
             try args.require(1)
             return .value(fromYaml(try args.string(0)))
@@ -65,6 +65,24 @@ extension Functions {
     /// Compact (or two-space indented) JSON with sorted keys, as `CanonicalJSON` writes it.
     static func json(_ value: Value, pretty: Bool) -> String {
         CanonicalJSON.encode(value, pretty: pretty)
+    }
+
+    /// Go's `json.Marshal` escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings (they appear nowhere else in
+    /// JSON text); `toRawJson` does not.
+    static func htmlEscaped(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: { "<>&\u{2028}\u{2029}".unicodeScalars.contains($0) }) else { return json }
+        var out = ""
+        for scalar in json.unicodeScalars {
+            switch scalar {
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// helm's `fromYaml`: a map, an empty map for an empty document, or `{"Error": …}` when the text is not a

@@ -3,7 +3,7 @@ import CosciModel
 /// The implementations behind `Builtin`: values in, values out. `and`, `or` and `include` live in the
 /// renderer (they evaluate lazily or render).
 enum Functions {
-    static func call(_ function: Builtin, _ args: Arguments) throws(FunctionFailure) -> Datum {
+    static func call(_ function: Builtin, _ args: Arguments, _ ambient: Ambient) throws(FunctionFailure) -> Datum {
         switch function {
         // MARK: Go builtins
         case .and, .or, .include:
@@ -192,6 +192,8 @@ enum Functions {
         case .toYaml, .toJson, .toPrettyJson, .fromYaml, .fromJson, .semver, .b64enc, .b64dec, .sha256sum,
             .kindIs, .kindOf, .typeOf, .typeIs:
             return try encoding(function, args)
+        default:
+            return try sprig(function, args, ambient)
         }
     }
 
@@ -249,6 +251,7 @@ enum Functions {
             switch key {
             case .value(.string(let s)): return isIdentifier(s) ? ".\(s)" : "[\(GoFormat.quote(s))]"
             case .value(let v): return "[\(GoFormat.text(v))]"
+            case .time(let t): return "[\(t.description)]"
             case .missing(let p): return "[\(p)]"
             }
         }
@@ -257,6 +260,8 @@ enum Functions {
             switch current {
             case .missing(let p):
                 current = .missing(p + step(args[k]))
+            case .time:
+                throw FunctionFailure("can't index \(path(before: k)): it is a time")
             case .value(.map(let map)):
                 guard case .string(let name) = key else {
                     throw FunctionFailure("a map is indexed by a string, not \(key.briefDescription)")

@@ -48,7 +48,14 @@ final class Renderer {
         case normal, breakLoop, continueLoop
     }
 
-    init(main: [String: Definition], shared: [String: SharedDefinition], mainFileIndex: Int, capacity: Int) {
+    /// The clock and environment variables of this render, and what it read of them.
+    let ambient: Ambient
+
+    init(
+        main: [String: Definition], shared: [String: SharedDefinition], mainFileIndex: Int, capacity: Int,
+        environment: RenderEnvironment
+    ) {
+        self.ambient = Ambient(environment)
         self.mainDefinitions = main
         self.sharedDefinitions = shared
         self.mainFileIndex = mainFileIndex
@@ -183,6 +190,8 @@ final class Renderer {
         switch value {
         case .missing(let path):
             throw failure("no value for \(path)", frame, pipeline.line)
+        case .time(let t):
+            emit(t.description, fileIndex: frame.fileIndex, line: pipeline.line)
         case .value(.null):
             let source = String(decoding: frame.source[pipeline.sourceRange], as: UTF8.self)
             throw failure("\(source) is null", frame, pipeline.line)
@@ -210,6 +219,8 @@ final class Renderer {
         switch value {
         case .missing, .value(.null):
             break
+        case .time:
+            throw failure("range can't iterate over a time", frame, pipeline.line)
         case .value(.list(let items)) where !items.isEmpty:
             for (k, item) in items.enumerated() where !(try iterate(.int(k), item)) { break }
             return .normal
@@ -326,6 +337,11 @@ final class Renderer {
             switch current {
             case .missing(let path):
                 current = .missing(path + "." + name)
+            case .time(let t):
+                guard let field = t.field(name) else {
+                    throw failure("can't evaluate field \(name) of a time (cosci knows Year, Month, Day, Hour, Minute, Second, Nanosecond, YearDay, Weekday, Unix, UnixNano, UTC)", frame, line)
+                }
+                current = field
             case .value(.map(let map)):
                 if let found = map[name] {
                     current = .value(found)
@@ -362,6 +378,7 @@ final class Renderer {
         case .function(let function): return function.name
         case .literal(.value(let v)): return v.stringValue.map(GoFormat.quote) ?? GoFormat.text(v)
         case .literal(.missing(let path)): return path
+        case .literal(.time(let t)): return t.description
         }
     }
 
@@ -403,14 +420,14 @@ final class Renderer {
                     expressions.first.map { Self.describe($0, frame.source) } ?? "(piped value)"
                 }
             case .set, .unset:
-                let result = try Functions.call(function, Arguments(arguments))
+                let result = try Functions.call(function, Arguments(arguments), ambient)
                 // sprig mutates the map in place; with values, write the result back to the variable.
                 if case .variable(let slot, _, let fields)? = expressions.first, fields.isEmpty {
                     variables[frame.base + slot] = result
                 }
                 return result
             default:
-                return try Functions.call(function, Arguments(arguments))
+                return try Functions.call(function, Arguments(arguments), ambient)
             }
         } catch {
             let message = function == .fail ? error.message : "\(function.name): \(error.message)"

@@ -58,10 +58,13 @@ public struct TemplateSet: Sendable {
     public static let empty = TemplateSet(collecting: [])
 
     /// Renders the shared sources' top level (in order) and then `main`, with `data` as `.`/`$`.
-    /// `main`'s own definitions take precedence over shared ones of the same name.
-    public func render(_ main: ParsedTemplate, data: Value) throws(TemplateError) -> RenderedText {
+    /// `main`'s own definitions take precedence over shared ones of the same name. `environment` is what the
+    /// clock and environment functions read; the result says what they did read.
+    public func render(
+        _ main: ParsedTemplate, data: Value, environment: RenderEnvironment = RenderEnvironment()
+    ) throws(TemplateError) -> RenderedText {
         let renderer = Renderer(
-            main: main.definitions, shared: definitions, mainFileIndex: shared.count, capacity: 2048)
+            main: main.definitions, shared: definitions, mainFileIndex: shared.count, capacity: 2048, environment: environment)
         do throws(RenderError) {
             for (index, template) in shared.enumerated() where !template.root.nodes.isEmpty {
                 try renderer.render(template.root, data: data, file: template.file, fileIndex: index)
@@ -72,7 +75,7 @@ public struct TemplateSet: Sendable {
         }
         return RenderedText(
             text: String(decoding: renderer.output, as: UTF8.self), origins: renderer.origins,
-            sharedFiles: sharedFiles, mainFile: main.file)
+            sharedFiles: sharedFiles, mainFile: main.file, reads: renderer.ambient.reads)
     }
 }
 
@@ -81,12 +84,15 @@ public struct TemplateSet: Sendable {
 public struct RenderedText: Sendable {
     /// The output.
     public let text: String
+    /// What the render read of its environment (the clock, environment variables).
+    public let reads: RenderReads
     private let origins: [UInt64]
     private let sharedFiles: [String]
     private let mainFile: String
 
-    init(text: String, origins: [UInt64], sharedFiles: [String], mainFile: String) {
+    init(text: String, origins: [UInt64], sharedFiles: [String], mainFile: String, reads: RenderReads) {
         self.text = text
+        self.reads = reads
         self.origins = origins
         self.sharedFiles = sharedFiles
         self.mainFile = mainFile

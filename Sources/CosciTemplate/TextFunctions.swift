@@ -333,7 +333,8 @@ final class RegexCache: @unchecked Sendable {
         let cached = compiled[pattern]
         lock.unlock()
         if let cached { return cached }
-        let translated = pattern.replacingOccurrences(of: "(?P<", with: "(?<")
+        // An empty pattern matches the empty string everywhere in Go; ICU refuses it.
+        let translated = pattern.isEmpty ? "(?:)" : pattern.replacingOccurrences(of: "(?P<", with: "(?<")
         let regex: NSRegularExpression
         do {
             regex = try NSRegularExpression(pattern: translated)

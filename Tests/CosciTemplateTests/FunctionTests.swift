@@ -164,14 +164,73 @@ struct FunctionTests {
         #expect(error.line == 2)
     }
 
-    @Test("unknown functions fail at parse time; clock, environment and randomness are refused with a reason")
+    @Test("unknown functions fail at parse time; randomness, fresh keys and the network are refused with what to do instead")
     func unknownFunctions() throws {
         let unknown = try #require(renderError("a\n\n{{ frobnicate 1 }}"))
         #expect(unknown.message == "function \"frobnicate\" not defined")
         #expect(unknown.line == 3)
-        for name in ["now", "date", "env", "expandenv", "randAlphaNum", "uuidv4"] {
+        for (name, fragment) in [
+            ("randAlphaNum 4", "its result is random; put a fixed value in a values file"), ("uuidv4", "fixed UUID"),
+            ("genCA \"x\" 3", "new key or certificate"), ("bcrypt \"x\"", "salted"), ("getHostByName \"x\"", "network"),
+        ] {
             let refused = try #require(renderError("{{ \(name) }}"))
-            #expect(refused.message == "function \"\(name)\" not defined (cosci templates are reproducible: no clock, environment or randomness)")
+            #expect(refused.message.contains("cosci templates are reproducible and"), "\(refused.message)")
+            #expect(refused.message.contains(fragment), "\(refused.message)")
         }
+        let unsupported = try #require(renderError("{{ decryptAES \"k\" \"x\" }}"))
+        #expect(unsupported.message.contains("not supported"))
+    }
+}
+
+@Suite("Clock and environment")
+struct ClockTests {
+    func rendered(_ source: String, _ environment: RenderEnvironment) throws -> RenderedText {
+        try TemplateSet.empty.render(try ParsedTemplate.parse(source, file: "build.yaml"), data: sampleData, environment: environment)
+    }
+
+    @Test("now is the build's epoch in UTC, so a render is the same whenever it runs")
+    func nowIsTheEpoch() throws {
+        let epoch = RenderEnvironment(epoch: 1_700_000_000)
+        let source = "{{ now | date \"2006-01-02\" }} {{ now | dateInZone \"15:04 MST\" \"UTC\" }} {{ now }} {{ (now).Year }} {{ now | unixEpoch }}"
+        let first = try rendered(source, epoch)
+        #expect(first.text == "2023-11-14 22:13 UTC 2023-11-14 22:13:20 +0000 UTC 2023 1700000000")
+        #expect(first.reads == RenderReads(clock: true))
+        #expect(try rendered(source, epoch).text == first.text)
+        #expect(try rendered(source, RenderEnvironment(epoch: 1_800_000_000)).text != first.text)
+        let ago = try rendered("{{ ago (toDate \"2006-01-02\" \"2023-11-14\") }} {{ dateModify \"-48h\" now | htmlDate }}", epoch)
+        #expect(ago.text == "22h13m20s 2023-11-12")
+        // A template that never looks at the clock does not depend on it.
+        #expect(try rendered("{{ .Values.name }}", epoch).reads.isEmpty)
+    }
+
+    @Test("env and expandenv read only the variables the project allows, and say so")
+    func environmentAllowList() throws {
+        let allowed = RenderEnvironment(epoch: 0, variables: ["CHANNEL": "stable", "EMPTY": ""])
+        let text = try rendered("{{ env \"CHANNEL\" }}|{{ expandenv \"$CHANNEL-${EMPTY}x $$ $\" }}", allowed)
+        #expect(text.text == "stable|stable-x  $")
+        #expect(text.reads == RenderReads(variables: ["CHANNEL", "EMPTY"]))
+        for source in ["{{ env \"HOME\" }}", "{{ expandenv \"$HOME\" }}"] {
+            do {
+                _ = try rendered(source, allowed)
+                Issue.record("\(source) rendered")
+            } catch let error as TemplateError {
+                #expect(error.message.contains("HOME, which the project does not allow"), "\(error.message)")
+                #expect(error.message.contains("`environment:` in cosci.yaml"))
+            }
+        }
+    }
+
+    @Test("inputs name what a render read, and match only the same epoch and the same values")
+    func inputs() {
+        let environment = RenderEnvironment(epoch: 5, variables: ["A": "x"])
+        let recorded = environment.inputs(of: RenderReads(clock: true, variables: ["A"]))
+        #expect(recorded["clock"] == "5")
+        #expect(recorded["env:A"]?.count == 64)
+        #expect(!recorded.values.contains("x"))
+        #expect(environment.matches(recorded))
+        #expect(!RenderEnvironment(epoch: 6, variables: ["A": "x"]).matches(recorded))
+        #expect(!RenderEnvironment(epoch: 5, variables: ["A": "y"]).matches(recorded))
+        #expect(!RenderEnvironment(epoch: 5).matches(recorded))
+        #expect(RenderEnvironment(epoch: 9).matches(environment.inputs(of: RenderReads())))
     }
 }

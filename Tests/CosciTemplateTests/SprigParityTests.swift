@@ -1,0 +1,123 @@
+import CosciModel
+import Testing
+
+@testable import CosciTemplate
+
+/// What sprig v3.2.1 (the version luet 0.35 vendors) renders for each template, read from Go's text/template
+/// with sprig's `TxtFuncMap` in UTC, against the same data. cosci must render the same text.
+let sprigFacts: [(template: String, output: String)] = [
+        ("{{ toDate \"2006-01-02\" \"2024-02-29\" | date \"Mon Jan 2 15:04:05 MST 2006\" }}",
+         "Thu Feb 29 00:00:00 UTC 2024"),
+        ("{{ toDate \"2006-01-02 15:04:05\" \"2024-03-10 07:08:09\" | date \"January 02, 2006 3:04PM -0700 Z07:00 .000 002 __2 _2\" }}",
+         "March 10, 2024 7:08AM +0000 Z .000 070  70 10"),
+        ("{{ toDate \"2006-01-02T15:04:05Z07:00\" \"2023-12-31T23:59:58+05:30\" }}",
+         "2023-12-31 23:59:58 +0530 +0530"),
+        ("{{ toDate \"2006-01-02T15:04:05Z07:00\" \"2023-12-31T23:59:58+05:30\" | date \"2006-01-02 15:04\" }}",
+         "2023-12-31 18:29"),
+        ("{{ toDate \"2006-01-02T15:04:05.999999999Z07:00\" \"2023-01-01T00:00:00.1234Z\" | date \"05.000000 .999 ,999999\" }}",
+         "00.123400 .123 ,1234"),
+        ("{{ dateInZone \"2006-01-02 15:04 MST\" (toDate \"2006-01-02\" \"2024-07-01\") \"UTC\" }}",
+         "2024-07-01 00:00 UTC"),
+        ("{{ date \"2006-01-02\" 86400 }}",
+         "1970-01-02"),
+        ("{{ htmlDate 1700000000 }}",
+         "2023-11-14"),
+        ("{{ unixEpoch (toDate \"2006-01-02\" \"2024-01-01\") }}",
+         "1704067200"),
+        ("{{ toDate \"2006-01-02\" \"not a date\" }}",
+         "0001-01-01 00:00:00 +0000 UTC"),
+        ("{{ toDate \"2006-01-02\" \"2023-02-29\" }}",
+         "0001-01-01 00:00:00 +0000 UTC"),
+        ("{{ dateModify \"1.5h\" (toDate \"2006-01-02\" \"2024-01-01\") | date \"2006-01-02T15:04:05\" }}",
+         "2024-01-01T01:30:00"),
+        ("{{ dateModify \"-24h3m\" (toDate \"2006-01-02\" \"2024-01-01\") | date \"2006-01-02T15:04:05\" }}",
+         "2023-12-30T23:57:00"),
+        ("{{ dateModify \"bogus\" (toDate \"2006-01-02\" \"2024-01-01\") | date \"2006-01-02T15:04:05\" }}",
+         "2024-01-01T00:00:00"),
+        ("{{ duration \"95\" }} {{ duration \"0\" }} {{ duration \"90061\" }} {{ duration (int64 3600) }}",
+         "1m35s 0s 25h1m1s 1h0m0s"),
+        ("{{ durationRound \"2h10m\" }} {{ durationRound \"400h\" }} {{ durationRound \"10000h\" }} {{ durationRound \"3s\" }} {{ durationRound \"1s\" }} {{ durationRound (int64 120000000000) }}",
+         "2h 16d 1y 3s 0s 2m"),
+        ("{{ toDate \"Jan _2 2006\" \"Feb  3 2021\" | date \"Monday\" }}",
+         "Wednesday"),
+        ("{{ toDate \"02/01/06 3PM\" \"25/12/99 11PM\" | date \"2006-01-02 15\" }}",
+         "1999-12-25 23"),
+        ("{{ abbrev 5 \"hello world\" }} {{ abbrev 3 \"hello\" }} {{ abbrevboth 5 10 \"1234 5678 9123\" }} {{ abbrevboth 0 10 \"abcdefghijklmno\" }}",
+         "he... hello ...5678... abcdefg..."),
+        ("{{ untitle \"Hello World\" }} {{ initials \"First Try\" }} {{ swapcase \"This Is A.Test\" }}",
+         "hello world FT tHIS iS a.tEST"),
+        ("{{ snakecase \"FirstName\" }} {{ snakecase \"HTTPServer\" }} {{ snakecase \"NoHTTPS\" }} {{ snakecase \"GO_PATH\" }} {{ snakecase \"GO PATH\" }} {{ snakecase \"http2xx\" }} {{ snakecase \"HTTP20xOK\" }} {{ snakecase \"Duration2m3s\" }} {{ snakecase \"Bld4Floor3rd\" }}",
+         "first_name http_server no_https go_path go_path http_2xx http_20x_ok duration_2m3s bld4_floor_3rd"),
+        ("{{ kebabcase \"FirstName\" }} {{ kebabcase \"some_words here\" }} {{ kebabcase \"a.b-c\" }} {{ kebabcase \"__x__\" }}",
+         "first-name some-words-here a.b-c --x--"),
+        ("{{ camelcase \"http_server\" }} {{ camelcase \"_complex__case_\" }} {{ camelcase \"some words\" }} {{ camelcase \"_\" }} {{ camelcase \"a\" }}",
+         "HttpServer _Complex_Case_ SomeWords __ A"),
+        ("{{ wrap 5 \"Hello World and more\" }}|{{ wrapWith 5 \"\\t\" \"Hello World\" }}|{{ wrap 3 \"abcdefgh ij\" }}",
+         "Hello\nWorld\nand\nmore|Hello\tWorld|abcdefgh\nij"),
+        ("{{ plural \"one\" \"many\" 1 }} {{ plural \"one\" \"many\" 2 }}",
+         "one many"),
+        ("{{ sha1sum \"abc\" }} {{ adler32sum \"Wikipedia\" }} {{ b32enc \"hello\" }} {{ b32dec \"NBSWY3DP\" }} {{ b32enc \"\" }} {{ b32enc \"a\" }}",
+         "a9993e364706816aba3e25717850c26c9cd0d89d 300286872 NBSWY3DP hello  ME======"),
+        ("{{ $x := splitn \"$\" 2 \"foo$bar$baz\" }}{{ $x._0 }}|{{ $x._1 }}",
+         "foo|bar$baz"),
+        ("{{ toStrings (list 1 \"a\" 2.5) }}",
+         "[1 a 2.5]"),
+        ("{{ regexSplit \"z+\" \"pizza\" -1 }} {{ regexSplit \"z+\" \"pizza\" 1 }} {{ regexSplit \"\" \"abc\" -1 }} {{ regexQuoteMeta \"1.2+[x]\" }}",
+         "[pi a] [pizza] [a b c] 1\\.2\\+\\[x\\]"),
+        ("{{ seq 5 }}|{{ seq -3 }}|{{ seq 2 5 }}|{{ seq 0 2 10 }}|{{ seq 10 -2 0 }}|{{ seq 10 2 0 }}",
+         "1 2 3 4 5|1 0 -1 -2 -3|2 3 4 5|0 2 4 6 8 10|10 8 6 4 2 0|"),
+        ("{{ toDecimal \"0777\" }} {{ toDecimal \"777\" }} {{ toDecimal \"9\" }}",
+         "511 511 0"),
+        ("{{ until 3 }} {{ until -2 }} {{ untilStep 0 10 3 }} {{ untilStep 5 0 -2 }}",
+         "[0 1 2] [0 -1] [0 3 6 9] [5 3 1]"),
+        ("{{ addf 1.1 2.2 }} {{ add1f 1.5 }} {{ subf 10 1.1 2 }} {{ mulf 1.1 3 }} {{ divf 10 4 }} {{ divf 1 3 }}",
+         "3.3 2.5 6.9 3.3 2.5 0.3333333333333333"),
+        ("{{ maxf 1 2.5 2 }} {{ minf 1 2.5 -2 }} {{ ceil 1.1 }} {{ floor 1.9 }} {{ round 3.14159 2 }} {{ round 2.5 0 }} {{ round 1.23 1 0.3 }}",
+         "2.5 -2 2 1 3.14 3 1.3"),
+        ("{{ all 1 \"a\" true }} {{ all 1 \"\" }} {{ any 0 \"\" }} {{ any 0 \"x\" }}",
+         "true false false true"),
+        ("{{ toJson (dict \"a\" \"<b>&\") }} {{ toRawJson (dict \"a\" \"<b>&\") }}",
+         "{\"a\":\"\\u003cb\\u003e\\u0026\"} {\"a\":\"<b>&\"}"),
+        ("{{ typeIsLike \"string\" \"x\" }} {{ deepEqual (list 1 2) (list 1 2) }} {{ deepEqual 1 2 }}",
+         "true true false"),
+        ("{{ toPrettyJson (dict \"a\" 1 \"b\" (list 1 2)) }}",
+         "{\n  \"a\": 1,\n  \"b\": [\n    1,\n    2\n  ]\n}"),
+        ("{{ pick (dict \"a\" 1 \"b\" 2 \"c\" 3) \"a\" \"c\" }} {{ omit (dict \"a\" 1 \"b\" 2 \"c\" 3) \"a\" }}",
+         "map[a:1 c:3] map[b:2 c:3]"),
+        ("{{ mergeOverwrite (dict \"a\" 1 \"b\" (dict \"x\" 1 \"y\" 2)) (dict \"a\" 2 \"b\" (dict \"y\" 3) \"c\" \"\") }}",
+         "map[a:2 b:map[x:1 y:3] c:]"),
+        ("{{ dig \"m\" \"b\" \"c\" \"none\" .Values }} {{ dig \"m\" \"z\" \"none\" .Values }}",
+         "d none"),
+        ("{{ chunk 2 (list 1 2 3 4 5) }} {{ tuple 1 2 }} {{ biggest 1 5 3 }}",
+         "[[1 2] [3 4] [5]] [1 2] 5"),
+        ("{{ base \"/a/b.tar.gz\" }} {{ dir \"/a/b/c\" }} {{ clean \"a//b/../c/.\" }} {{ ext \"x/y.tar.gz\" }} {{ isAbs \"/x\" }} {{ base \"\" }} {{ dir \"x\" }} {{ clean \"/../a\" }}",
+         "b.tar.gz /a/b a/c .gz true . . /a"),
+        ("{{ $u := urlParse \"https://user:pw@example.com:8443/a%20b/c?q=1&r=2#frag\" }}{{ $u.scheme }}|{{ $u.host }}|{{ $u.hostname }}|{{ $u.path }}|{{ $u.query }}|{{ $u.fragment }}|{{ $u.userinfo }}|{{ $u.opaque }}",
+         "https|example.com:8443|example.com|/a b/c|q=1&r=2|frag|user:pw|"),
+        ("{{ urlJoin (dict \"scheme\" \"https\" \"host\" \"example.com\" \"path\" \"/a b\" \"query\" \"x=1\" \"fragment\" \"f\") }}",
+         "https://example.com/a%20b?x=1#f"),
+        ("{{ $u := urlParse \"mailto:joe@example.com\" }}{{ $u.scheme }}|{{ $u.opaque }}|{{ urlJoin $u }}",
+         "mailto|joe@example.com|mailto:joe@example.com"),
+        ("{{ semverCompare \"^1.2.0\" \"1.3.5\" }} {{ semverCompare \"~1.2.0\" \"1.3.0\" }} {{ semverCompare \">=1.2, <2\" \"1.9.9\" }} {{ semverCompare \"1.2 - 1.4.5\" \"1.4.6\" }} {{ semverCompare \">1.0\" \"1.0.1\" }} {{ semverCompare \"1.2.x\" \"1.2.9\" }} {{ semverCompare \">=1.0.0\" \"1.1.0-rc.1\" }} {{ semverCompare \">=1.0.0-0\" \"1.1.0-rc.1\" }} {{ semverCompare \"*\" \"3.0.0\" }} {{ semverCompare \"<1.2 || >=2\" \"2.1.0\" }} {{ semverCompare \"^0.2.3\" \"0.2.9\" }} {{ semverCompare \"^0.2.3\" \"0.3.0\" }} {{ semverCompare \"!=1.2.3\" \"1.2.3\" }}",
+         "true false true false false true false true true true true false false"),
+        ("{{ trimall \"$\" \"$5.00$\" }} {{ mustRegexFind \"a+\" \"baaac\" }} {{ osBase \"/x/y\" }}",
+         "5.00 aaa y"),
+        ("{{ expandenv \"plain text\" }}",
+         "plain text"),
+]
+
+let sprigData: Value = .map([
+    "Values": .map([
+        "name": .string("cos"), "count": .int(3), "list": .list([.string("a"), .string("b"), .string("c")]),
+        "m": .map(["a": .int(1), "b": .map(["c": .string("d")])]),
+    ])
+])
+
+@Suite("Sprig parity")
+struct SprigParityTests {
+    @Test("every function of sprig's text map renders as sprig renders it", arguments: sprigFacts.indices)
+    func sameAsSprig(_ index: Int) throws {
+        let fact = sprigFacts[index]
+        #expect(try render(fact.template, sprigData) == fact.output, "\(fact.template)")
+    }
+}
