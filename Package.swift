@@ -88,7 +88,7 @@ let package = Package(
             name: "CosciEngine",
             dependencies: [
                 "CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry", "CosciBuild",
-                "CosciRepository", "CosciFiles", "CosciYAML",
+                "CosciRepository", "CosciFiles", "CosciYAML", "CosciTemplate",
             ],
             exclude: ["README.md"]),
 
@@ -106,13 +106,13 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "CosciModelTests", dependencies: ["CosciModel"]),
         .testTarget(name: "CosciTemplateTests", dependencies: ["CosciTemplate", "CosciYAML", "CosciModel"]),
-        .testTarget(name: "CosciManifestTests", dependencies: ["CosciManifest", "CosciModel"]),
+        .testTarget(name: "CosciManifestTests", dependencies: ["CosciManifest", "CosciModel", "CosciTemplate"]),
         .testTarget(name: "CosciPlannerTests", dependencies: ["CosciPlanner", "CosciModel"]),
         .testTarget(name: "CosciArchiveTests", dependencies: ["CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciBuildTests", dependencies: ["CosciBuild", "CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciYAML", "CosciModel"]),
         .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciModel"], exclude: ["Fixtures"]),
-        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel"]),
+        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel", "CosciTemplate"]),
         .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
     ]
 )

@@ -76,7 +76,7 @@ public enum Assembling {
         build.sourceDateEpoch = options.sourceDateEpoch
         let cache = LocalCache(root: project.cacheRoot)
         let output = project.outputDirectory
-        let epoch = try Building.sourceDateEpoch(project, build)
+        let epoch = Building.sourceDateEpoch(project, build)
         let head = Building.headCommit(project)
         var out: [AssembledImage] = []
         for spec in specs {

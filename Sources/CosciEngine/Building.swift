@@ -160,7 +160,7 @@ public enum Building {
 
         // Builds create files with the modes their steps ask for, whatever the caller's umask.
         umask(0o022)
-        let epoch = try sourceDateEpoch(project, options)
+        let epoch = sourceDateEpoch(project, options)
         let head = headCommit(project)
         var backends: [any BuildBackend] = []
         if !toBuild.isEmpty {
@@ -542,20 +542,8 @@ public enum Building {
         return head.hex
     }
 
-    /// `SOURCE_DATE_EPOCH`: the option, the environment, the head commit's time, else 0.
-    static func sourceDateEpoch(_ project: Project, _ options: BuildOptions) throws(Diagnostic) -> Int64 {
-        if let e = options.sourceDateEpoch { return e }
-        if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
-            guard let e = Int64(text), e >= 0 else {
-                throw Diagnostic(at: nil, "SOURCE_DATE_EPOCH=\(text) is not a number of seconds", hint: "unset it or set e.g. 1700000000")
-            }
-            return e
-        }
-        if let repo = try? GitRepository(discoveringFrom: project.root), let head = try? repo.commit("HEAD"),
-            let time = try? repo.commitTime(head)
-        {
-            return time
-        }
-        return 0
+    /// `SOURCE_DATE_EPOCH`: the option, else the project's (`Project.sourceDateEpoch`).
+    static func sourceDateEpoch(_ project: Project, _ options: BuildOptions) -> Int64 {
+        options.sourceDateEpoch ?? project.sourceDateEpoch
     }
 }

@@ -113,7 +113,7 @@ public enum ChangeDetection {
         let reads = DispatchGroup()
         for i in sources.indices where !(i == 0 && headTree) {
             guard let id = ids[i] else { continue }
-            DispatchQueue.global().async(group: reads) { saved[i] = store.read(id) }
+            DispatchQueue.global().async(group: reads) { saved[i] = store.read(id, rendering: project.renderEnvironment) }
         }
         // Committed changes (base to head), then uncommitted ones when the head is the work tree.
         var committed: [ChangedPath] = []
@@ -298,7 +298,8 @@ public enum ChangeDetection {
         from base: KeyedSummary, changes: [ChangedPath], at source: Side.Source, repo: GitRepository, project: Project, workdir: String,
         prefix: String
     ) -> KeyedSummary? {
-        guard base.diagnostics.isEmpty else { return nil }
+        // A summary rendered at another epoch (or with other environment values) than now is not a base.
+        guard base.diagnostics.isEmpty, project.renderEnvironment.matches(base.renderInputs) else { return nil }
         let values = Set(project.valuesFiles)
         var packageDirectories: Set<String> = []
         for p in 0..<base.count { packageDirectories.insert(base.path(at: p)) }
@@ -340,7 +341,8 @@ public enum ChangeDetection {
             tree = TreeLoader.load(snapshot, options: project.loadOptions)
         }
         guard tree.diagnostics.isEmpty, Set(tree.templateFiles + tree.valuesFiles) == base.inputs else { return nil }
-        return base.replacing(directories: changed, with: tree.packages, platform: project.platform, images: project.lockedImages)
+        return base.replacing(
+            directories: changed, with: tree.packages, platform: project.platform, images: project.lockedImages, renderInputs: tree.inputs)
     }
 
     /// The work tree's summary: the commit under it (`head`: saved, or derived from the base and the committed
@@ -351,7 +353,7 @@ public enum ChangeDetection {
         repo: GitRepository, project: Project, workdir: String, prefix: String
     ) -> KeyedSummary? {
         let headID = summaryID(repo, commit: head, project: project, prefix: prefix)
-        var under = headID == baseID ? base : headID.flatMap(store.read)
+        var under = headID == baseID ? base : headID.flatMap { store.read($0, rendering: project.renderEnvironment) }
         if under == nil {
             under = deriveSummary(
                 from: base, changes: committed, at: .commit(head), repo: repo, project: project, workdir: workdir, prefix: prefix)
@@ -445,7 +447,7 @@ public enum ChangeDetection {
     static func keyed(_ tree: LoadedTree, _ project: Project) -> KeyedTree {
         let (graph, _) = BuildGraph.resolve(tree.packages)
         let keys = CacheKeys.compute(graph, platform: project.platform, images: project.lockedImages)
-        return KeyedTree(graph: graph, keys: keys, inputs: Set(tree.templateFiles + tree.valuesFiles))
+        return KeyedTree(graph: graph, keys: keys, inputs: Set(tree.templateFiles + tree.valuesFiles), renderInputs: tree.inputs)
     }
 
     /// A repository change as a path relative to the project root; changes outside the project are dropped.

@@ -1,8 +1,10 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciGit
 import CosciManifest
 import CosciModel
+import CosciTemplate
 import Foundation
 
 /// Settings given on the command line; nil means "not given".
@@ -18,6 +20,8 @@ public struct ProjectFlags: Sendable {
     public var output: String?
     /// `--jobs N`: parallel builds.
     public var buildJobs: Int?
+    /// `--source-date-epoch SECONDS`.
+    public var sourceDateEpoch: Int64?
 
     public init(
         tree: String? = nil, values: [String] = [], flavor: String? = nil, platform: String? = nil, jobs: Int? = nil,
@@ -70,6 +74,12 @@ public struct Project: Sendable {
     public let cacheRoot: String
     /// The output directory, absolute: `--output`, `COSCI_OUTPUT`, cosci.yaml `output:`, `dist`.
     public let outputDirectory: String
+    /// The build's clock, in seconds since the Unix epoch: artifact times are clamped to it and templates'
+    /// `now` returns it. `--source-date-epoch`, `SOURCE_DATE_EPOCH`, the head commit's time, else 0.
+    public let sourceDateEpoch: Int64
+    /// What build specs may read when rendered: the epoch and the environment variables cosci.yaml allows
+    /// (`environment:`), with their values here.
+    public let renderEnvironment: RenderEnvironment
     /// Every setting resolved here, with its source, in a fixed order.
     public let settings: [Setting]
     /// Warnings from reading the configuration.
@@ -196,18 +206,47 @@ public struct Project: Sendable {
             Setting(
                 name: "values", value: values.isEmpty ? "(none)" : values.joined(separator: ","),
                 source: !flags.values.isEmpty ? .flag : env("VALUES") != nil ? .environment : values.isEmpty ? .default : .config))
+        let epoch = try sourceDateEpoch(flags.sourceDateEpoch, environment: environment, root: root)
+        settings.append(epoch.setting)
+        var variables: [String: String] = [:]
+        for name in config.environment { variables[name] = environment[name] ?? "" }
+        settings.append(
+            Setting(
+                name: "environment", value: config.environment.isEmpty ? "(none)" : config.environment.joined(separator: ","),
+                source: config.environment.isEmpty ? .default : .config))
         return Project(
             root: root, configFile: configFile, config: config, tree: config.tree,
             valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, buildJobs: buildJobs.flatMap { $0 > 0 ? $0 : nil },
-            cacheRoot: cache, outputDirectory: output, settings: settings, warnings: warnings)
+            cacheRoot: cache, outputDirectory: output, sourceDateEpoch: epoch.value,
+            renderEnvironment: RenderEnvironment(epoch: epoch.value, variables: variables), settings: settings, warnings: warnings)
+    }
+
+    /// `SOURCE_DATE_EPOCH`: the flag, the environment variable, the head commit's committer time, else 0.
+    static func sourceDateEpoch(
+        _ flag: Int64?, environment: [String: String], root: String
+    ) throws(Diagnostic) -> (value: Int64, setting: Setting) {
+        let name = "source-date-epoch"
+        if let flag { return (flag, Setting(name: name, value: String(flag), source: .flag)) }
+        if let text = environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
+            guard let e = Int64(text), e >= 0 else {
+                throw Diagnostic(
+                    at: nil, "SOURCE_DATE_EPOCH=\(text) is not a number of seconds", hint: "unset it or set e.g. 1700000000",
+                    kind: .usage)
+            }
+            return (e, Setting(name: name, value: text, source: .environment))
+        }
+        if let repo = try? GitRepository(discoveringFrom: root), let head = try? repo.commit("HEAD"), let time = try? repo.commitTime(head) {
+            return (time, Setting(name: name, value: "\(time) (the head commit's time)", source: .default))
+        }
+        return (0, Setting(name: name, value: "0 (no git history)", source: .default))
     }
 
     /// The same project for another platform.
     public func with(platform: Platform) -> Project {
         Project(
             root: root, configFile: configFile, config: config, tree: tree, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
-            jobs: jobs, buildJobs: buildJobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, settings: settings,
-            warnings: warnings)
+            jobs: jobs, buildJobs: buildJobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, sourceDateEpoch: sourceDateEpoch,
+            renderEnvironment: renderEnvironment, settings: settings, warnings: warnings)
     }
 
     /// The lock file pinning base images (`cosci lock`): `cosci.lock` in the project root.
@@ -234,7 +273,7 @@ public struct Project: Sendable {
 
     /// The load options for this project.
     public var loadOptions: LoadOptions {
-        LoadOptions(projectRoot: root, tree: tree, valuesFiles: valuesFiles, jobs: jobs)
+        LoadOptions(projectRoot: root, tree: tree, valuesFiles: valuesFiles, jobs: jobs, render: renderEnvironment)
     }
 
     static func absolute(_ path: String, cwd: String) -> String {

@@ -233,7 +233,7 @@ public enum RepositoryWriting {
         o.name = name
         o.type = type
         o.snapshot = snapshot ?? Building.headCommit(project)
-        o.sourceDateEpoch = try Building.sourceDateEpoch(project, options)
+        o.sourceDateEpoch = Building.sourceDateEpoch(project, options)
         return try write(project, artifacts: artifacts, directory: directory, options: o)
     }
 }

@@ -5,6 +5,7 @@ import CosciFiles
 import CosciManifest
 import CosciModel
 import CosciPlanner
+import CosciTemplate
 import Foundation
 
 /// Saved summaries of analysed commits (`KeyedSummary`), so that change detection loads and keys a commit's
@@ -21,12 +22,15 @@ struct SummaryStore {
 
     func path(_ id: Digest) -> String { "\(directory)/\(id.hex)" }
 
-    /// The saved summary, or nil; a hit marks the file as recently used.
-    func read(_ id: Digest) -> KeyedSummary? {
+    /// The saved summary, or nil; a hit marks the file as recently used. A summary whose renders read the
+    /// clock or environment variables holds only where `environment` gives them the same values (the summary
+    /// id leaves them out, so that trees that never read them share summaries across epochs).
+    func read(_ id: Digest, rendering environment: RenderEnvironment) -> KeyedSummary? {
         let file = path(id)
         guard let bytes = try? ManifestFiles.read(file), bytes.count > 8 else { return nil }
         let stored = bytes[..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard Checksum.of(bytes[8...]) == stored, let summary = try? KeyedSummary(decoding: bytes, from: 8) else { return nil }
+        guard environment.matches(summary.renderInputs) else { return nil }
         utimensat(AT_FDCWD, file, nil, 0)
         return summary
     }

@@ -9,7 +9,7 @@ import CosciModel
 /// format, then each entry's key, packages (without content: that is recomputed from the tree every time)
 /// and diagnostics. A file that does not decode is ignored: the memo is only a cache.
 extension LoadMemo {
-    static let magic = Array("cosci-load-memo/2\n".utf8)
+    static let magic = Array("cosci-load-memo/3\n".utf8)
 
     /// Reads a memo file; an absent, unreadable or foreign file gives an empty memo.
     public static func read(from path: String) -> LoadMemo {
@@ -23,7 +23,9 @@ extension LoadMemo {
                 let key = try reader.string()
                 let packages = try reader.array { (r: inout BinaryReader) throws(BinaryReader.Malformed) in try r.package() }
                 let diagnostics = try reader.array { (r: inout BinaryReader) throws(BinaryReader.Malformed) in try r.diagnostic() }
-                memo.entries[key] = Entry(packages: packages, diagnostics: diagnostics)
+                let pairs = try reader.array { (r: inout BinaryReader) throws(BinaryReader.Malformed) in (try r.string(), try r.string()) }
+                let inputs = Dictionary(pairs, uniquingKeysWith: { _, last in last })
+                memo.entries[key] = Entry(packages: packages, diagnostics: diagnostics, inputs: inputs)
             }
         } catch {
             return LoadMemo()
@@ -50,6 +52,11 @@ extension LoadMemo {
             for p in entry.packages { w.package(p) }
             w.int(entry.diagnostics.count)
             for d in entry.diagnostics { w.diagnostic(d) }
+            w.int(entry.inputs.count)
+            for (name, value) in entry.inputs.sorted(by: { $0.key < $1.key }) {
+                w.string(name)
+                w.string(value)
+            }
         }
         return FileSystemTree.writeAtomically(w.bytes, to: path)
     }

@@ -15,6 +15,7 @@ import CosciModel
 /// output: dist
 /// images: images
 /// channels: channels
+/// environment: [CHANNEL]    # variables templates may read with env/expandenv; their values are inputs of the render
 /// ```
 public struct ProjectConfig: Sendable, Hashable {
     public var tree = "."
@@ -28,11 +29,14 @@ public struct ProjectConfig: Sendable, Hashable {
     public var output: String?
     public var images: String?
     public var channels: String?
+    /// Environment variables templates may read (`env`, `expandenv`); reading any other is an error.
+    public var environment: [String] = []
 
     /// The file name looked for in the project root.
     public static let fileName = "cosci.yaml"
     static let knownKeys: Set<String> = [
         "tree", "values", "flavors", "flavor", "platform", "platforms", "cache", "output", "images", "channels",
+        "environment",
     ]
 
     public init() {}
@@ -73,6 +77,16 @@ public struct ProjectConfig: Sendable, Hashable {
         config.output = try f.optionalString("output")
         config.images = try f.optionalString("images")
         config.channels = try f.optionalString("channels")
+        config.environment = try f.strings("environment")
+        for (i, name) in config.environment.enumerated() {
+            let valid = !name.isEmpty && name.first.map { !$0.isNumber } == true
+                && name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+            guard valid else {
+                throw Diagnostic(
+                    at: doc.location(of: root.entry("environment")), field: "environment[\(i)]",
+                    "\"\(name)\" is not an environment variable name", hint: "use letters, digits and _, e.g. CHANNEL")
+            }
+        }
         if let flavors = root.entry("flavors") {
             guard case .mapping = flavors else {
                 throw Diagnostic(

@@ -17,12 +17,18 @@ public struct LoadOptions: Sendable {
     public var valuesFiles: [String]
     /// How many threads read and render packages.
     public var jobs: Int
+    /// The clock and the environment variables build specs may read when rendered.
+    public var render: RenderEnvironment
 
-    public init(projectRoot: String, tree: String = ".", valuesFiles: [String] = [], jobs: Int = 0) {
+    public init(
+        projectRoot: String, tree: String = ".", valuesFiles: [String] = [], jobs: Int = 0,
+        render: RenderEnvironment = RenderEnvironment()
+    ) {
         self.projectRoot = projectRoot
         self.tree = tree
         self.valuesFiles = valuesFiles
         self.jobs = jobs
+        self.render = render
     }
 }
 
@@ -43,6 +49,9 @@ public struct LoadedTree: Sendable {
     public let reused: Int
     /// How many files were read to compute their blob id (their id was not known beforehand).
     public let hashed: Int
+    /// What the renders read besides the tree's files: `clock` → the epoch, `env:NAME` → a digest of the
+    /// value (`RenderEnvironment.inputs(of:)`). Empty when no build spec looks at the clock or the environment.
+    public var inputs: [String: String] = [:]
 
     /// Whether any diagnostic is an error.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
@@ -61,6 +70,9 @@ public struct LoadMemo: Sendable {
     struct Entry: Sendable {
         let packages: [PackageSpec]
         let diagnostics: [Diagnostic]
+        /// What rendering read besides the files (`RenderEnvironment.inputs(of:)`): the entry is reused only
+        /// where those read the same.
+        var inputs: [String: String] = [:]
     }
 
     var entries: [String: Entry] = [:]
@@ -126,6 +138,8 @@ public enum TreeLoader {
         var environment = FramedHasher()
         environment.add(TreeLoader.formatTag)
         environment.add(bytes: CanonicalJSON.bytes(values))
+        // Which variables may be read (their values are inputs of the renders that read them).
+        environment.add(options.render.variables.keys.sorted().joined(separator: ","))
         for file in layout.templateFiles {
             do {
                 let bytes = try snapshot.read(file.path, kind: file.kind)
@@ -152,7 +166,8 @@ public enum TreeLoader {
         let dirs = layout.packageDirectories
         let results = Slots<(key: String?, result: LoadMemo.Entry, reused: Bool)>(count: dirs.count)
         let context = DirectoryContext(
-            snapshot: snapshot, values: values, templates: templates, environment: environment.finalize().hex, memo: memo)
+            snapshot: snapshot, values: values, templates: templates, environment: environment.finalize().hex, memo: memo,
+            render: options.render)
         let workers = options.jobs > 0 ? options.jobs : ProcessorCount.online
         if workers <= 1 || dirs.count < 8 {
             for i in dirs.indices { results[i] = loadDirectory(dirs[i], context) }
@@ -189,10 +204,12 @@ public enum TreeLoader {
             }
         }
         packages.sort { $0.id < $1.id }
+        var inputs: [String: String] = [:]
+        for slot in results.values { inputs.merge(slot?.result.inputs ?? [:]) { a, _ in a } }
         return LoadedTree(
             packages: packages, diagnostics: Array(Set(diagnostics)).sorted(),
             templateFiles: layout.templateFiles.map(\.path), valuesFiles: options.valuesFiles, memo: nextMemo,
-            reused: reused, hashed: dirs.reduce(0) { n, d in n + d.files.filter { $0.file.blobID == nil }.count })
+            reused: reused, hashed: dirs.reduce(0) { n, d in n + d.files.filter { $0.file.blobID == nil }.count }, inputs: inputs)
     }
 
     struct DirectoryContext: Sendable {
@@ -202,6 +219,8 @@ public enum TreeLoader {
         /// Digest of the values and templates: part of every memo key.
         let environment: String
         let memo: LoadMemo
+        /// The clock and environment variables renders may read.
+        let render: RenderEnvironment
     }
 
     /// Loads one package directory: its definition or collection, its build spec for each stanza, its content.
@@ -252,8 +271,11 @@ public enum TreeLoader {
 
         // Reuse: the same directory with the same definition, build spec, templates and values parses the same.
         let key = [shownDir, defName, definitionBlob, buildBlob, ctx.environment].joined(separator: "\u{0}")
-        if let hit = ctx.memo.entries[key] {
-            return (key, .init(packages: hit.packages.map { $0.with(content: content) }, diagnostics: hit.diagnostics), true)
+        if let hit = ctx.memo.entries[key], ctx.render.matches(hit.inputs) {
+            return (
+                key, .init(packages: hit.packages.map { $0.with(content: content) }, diagnostics: hit.diagnostics, inputs: hit.inputs),
+                true
+            )
         }
         do {
             if definitionBytes == nil { definitionBytes = try ctx.snapshot.read(shown(defName), kind: .regular) }
@@ -307,14 +329,18 @@ public enum TreeLoader {
             return (key, .init(packages: [], diagnostics: diagnostics), false)
         }
 
+        // What the renders read of the clock and the environment; a render that fails may have read anything.
+        var reads = RenderReads()
         for (node, field) in stanzas {
             do {
                 let stanza = try StanzaParser(doc: doc, node: node, fieldPrefix: field)
                 let data = Value.map(["Values": stanza.value.merging(ctx.values)])
                 let rendered: RenderedText
                 do {
-                    rendered = try ctx.templates.render(template, data: data)
+                    rendered = try ctx.templates.render(template, data: data, environment: ctx.render)
+                    reads.formUnion(rendered.reads)
                 } catch {
+                    reads.formUnion(RenderReads(clock: true, variables: Set(ctx.render.variables.keys)))
                     throw Diagnostic(
                         at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)",
                         hint: hint(forTemplateError: error.message, package: stanza.id))
@@ -331,7 +357,7 @@ public enum TreeLoader {
                 diagnostics.append(Diagnostic(at: doc.location(of: node), "\(error)"))
             }
         }
-        return (key, .init(packages: packages, diagnostics: diagnostics), false)
+        return (key, .init(packages: packages, diagnostics: diagnostics, inputs: ctx.render.inputs(of: reads)), false)
     }
 
     static func hint(forTemplateError message: String, package: PackageID) -> String? {

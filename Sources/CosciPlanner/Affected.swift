@@ -6,11 +6,15 @@ public struct KeyedTree: Sendable {
     public let keys: [PackageID: CacheKeyComponents]
     /// The values files and shared templates the tree was rendered with (paths relative to the project root).
     public let inputs: Set<String>
+    /// What the renders read besides files (`clock` → epoch, `env:NAME` → digest of the value); empty when
+    /// no build spec reads the clock or the environment.
+    public let renderInputs: [String: String]
 
-    public init(graph: BuildGraph, keys: [PackageID: CacheKeyComponents], inputs: Set<String>) {
+    public init(graph: BuildGraph, keys: [PackageID: CacheKeyComponents], inputs: Set<String>, renderInputs: [String: String] = [:]) {
         self.graph = graph
         self.keys = keys
         self.inputs = inputs
+        self.renderInputs = renderInputs
     }
 }
 

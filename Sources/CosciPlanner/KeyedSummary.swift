@@ -8,8 +8,8 @@ import CosciModel
 /// walk over its index instead of loading, resolving and keying the tree again:
 ///
 /// ```
-/// magic "cosci-keyed-summary/3\n"
-/// inputs (strings), diagnostics
+/// magic "cosci-keyed-summary/4\n"
+/// inputs (strings), render inputs (strings `name=value`), diagnostics
 /// count, keyed count
 /// per package, in position order (the keyed ones first, dependencies before dependents, then the others):
 ///     id as `category/name@version` with the lengths of category and name; key (32 bytes) or none;
@@ -22,7 +22,7 @@ import CosciModel
 /// which a comparison does for the packages whose keys differ.
 public struct KeyedSummary: Sendable {
     /// The first line of the encoding; bump it whenever the layout changes.
-    public static let magic = Array("cosci-keyed-summary/3\n".utf8)
+    public static let magic = Array("cosci-keyed-summary/4\n".utf8)
 
     /// The encoding, from `start` on.
     public let bytes: [UInt8]
@@ -33,6 +33,9 @@ public struct KeyedSummary: Sendable {
     public let keyedCount: Int
     /// The values files and shared templates the tree was rendered with.
     public let inputs: Set<String>
+    /// What the renders read besides files (`KeyedTree.renderInputs`): the summary holds only where those are
+    /// the same.
+    public let renderInputs: [String: String]
     /// Problems found loading the tree.
     public let diagnostics: [Diagnostic]
     /// Positions sorted by id bytes (the order of `PackageID`).
@@ -53,6 +56,7 @@ public struct KeyedSummary: Sendable {
         var w = BinaryWriter()
         w.bytes.append(contentsOf: KeyedSummary.magic)
         w.strings(tree.inputs.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        w.strings(KeyedSummary.encoded(tree.renderInputs))
         w.int(diagnostics.count)
         for d in diagnostics { w.diagnostic(d) }
         w.int(all.count)
@@ -79,6 +83,10 @@ public struct KeyedSummary: Sendable {
         }
         // Encoding then decoding keeps one reading path for fresh and saved summaries alike.
         do { try self.init(decoding: w.bytes) } catch { preconditionFailure("a summary does not decode what it encoded") }
+    }
+
+    static func encoded(_ renderInputs: [String: String]) -> [String] {
+        renderInputs.map { $0.key + "=" + $0.value }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// A package's record: path, files, image, digests, dependency positions, listing.
@@ -108,6 +116,12 @@ public struct KeyedSummary: Sendable {
         guard start >= 0, start <= bytes.count, bytes[start...].starts(with: KeyedSummary.magic) else { throw BinaryReader.Malformed() }
         var r = BinaryReader(bytes: bytes, offset: start + KeyedSummary.magic.count)
         inputs = Set(try r.strings())
+        var renderInputs: [String: String] = [:]
+        for pair in try r.strings() {
+            guard let equals = pair.firstIndex(of: "=") else { throw BinaryReader.Malformed() }
+            renderInputs[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        self.renderInputs = renderInputs
         diagnostics = try r.array { (r: inout BinaryReader) throws(BinaryReader.Malformed) in try r.diagnostic() }
         let count = try r.int(), keyedCount = try r.int()
         guard count >= 0, keyedCount >= 0, keyedCount <= count, count <= bytes.count else { throw BinaryReader.Malformed() }
@@ -230,7 +244,8 @@ public struct KeyedSummary: Sendable {
     /// then the graph and every position stay, keys are recomputed for the replaced packages and for every
     /// package downstream of a key that moved, and every other record is copied as it is.
     public func replacing(
-        directories: Set<String>, with replacements: [PackageSpec], platform: Platform, images: [String: Digest]
+        directories: Set<String>, with replacements: [PackageSpec], platform: Platform, images: [String: Digest],
+        renderInputs added: [String: String] = [:]
     ) -> KeyedSummary? {
         let records = (0..<count).map(package(at:))
         var replaced: [Int: PackageSpec] = [:]
@@ -270,6 +285,7 @@ public struct KeyedSummary: Sendable {
         var w = BinaryWriter()
         w.bytes.append(contentsOf: KeyedSummary.magic)
         w.strings(inputs.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        w.strings(KeyedSummary.encoded(renderInputs.merging(added) { _, new in new }))
         w.int(diagnostics.count)
         for d in diagnostics { w.diagnostic(d) }
         w.int(count)

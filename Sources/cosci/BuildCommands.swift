@@ -73,7 +73,8 @@ extension Cosci {
         }
 
         func run() async throws {
-            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs)
+            let project = try options.project(
+                cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs, sourceDateEpoch: buildFlags.sourceDateEpoch)
             for w in project.warnings { Output.error(w.description) }
             var o = BuildOptions()
             o.packages = packages
@@ -126,7 +127,8 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func run() async throws {
-            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs)
+            let project = try options.project(
+                cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs, sourceDateEpoch: buildFlags.sourceDateEpoch)
             for w in project.warnings { Output.error(w.description) }
             var o = RunOptions()
             buildFlags.apply(to: &o.build, project: project)

@@ -137,7 +137,7 @@ extension Cosci {
         }
 
         func run() throws {
-            let project = try options.project(cache: cache)
+            let project = try options.project(cache: cache, sourceDateEpoch: sourceDateEpoch)
             var o = BuildOptions()
             o.sourceDateEpoch = sourceDateEpoch
             do {
@@ -166,7 +166,8 @@ extension Cosci {
         }
 
         func run() async throws {
-            let project = try options.project(cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs)
+            let project = try options.project(
+                cache: buildFlags.cache, output: buildFlags.output, buildJobs: buildFlags.buildJobs, sourceDateEpoch: buildFlags.sourceDateEpoch)
             var o = BuildOptions()
             buildFlags.apply(to: &o, project: project)
             o.keepGoing = true

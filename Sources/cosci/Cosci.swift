@@ -89,11 +89,12 @@ struct TreeOptions: ParsableArguments {
     /// Resolves the project (flags, environment, cosci.yaml); exits 2 with the problem when it cannot. A command
     /// with its own `--cache`/`--output` passes them here: a shared cache (`docker://…`, `oci:…`) is not the local
     /// cache directory and is left out.
-    func project(cache: String? = nil, output: String? = nil, buildJobs: Int? = nil) throws -> Project {
+    func project(cache: String? = nil, output: String? = nil, buildJobs: Int? = nil, sourceDateEpoch: Int64? = nil) throws -> Project {
         var flags = self.flags
         flags.cache = cache.flatMap { isRemote($0) ? nil : $0 }
         flags.output = output
         flags.buildJobs = buildJobs
+        flags.sourceDateEpoch = sourceDateEpoch
         do {
             let project = try Project.resolve(
                 flags, environment: ProcessInfo.processInfo.environment,

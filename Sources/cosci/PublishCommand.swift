@@ -137,7 +137,7 @@ extension Cosci {
         @OptionGroup var options: TreeOptions
 
         func run() throws {
-            let project = try options.project(cache: cache, output: output)
+            let project = try options.project(cache: cache, output: output, sourceDateEpoch: sourceDateEpoch)
             var o = AssembleOptions()
             o.names = images
             o.push = push

@@ -1,4 +1,5 @@
 import CosciModel
+import CosciTemplate
 import Foundation
 import Testing
 
@@ -184,6 +185,67 @@ struct ScratchTree {
         let fourth = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options, memo: saved)
         #expect(fourth.reused == 1)
         #expect(fourth.packages[1].build.steps == ["echo changed"])
+    }
+
+    @Test("a spec that stamps the date renders at the build's epoch; its memo entry holds for that epoch only")
+    func clockReadingSpecs() throws {
+        let t = try ScratchTree([
+            "stamp/definition.yaml": "name: stamp\ncategory: c\nversion: 1\n",
+            "stamp/build.yaml": "env:\n- BUILD_DATE={{ now | dateInZone \"2006-01-02\" \"UTC\" }}\nsteps: [true]\n",
+            "plain/definition.yaml": "name: plain\ncategory: c\nversion: 1\n",
+            "plain/build.yaml": "steps: [true]\n",
+        ])
+        defer { t.remove() }
+        func options(_ epoch: Int64) -> LoadOptions {
+            LoadOptions(projectRoot: t.root.path, tree: ".", jobs: 1, render: RenderEnvironment(epoch: epoch))
+        }
+        let first = TreeLoader.load(options(1_700_000_000))
+        #expect(first.diagnostics.isEmpty, "\(first.diagnostics)")
+        let stamp = try #require(first.packages.first { $0.id.name == "stamp" })
+        #expect(stamp.build.env == ["BUILD_DATE=2023-11-14"])
+        #expect(first.inputs == ["clock": "1700000000"])
+        #expect(TreeLoader.load(options(1_700_000_000)).packages.map(\.specDigest) == first.packages.map(\.specDigest))
+
+        let memoFile = t.root.appendingPathComponent(".memo").path
+        #expect(first.memo.write(to: memoFile))
+        let saved = LoadMemo.read(from: memoFile)
+        let sameDay = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options(1_700_000_000), memo: saved)
+        #expect(sameDay.reused == 2)
+        let nextDay = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options(1_700_086_400), memo: saved)
+        #expect(nextDay.reused == 1, "only the directory that read the clock renders again")
+        #expect(nextDay.packages.first { $0.id.name == "stamp" }?.build.env == ["BUILD_DATE=2023-11-15"])
+        #expect(nextDay.packages.first { $0.id.name == "plain" }?.specDigest == first.packages.first { $0.id.name == "plain" }?.specDigest)
+    }
+
+    @Test("env reads only what cosci.yaml allows; the allowed value is part of the render, and of the memo's check")
+    func environmentReadingSpecs() throws {
+        let t = try ScratchTree([
+            "chan/definition.yaml": "name: chan\ncategory: c\nversion: 1\n",
+            "chan/build.yaml": "env:\n- CHANNEL={{ env \"CHANNEL\" }}\nsteps: [true]\n",
+        ])
+        defer { t.remove() }
+        let refused = TreeLoader.load(LoadOptions(projectRoot: t.root.path, tree: ".", jobs: 1))
+        let error = try #require(refused.diagnostics.first)
+        #expect(error.location?.file == "chan/build.yaml")
+        #expect(error.location?.line == 2)
+        #expect(error.message.contains("CHANNEL, which the project does not allow"))
+        #expect(error.message.contains("`environment:` in cosci.yaml"))
+
+        func load(_ value: String, memo: LoadMemo = LoadMemo()) throws -> LoadedTree {
+            TreeLoader.load(
+                try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."),
+                options: LoadOptions(projectRoot: t.root.path, tree: ".", jobs: 1, render: RenderEnvironment(variables: ["CHANNEL": value])),
+                memo: memo)
+        }
+        let stable = try load("stable")
+        #expect(stable.packages.first?.build.env == ["CHANNEL=stable"])
+        #expect(stable.inputs.keys.sorted() == ["env:CHANNEL"])
+        #expect(!stable.inputs.values.contains("stable"), "values are kept as digests")
+        #expect(try load("stable", memo: stable.memo).reused == 1)
+        let testing = try load("testing", memo: stable.memo)
+        #expect(testing.reused == 0)
+        #expect(testing.packages.first?.build.env == ["CHANNEL=testing"])
+        #expect(testing.packages.first?.specDigest != stable.packages.first?.specDigest)
     }
 
     @Test func aDamagedMemoIsIgnored() throws {
