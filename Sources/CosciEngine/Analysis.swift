@@ -9,6 +9,8 @@ public struct Analysis: Sendable {
     public let tree: LoadedTree
     public let graph: BuildGraph
     public let keys: [PackageID: CacheKeyComponents]
+    /// The upstream repositories read (none when cosci.yaml configures none).
+    public var upstream: UpstreamIndex = .none
     /// Every problem: configuration warnings, loading, resolution. Sorted, without duplicates.
     public let diagnostics: [Diagnostic]
 
@@ -34,10 +36,27 @@ public struct Analysis: Sendable {
         if useMemo && tree.reused < tree.memo.count {
             timings.measure("save") { tree.memo.write(to: project.loadMemoFile) }
         }
-        let (graph, graphDiagnostics) = timings.measure("graph") { BuildGraph.resolve(tree.packages) }
+        // Upstream repositories, when the project names some: what the tree does not hold resolves there.
+        var upstream = UpstreamIndex.none
+        var upstreamDiagnostics: [Diagnostic] = []
+        if project.config.repositories.contains(where: \.enabled) {
+            let read = timings.measure("upstream") { Result { () throws(Diagnostic) in try Upstream.read(project) } }
+            switch read {
+            case .success(let index): upstream = index
+            case .failure(let error): upstreamDiagnostics.append(error)
+            }
+        }
+        let (graph, graphDiagnostics) = timings.measure("graph") {
+            BuildGraph.resolve(
+                tree.packages, upstream: upstream.packages,
+                repositories: project.config.repositories.contains(where: \.enabled)
+                    ? project.config.repositories.filter(\.enabled).map(\.name) : nil)
+        }
         let keys = timings.measure("keys") { CacheKeys.compute(graph, platform: project.platform, images: project.lockedImages) }
-        let all = Set(project.warnings + tree.diagnostics + graphDiagnostics)
-        return Analysis(project: project, tree: tree, graph: graph, keys: keys, diagnostics: all.sorted())
+        let all = Set(project.warnings + tree.diagnostics + upstreamDiagnostics + graphDiagnostics)
+        var analysis = Analysis(project: project, tree: tree, graph: graph, keys: keys, diagnostics: all.sorted())
+        analysis.upstream = upstream
+        return analysis
     }
 
     /// Packages matching a reference, sorted; the error lists close matches.

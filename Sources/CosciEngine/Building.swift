@@ -157,6 +157,16 @@ public enum Building {
         let toBuild = graph.order.filter {
             needed.contains($0) && (options.rebuild && targetSet.contains($0) || !cache.contains(analysis.keys[$0]!.key))
         }
+        // Fetching upstream artifacts into sysroots, copies and final images is not there yet: say so rather
+        // than build without them.
+        if let id = toBuild.first(where: { !graph.upstreamDependencies(of: $0).isEmpty }) {
+            let names = graph.upstreamDependencies(of: id).map { "\($0.id) (\($0.repository))" }.joined(separator: ", ")
+            throw Diagnostic(
+                at: graph.packages[id].map { SourceLocation(file: $0.buildFile, line: 0) },
+                "\(id) builds on upstream packages: \(names); building on upstream artifacts is not supported yet",
+                hint: "`cosci check`, `list`, `explain` and `graph` resolve against the repositories; build the packages that need only the tree with `cosci build PACKAGE`",
+                kind: .environment)
+        }
 
         // Builds create files with the modes their steps ask for, whatever the caller's umask.
         umask(0o022)

@@ -16,6 +16,8 @@ import CosciModel
 /// images: images
 /// channels: channels
 /// environment: [CHANNEL]    # variables templates may read with env/expandenv; their values are inputs of the render
+/// repositories:             # upstream repositories, as in luet's config (`RepositoryConfig`)
+/// - {name: cos, type: docker, urls: [quay.io/costoolkit/releases-green], priority: 1}
 /// ```
 public struct ProjectConfig: Sendable, Hashable {
     public var tree = "."
@@ -31,12 +33,14 @@ public struct ProjectConfig: Sendable, Hashable {
     public var channels: String?
     /// Environment variables templates may read (`env`, `expandenv`); reading any other is an error.
     public var environment: [String] = []
+    /// Upstream package repositories (`RepositoryConfig`), in the order written.
+    public var repositories: [RepositoryConfig] = []
 
     /// The file name looked for in the project root.
     public static let fileName = "cosci.yaml"
     static let knownKeys: Set<String> = [
         "tree", "values", "flavors", "flavor", "platform", "platforms", "cache", "output", "images", "channels",
-        "environment",
+        "environment", "repositories",
     ]
 
     public init() {}
@@ -77,6 +81,9 @@ public struct ProjectConfig: Sendable, Hashable {
         config.output = try f.optionalString("output")
         config.images = try f.optionalString("images")
         config.channels = try f.optionalString("channels")
+        if let node = root.entry("repositories"), !node.isNull {
+            config.repositories = try RepositoryConfig.parseList(node, doc: doc, warnings: &warnings)
+        }
         config.environment = try f.strings("environment")
         for (i, name) in config.environment.enumerated() {
             let valid = !name.isEmpty && name.first.map { !$0.isNumber } == true

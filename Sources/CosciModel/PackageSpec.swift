@@ -223,3 +223,36 @@ public struct ChangedPath: Sendable, Hashable, Comparable {
         }
     }
 }
+
+/// A package published in an upstream repository (`cosci.yaml` `repositories:`), as its index describes it:
+/// what a derivative's requirements resolve to when no package of its own tree matches.
+public struct UpstreamPackage: Sendable, Hashable {
+    public let id: PackageID
+    /// The repository's name in `cosci.yaml`.
+    public let repository: String
+    /// The repository's priority (lower wins, as in luet).
+    public let priority: Int
+    /// The repository's index revision the package was read from.
+    public let revision: Int
+    /// The artifact's sha256: what identifies the upstream package in keys.
+    public let sha256: Digest
+    /// The artifact's file name in the repository.
+    public let path: String
+    /// Runtime requirements (the published runtime package's `requires`).
+    public let requires: [Requirement]
+    public let provides: [Requirement]
+
+    public init(
+        id: PackageID, repository: String, priority: Int, revision: Int, sha256: Digest, path: String, requires: [Requirement],
+        provides: [Requirement]
+    ) {
+        self.id = id
+        self.repository = repository
+        self.priority = priority
+        self.revision = revision
+        self.sha256 = sha256
+        self.path = path
+        self.requires = requires
+        self.provides = provides
+    }
+}

@@ -21,9 +21,28 @@ public struct Resolution: Sendable, Hashable {
     public let providedAs: Requirement?
     /// Every package that satisfied the requirement, best first.
     public let candidates: [PackageID]
+    /// Set when the chosen package comes from an upstream repository rather than the tree.
+    public let upstream: UpstreamPackage?
+
+    public init(
+        requirement: Requirement, kind: DependencyKind, chosen: PackageID, providedAs: Requirement?, candidates: [PackageID],
+        upstream: UpstreamPackage? = nil
+    ) {
+        self.requirement = requirement
+        self.kind = kind
+        self.chosen = chosen
+        self.providedAs = providedAs
+        self.candidates = candidates
+        self.upstream = upstream
+    }
 
     /// One sentence: why `chosen` was picked.
     public var reason: String {
+        if let upstream {
+            let others = candidates.dropFirst().map(\.version.text)
+            return "from repository \(upstream.repository) (revision \(upstream.revision)): the highest version matching \(requirement.selector.text)"
+                + (others.isEmpty ? "" : " (also matching: \(others.joined(separator: ", ")))")
+        }
         if let providedAs {
             return "\(chosen) provides \(providedAs.family) \(providedAs.selector.text)"
         }
@@ -42,17 +61,26 @@ public struct BuildGraph: Sendable {
     /// Packages whose dependencies all resolved and that are in no cycle, dependencies first;
     /// ties broken by id, so the order is the same on every run.
     public let order: [PackageID]
+    /// The upstream packages some requirement resolved to, by id. They are not built: `order` and
+    /// `dependencies(of:)` hold tree packages only; `upstreamDependencies(of:)` names these.
+    public let upstream: [PackageID: UpstreamPackage]
     /// The distinct build dependencies of each package, sorted (derived from `resolutions` once).
     private let distinctDependencies: [PackageID: [PackageID]]
 
     init(
         packages: [PackageID: PackageSpec], resolutions: [PackageID: [Resolution]], order: [PackageID],
-        distinct: [PackageID: [PackageID]]
+        distinct: [PackageID: [PackageID]], upstream: [PackageID: UpstreamPackage] = [:]
     ) {
         self.packages = packages
         self.resolutions = resolutions
         self.order = order
         self.distinctDependencies = distinct
+        self.upstream = upstream
+    }
+
+    /// The distinct upstream packages `id` builds on, sorted.
+    public func upstreamDependencies(of id: PackageID) -> [UpstreamPackage] {
+        Set((resolutions[id] ?? []).compactMap(\.upstream)).sorted { $0.id < $1.id }
     }
 
     /// The distinct build dependencies of `id`, sorted.
@@ -70,10 +98,14 @@ public struct BuildGraph: Sendable {
     }
 
     /// Builds the graph from loaded packages; problems (missing dependencies, cycles) are diagnostics,
-    /// and the packages they touch are left out of `order`.
-    public static func resolve(_ specs: [PackageSpec]) -> (BuildGraph, [Diagnostic]) {
+    /// and the packages they touch are left out of `order`. A requirement no tree package satisfies resolves
+    /// to the best matching `upstream` package (lowest priority value, then highest version), as luet's
+    /// `--from-repositories` does; `repositories` names the repositories searched (nil: none configured).
+    public static func resolve(
+        _ specs: [PackageSpec], upstream: [UpstreamPackage] = [], repositories: [String]? = nil
+    ) -> (BuildGraph, [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
-        let index = PackageIndex(specs)
+        let index = PackageIndex(specs, upstream: upstream, repositories: repositories)
         var resolutions: [PackageID: [Resolution]] = [:]
         var broken = Set<PackageID>()
 
@@ -84,7 +116,10 @@ public struct BuildGraph: Sendable {
             for (req, kind) in direct {
                 switch index.resolve(req, for: spec.id) {
                 case .success(let r):
-                    list.append(Resolution(requirement: req, kind: kind, chosen: r.chosen, providedAs: r.providedAs, candidates: r.candidates))
+                    list.append(
+                        Resolution(
+                            requirement: req, kind: kind, chosen: r.chosen, providedAs: r.providedAs, candidates: r.candidates,
+                            upstream: r.upstream))
                 case .failure(let d):
                     diagnostics.append(d)
                     broken.insert(spec.id)
@@ -96,15 +131,15 @@ public struct BuildGraph: Sendable {
                 var seen = Set(list.map(\.chosen))
                 while let next = queue.first {
                     queue.removeFirst()
-                    guard let nextSpec = index.byID[next] else { continue }
-                    for req in nextSpec.runtimeRequires {
+                    guard let runtime = index.byID[next]?.runtimeRequires ?? index.upstreamByID[next]?.requires else { continue }
+                    for req in runtime {
                         switch index.resolve(req, for: next) {
                         case .success(let r):
                             if seen.insert(r.chosen).inserted, r.chosen != spec.id {
                                 list.append(
                                     Resolution(
                                         requirement: req, kind: .finalImage(via: next), chosen: r.chosen,
-                                        providedAs: r.providedAs, candidates: r.candidates))
+                                        providedAs: r.providedAs, candidates: r.candidates, upstream: r.upstream))
                                 queue.append(r.chosen)
                             }
                         case .failure(let d):
@@ -117,7 +152,7 @@ public struct BuildGraph: Sendable {
             resolutions[spec.id] = list
         }
 
-        let distinct = resolutions.mapValues { Array(Set($0.map(\.chosen))).sorted() }
+        let distinct = resolutions.mapValues { Array(Set($0.filter { $0.upstream == nil }.map(\.chosen))).sorted() }
         // Cycles: depth-first search in id order; each cycle reported once, starting at its smallest member.
         var state: [PackageID: UInt8] = [:]  // 1 = on stack, 2 = done
         var stack: [PackageID] = []
@@ -164,12 +199,14 @@ public struct BuildGraph: Sendable {
         var usable: [PackageID] = []
         var usableSet = Set<PackageID>()
         for id in order where !broken.contains(id) {
-            if (resolutions[id] ?? []).allSatisfy({ usableSet.contains($0.chosen) }) {
+            if (resolutions[id] ?? []).allSatisfy({ $0.upstream != nil || usableSet.contains($0.chosen) }) {
                 usable.append(id)
                 usableSet.insert(id)
             }
         }
-        return (BuildGraph(packages: index.byID, resolutions: resolutions, order: usable, distinct: distinct), diagnostics)
+        var used: [PackageID: UpstreamPackage] = [:]
+        for list in resolutions.values { for r in list { if let u = r.upstream { used[u.id] = u } } }
+        return (BuildGraph(packages: index.byID, resolutions: resolutions, order: usable, distinct: distinct, upstream: used), diagnostics)
     }
 }
 
@@ -180,8 +217,25 @@ struct PackageIndex {
     let families: [String: [PackageID]]
     /// Who provides each family, with the provides entry.
     let providers: [String: [(PackageID, Requirement)]]
+    /// Upstream packages by id, and the versions of each family, best (lowest priority value, then highest
+    /// version) first.
+    let upstreamByID: [PackageID: UpstreamPackage]
+    let upstreamFamilies: [String: [UpstreamPackage]]
+    /// The repositories searched (nil: none configured), for messages.
+    let repositories: [String]?
 
-    init(_ specs: [PackageSpec]) {
+    init(_ specs: [PackageSpec], upstream: [UpstreamPackage] = [], repositories: [String]? = nil) {
+        var upstreamByID: [PackageID: UpstreamPackage] = [:]
+        var upstreamFamilies: [String: [UpstreamPackage]] = [:]
+        for u in upstream where upstreamByID[u.id] == nil || u.priority < upstreamByID[u.id]!.priority {
+            upstreamByID[u.id] = u
+        }
+        for u in upstreamByID.values { upstreamFamilies[u.id.family, default: []].append(u) }
+        self.upstreamByID = upstreamByID
+        self.upstreamFamilies = upstreamFamilies.mapValues {
+            $0.sorted { $0.priority != $1.priority ? $0.priority < $1.priority : PackageIndex.better($0.id, $1.id) }
+        }
+        self.repositories = repositories
         var byID: [PackageID: PackageSpec] = [:]
         var families: [String: [PackageID]] = [:]
         var providers: [String: [(PackageID, Requirement)]] = [:]
@@ -208,6 +262,7 @@ struct PackageIndex {
         let chosen: PackageID
         let providedAs: Requirement?
         let candidates: [PackageID]
+        var upstream: UpstreamPackage? = nil
     }
 
     enum Outcome {
@@ -228,6 +283,10 @@ struct PackageIndex {
         if let best = candidates.first {
             return .success(Choice(chosen: best, providedAs: nil, candidates: candidates))
         }
+        let published = (upstreamFamilies[req.family] ?? []).filter { req.selector.matches($0.id.version) }
+        if let best = published.first {
+            return .success(Choice(chosen: best.id, providedAs: nil, candidates: published.map(\.id), upstream: best))
+        }
         let available = families[req.family] ?? []
         if req.family == requester.family && available == [requester] {
             return .failure(
@@ -236,14 +295,20 @@ struct PackageIndex {
                     hint: "a package cannot be its own dependency: remove the requirement, or require another package"))
         }
         let hint: String
-        if available.isEmpty {
-            hint = "no package \(req.family) exists in the tree: add it, fix the name or category, or remove the requirement"
+        let publishedVersions = (upstreamFamilies[req.family] ?? []).map { "\($0.id.version.text) (\($0.repository))" }
+        if available.isEmpty && publishedVersions.isEmpty {
+            if let repositories {
+                hint = "no package \(req.family) exists in the tree or in the repositories searched (\(repositories.joined(separator: ", "))): add it, fix the name or category, or remove the requirement"
+            } else {
+                hint = "no package \(req.family) exists in the tree: add it, fix the name or category, or remove the requirement; if it comes from an upstream repository, add that under `repositories:` in cosci.yaml (luet's config shape)"
+            }
         } else {
-            hint = "available versions: \(available.map(\.version.text).joined(separator: ", ")); adjust the selector"
+            hint = "available versions: \((available.map(\.version.text) + publishedVersions).joined(separator: ", ")); adjust the selector"
         }
+        let searched = repositories.map { $0.isEmpty ? "" : " (searched the tree and \($0.joined(separator: ", ")))" } ?? ""
         return .failure(
             Diagnostic(
-                at: req.location, field: nil, "missing dependency: \(requester) requires \(req), but no package matches",
+                at: req.location, field: nil, "missing dependency: \(requester) requires \(req), but no package matches\(searched)",
                 hint: hint))
     }
 }

@@ -10,7 +10,8 @@ import CosciModel
 ///   "stanza"    sha256 of the canonical JSON of p's own definition stanza
 ///   "content"   digest of p's package directory (ContentEntry.directoryDigest)
 ///   "image"     the base image: its digest when pinned or locked, else the reference as written, else ""
-///   "deps"      the number of build dependencies, then each dependency's key, sorted
+///   "deps"      the number of build dependencies, then each dependency's key, sorted (an upstream
+///               dependency's key is `upstreamKey`: its id and artifact sha256)
 /// ```
 /// Siblings never couple: a key depends only on the package and the keys of its own dependencies.
 public struct CacheKeyComponents: Sendable {
@@ -42,11 +43,22 @@ public enum CacheKeys {
         var out: [PackageID: CacheKeyComponents] = [:]
         for id in graph.order {
             guard let spec = graph.packages[id] else { continue }
-            let deps = graph.dependencies(of: id).compactMap { dep in out[dep].map { (id: dep, key: $0.key) } }
-                .sorted { $0.key.hex < $1.key.hex }
+            var deps = graph.dependencies(of: id).compactMap { dep in out[dep].map { (id: dep, key: $0.key) } }
+            deps += graph.upstreamDependencies(of: id).map { (id: $0.id, key: upstreamKey($0)) }
+            deps.sort { $0.key.hex < $1.key.hex }
             out[id] = components(spec, platform: platform, images: images, dependencyKeys: deps)
         }
         return out
+    }
+
+    /// The key an upstream package stands for among its dependents' dependency keys: its id and its published
+    /// artifact's sha256, so a re-release upstream moves exactly the keys of the packages that use it.
+    public static func upstreamKey(_ package: UpstreamPackage) -> Digest {
+        var h = FramedHasher()
+        h.add("cosci-upstream/1")
+        h.add(package.id.description)
+        h.add(package.sha256.description)
+        return h.finalize()
     }
 
     /// The key of one package given its dependencies' keys.

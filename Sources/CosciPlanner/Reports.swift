@@ -37,9 +37,24 @@ public struct TreeReports: Sendable {
                 "key": .string(key.key.description),
                 "path": .string(spec.path),
                 "deps": .list(graph.dependencies(of: id).map { .string($0.description) }),
+                "upstream_deps": .list(graph.upstreamDependencies(of: id).map { .string($0.id.description) }),
             ])
         }
-        return .map(["schema": .string(Schema.list), "platform": .string(platform.description), "packages": .list(packages)])
+        var document: [String: Value] = [
+            "schema": .string(Schema.list), "platform": .string(platform.description), "packages": .list(packages),
+        ]
+        if !graph.upstream.isEmpty {
+            document["upstream"] = .list(graph.upstream.values.sorted { $0.id < $1.id }.map(TreeReports.upstreamEntry))
+        }
+        return .map(document)
+    }
+
+    /// An upstream package as the reports show it: where it comes from and what identifies it.
+    static func upstreamEntry(_ u: UpstreamPackage) -> Value {
+        .map([
+            "id": .string(u.id.description), "repository": .string(u.repository), "revision": .int(u.revision),
+            "sha256": .string(u.sha256.description), "path": .string(u.path),
+        ])
     }
 
     /// `cosci list` as an aligned table: id, short key, path, dependency count.
@@ -47,9 +62,19 @@ public struct TreeReports: Sendable {
         var rows: [[String]] = [["PACKAGE", "KEY", "PATH", "DEPS"]]
         for id in ids {
             guard let spec = graph.packages[id], let key = keys[id] else { continue }
-            rows.append([id.description, String(key.key.hex.prefix(12)), spec.path, String(graph.dependencies(of: id).count)])
+            let upstream = graph.upstreamDependencies(of: id).count
+            let deps = String(graph.dependencies(of: id).count) + (upstream > 0 ? " + \(upstream) upstream" : "")
+            rows.append([id.description, String(key.key.hex.prefix(12)), spec.path, deps])
         }
-        return TextTable.render(rows)
+        var text = TextTable.render(rows)
+        if !graph.upstream.isEmpty {
+            var used: [[String]] = [["FROM REPOSITORIES", "REPOSITORY", "REVISION", "SHA256"]]
+            for u in graph.upstream.values.sorted(by: { $0.id < $1.id }) {
+                used.append([u.id.description, u.repository, String(u.revision), String(u.sha256.hex.prefix(12))])
+            }
+            text += "\n" + TextTable.render(used)
+        }
+        return text
     }
 
     /// Edges from each package to its build dependencies, with how each came about.
