@@ -32,13 +32,16 @@ public struct TreeReports: Sendable {
     public func list() -> Value {
         let packages: [Value] = ids.compactMap { id in
             guard let spec = graph.packages[id], let key = keys[id] else { return nil }
-            return .map([
+            var entry: [String: Value] = [
                 "id": .string(id.description),
                 "key": .string(key.key.description),
                 "path": .string(spec.path),
                 "deps": .list(graph.dependencies(of: id).map { .string($0.description) }),
-                "upstream_deps": .list(graph.upstreamDependencies(of: id).map { .string($0.id.description) }),
-            ])
+            ]
+            // Only derivatives have upstream dependencies; other trees' documents stay as they were.
+            let upstream = graph.upstreamDependencies(of: id)
+            if !upstream.isEmpty { entry["upstream_deps"] = .list(upstream.map { .string($0.id.description) }) }
+            return .map(entry)
         }
         var document: [String: Value] = [
             "schema": .string(Schema.list), "platform": .string(platform.description), "packages": .list(packages),
