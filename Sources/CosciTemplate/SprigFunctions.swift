@@ -198,17 +198,23 @@ extension Functions {
             var params: [Int] = []
             for k in 0..<args.count { params.append(try args.integer(k)) }
             let range: [Int]
+            // The end is inclusive: one step past it, refused where that would overflow.
+            func past(_ end: Int, _ step: Int) throws(FunctionFailure) -> Int {
+                let (v, overflow) = end.addingReportingOverflow(step)
+                guard !overflow else { throw FunctionFailure("a sequence to \(end) is out of range") }
+                return v
+            }
             switch params.count {
             case 1:
                 let step = params[0] < 1 ? -1 : 1
-                range = try untilStep(1, params[0] + step, step)
+                range = try untilStep(1, try past(params[0], step), step)
             case 2:
                 let step = params[1] < params[0] ? -1 : 1
-                range = try untilStep(params[0], params[1] + step, step)
+                range = try untilStep(params[0], try past(params[1], step), step)
             case 3:
                 let increment = params[2] < params[0] ? -1 : 1
                 if params[2] < params[0] && params[1] > 0 { return string("") }
-                range = try untilStep(params[0], params[2] + increment, params[1])
+                range = try untilStep(params[0], try past(params[2], increment), params[1])
             default:
                 return string("")
             }
@@ -513,7 +519,7 @@ extension Functions {
     /// sprig's `untilStep`, bounded.
     static func untilStep(_ start: Int, _ stop: Int, _ step: Int) throws(FunctionFailure) -> [Int] {
         if stop < start && step >= 0 || stop >= start && step <= 0 { return [] }
-        let count = (stop.magnitude > start.magnitude ? stop.magnitude - start.magnitude : start.magnitude - stop.magnitude) / step.magnitude
+        let count = abs(Double(stop) - Double(start)) / Double(step.magnitude)
         guard count <= 1_000_000 else { throw FunctionFailure("a sequence of more than 1,000,000 numbers") }
         return Array(stride(from: start, to: stop, by: step))
     }

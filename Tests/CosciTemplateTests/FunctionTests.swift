@@ -182,6 +182,18 @@ struct FunctionTests {
     }
 }
 
+@Suite("Sprig bounds")
+struct SprigBoundsTests {
+    @Test("sequences near the integer limits and across zero are refused, not overflowed or allocated", arguments: [
+        "{{ seq 9223372036854775807 }}", "{{ seq -9223372036854775807 9223372036854775807 }}",
+        "{{ untilStep -4611686018427387904 4611686018427387904 1 }}", "{{ until 2000000 }}",
+    ])
+    func sequences(_ source: String) throws {
+        let error = try #require(renderError(source))
+        #expect(error.message.contains("sequence"), "\(error.message)")
+    }
+}
+
 @Suite("Clock and environment")
 struct ClockTests {
     func rendered(_ source: String, _ environment: RenderEnvironment) throws -> RenderedText {
