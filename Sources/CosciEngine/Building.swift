@@ -157,15 +157,10 @@ public enum Building {
         let toBuild = graph.order.filter {
             needed.contains($0) && (options.rebuild && targetSet.contains($0) || !cache.contains(analysis.keys[$0]!.key))
         }
-        // Fetching upstream artifacts into sysroots, copies and final images is not there yet: say so rather
-        // than build without them.
-        if let id = toBuild.first(where: { !graph.upstreamDependencies(of: $0).isEmpty }) {
-            let names = graph.upstreamDependencies(of: id).map { "\($0.id) (\($0.repository))" }.joined(separator: ", ")
-            throw Diagnostic(
-                at: graph.packages[id].map { SourceLocation(file: $0.buildFile, line: 0) },
-                "\(id) builds on upstream packages: \(names); building on upstream artifacts is not supported yet",
-                hint: "`cosci check`, `list`, `explain` and `graph` resolve against the repositories; build the packages that need only the tree with `cosci build PACKAGE`",
-                kind: .environment)
+        // Upstream packages the builds stand on (sysroots, final images, copies) come into the local cache,
+        // verified, under their keys: from then on they are used exactly as built artifacts.
+        for package in upstreamNeeded(by: toBuild, graph) {
+            try Upstream.fetch(package, from: analysis.upstream, into: cache, project: project, access: options.registry)
         }
 
         // Builds create files with the modes their steps ask for, whatever the caller's umask.
@@ -434,10 +429,14 @@ public enum Building {
         var stack = [id]
         while let p = stack.popLast() {
             for r in graph.resolutions[p] ?? [] where r.kind != .copy && closure.insert(r.chosen).inserted {
-                stack.append(r.chosen)
+                if r.upstream == nil { stack.append(r.chosen) }
             }
         }
         var artifacts: [String] = []
+        // Upstream packages first (they are what the tree builds on), then the tree's, dependencies first.
+        for dep in closure.filter({ graph.upstream[$0] != nil }).sorted() {
+            artifacts.append(try artifactFile(dep, c))
+        }
         for dep in graph.order where closure.contains(dep) {
             artifacts.append(try artifactFile(dep, c))
         }
@@ -472,8 +471,25 @@ public enum Building {
         return nil
     }
 
+    /// The upstream packages whose artifacts building `ids` reads: the sysroot closure of each (requires and
+    /// final images, through tree dependencies too) and their copies.
+    static func upstreamNeeded(by ids: [PackageID], _ graph: BuildGraph) -> [UpstreamPackage] {
+        var found: [PackageID: UpstreamPackage] = [:]
+        var seen = Set<PackageID>()
+        var stack = ids
+        while let p = stack.popLast() {
+            for r in graph.resolutions[p] ?? [] {
+                if let u = r.upstream { found[u.id] = u }
+                if r.kind != .copy, r.upstream == nil, seen.insert(r.chosen).inserted { stack.append(r.chosen) }
+            }
+        }
+        return found.values.sorted { $0.id < $1.id }
+    }
+
     static func artifactFile(_ id: PackageID, _ c: JobContext) throws(BuildFailure) -> String {
-        let key = c.analysis.keys[id]!.key
+        guard let key = c.analysis.keys[id]?.key ?? c.analysis.graph.upstream[id].map(CacheKeys.upstreamKey) else {
+            throw BuildFailure(.environment, "internal error: \(id) has no key")
+        }
         // A dependency of a dependency that another shard built is in the remote cache only.
         if !c.cache.contains(key), let remote = c.remote {
             do { try remote.fetch(key, into: c.cache) } catch {

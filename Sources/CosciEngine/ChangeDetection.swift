@@ -104,9 +104,22 @@ public enum ChangeDetection {
         let store = SummaryStore(directory: project.summaryDirectory)
         let headSource: Side.Source = options.dirty ? .workTree : .commit(head)
         let sources: [Side.Source] = [headSource] + (base.map { [.commit($0)] } ?? [])
-        let ids: [Digest?] = sources.map { source in
-            guard case .commit(let commit) = source else { return nil }
-            return summaryID(repo, commit: commit, project: project, prefix: projectPrefix)
+        // Upstream repositories, per side as that side's cosci.lock pins them (unpinned: as they are now).
+        var sideUpstreams = [UpstreamIndex](repeating: .none, count: sources.count)
+        if project.config.repositories.contains(where: \.enabled) {
+            for (i, source) in sources.enumerated() {
+                let lock: LockFile
+                switch source {
+                case .workTree: lock = LockFile.read(project.lockFile)
+                case .commit(let commit): lock = lockFile(at: commit, repo, prefix: projectPrefix)
+                }
+                sideUpstreams[i] = try Upstream.read(project, locked: lock.repositories)
+            }
+        }
+        let upstreams = sideUpstreams
+        let ids: [Digest?] = sources.indices.map { i in
+            guard case .commit(let commit) = sources[i] else { return nil }
+            return summaryID(repo, commit: commit, project: project, prefix: projectPrefix, upstream: upstreams[i])
         }
         // Saved summaries are read on other threads while this one diffs the commits.
         let saved = Slots<KeyedSummary>(count: sources.count)
@@ -168,7 +181,7 @@ public enum ChangeDetection {
                 let slots = Slots<Result<Side, Diagnostic>>(count: 2)
                 DispatchQueue.concurrentPerform(iterations: 2) { i in
                     slots[i] = Result { () throws(Diagnostic) -> Side in
-                        try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: savedMemo)
+                        try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: savedMemo, upstream: upstreams[i])
                     }
                 }
                 for i in 0..<2 {
@@ -194,7 +207,7 @@ public enum ChangeDetection {
                             continue
                         }
                     }
-                    let side = try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: memo)
+                    let side = try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: memo, upstream: upstreams[i])
                     memo = memo.merging(side.tree.memo)
                     loaded[i] = side
                 }
@@ -298,8 +311,12 @@ public enum ChangeDetection {
         from base: KeyedSummary, changes: [ChangedPath], at source: Side.Source, repo: GitRepository, project: Project, workdir: String,
         prefix: String
     ) -> KeyedSummary? {
-        // A summary rendered at another epoch (or with other environment values) than now is not a base.
-        guard base.diagnostics.isEmpty, project.renderEnvironment.matches(base.renderInputs) else { return nil }
+        // A summary rendered at another epoch (or with other environment values) than now is not a base; one
+        // that resolves against upstream repositories is loaded instead (records of upstream packages are not
+        // re-resolved here).
+        guard base.diagnostics.isEmpty, project.renderEnvironment.matches(base.renderInputs),
+            !project.config.repositories.contains(where: \.enabled)
+        else { return nil }
         let values = Set(project.valuesFiles)
         var packageDirectories: Set<String> = []
         for p in 0..<base.count { packageDirectories.insert(base.path(at: p)) }
@@ -369,7 +386,9 @@ public enum ChangeDetection {
     /// Names everything a commit's summary depends on: the tree's git id (its files, down to every byte
     /// and mode), the values files, the project settings that shape loading and keys, and the versions of
     /// the loader, the key scheme and cosci. nil when the tree is absent at the commit (nothing to save).
-    static func summaryID(_ repo: GitRepository, commit: ObjectID, project: Project, prefix: String) -> Digest? {
+    static func summaryID(
+        _ repo: GitRepository, commit: ObjectID, project: Project, prefix: String, upstream: UpstreamIndex = .none
+    ) -> Digest? {
         let treePath = prefix + String(TreePaths.prefix(project.tree).dropLast())
         guard let tree = try? repo.treeID(at: commit, path: treePath) else { return nil }
         var h = FramedHasher()
@@ -383,6 +402,11 @@ public enum ChangeDetection {
         h.add("images", String(images.count))
         for (reference, digest) in images.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             h.add(reference, digest.description)
+        }
+        // The upstream indexes this side resolved against.
+        h.add("upstream", String(upstream.repositories.count))
+        for repository in upstream.repositories {
+            h.add(repository.config.name, String(repository.config.priority) + " " + repository.indexDigest.description)
         }
         h.add("project", prefix)
         h.add("tree", treePath)
@@ -412,7 +436,7 @@ public enum ChangeDetection {
 
         /// Loads a side; a commit is read through a repository handle of its own (handles are not shared).
         static func load(
-            _ source: Source, _ project: Project, workdir: String, prefix: String, memo: LoadMemo
+            _ source: Source, _ project: Project, workdir: String, prefix: String, memo: LoadMemo, upstream: UpstreamIndex
         ) throws(Diagnostic) -> Side {
             let tree: LoadedTree
             switch source {
@@ -430,8 +454,14 @@ public enum ChangeDetection {
                     throw Diagnostic(at: nil, "cannot read commit \(id.short): \(error)")
                 }
             }
-            return Side(tree: tree, keyed: ChangeDetection.keyed(tree, project))
+            return Side(tree: tree, keyed: ChangeDetection.keyed(tree, project, upstream: upstream))
         }
+    }
+
+    /// The lock file as committed at `commit` (empty when there is none).
+    static func lockFile(at commit: ObjectID, _ repo: GitRepository, prefix: String) -> LockFile {
+        guard let blob = try? repo.blobID(at: commit, path: prefix + "cosci.lock"), let bytes = try? repo.blob(blob) else { return LockFile() }
+        return LockFile.parse(Data(bytes))
     }
 
     /// The merge-base, or nil when none is reachable (including a shallow history that ends first).
@@ -444,8 +474,10 @@ public enum ChangeDetection {
         }
     }
 
-    static func keyed(_ tree: LoadedTree, _ project: Project) -> KeyedTree {
-        let (graph, _) = BuildGraph.resolve(tree.packages)
+    static func keyed(_ tree: LoadedTree, _ project: Project, upstream: UpstreamIndex = .none) -> KeyedTree {
+        let (graph, _) = BuildGraph.resolve(
+            tree.packages, upstream: upstream.packages,
+            repositories: project.config.repositories.contains(where: \.enabled) ? project.config.repositories.filter(\.enabled).map(\.name) : nil)
         let keys = CacheKeys.compute(graph, platform: project.platform, images: project.lockedImages)
         return KeyedTree(graph: graph, keys: keys, inputs: Set(tree.templateFiles + tree.valuesFiles), renderInputs: tree.inputs)
     }

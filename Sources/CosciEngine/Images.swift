@@ -150,30 +150,110 @@ public struct ImagePuller: Sendable {
     }
 }
 
-/// `cosci lock`: pins every base image of the tree.
+/// `cosci.lock`: the base images and upstream repositories a project is pinned to (canonical JSON, schema
+/// `cosci.lock/v1`).
+public struct LockFile: Sendable, Equatable {
+    /// A repository pinned at one index: everything it offered then is what resolves.
+    public struct Repository: Sendable, Equatable {
+        /// The sha256 of the index file read.
+        public var index: Digest
+        public var revision: Int
+        public var url: String
+    }
+
+    public var images: [String: Digest] = [:]
+    public var repositories: [String: Repository] = [:]
+
+    /// The lock file at `path`; empty when there is none.
+    public static func read(_ path: String) -> LockFile {
+        guard let data = FileManager.default.contents(atPath: path) else { return LockFile() }
+        return parse(data)
+    }
+
+    /// A lock file's bytes (as read from disk or from a commit).
+    public static func parse(_ data: Data) -> LockFile {
+        guard let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return LockFile() }
+        var lock = LockFile()
+        lock.images = ((doc["images"] as? [String: String]) ?? [:]).compactMapValues { try? Digest(parsing: $0) }
+        for (name, entry) in (doc["repositories"] as? [String: [String: Any]]) ?? [:] {
+            guard let text = entry["index"] as? String, let index = try? Digest(parsing: text) else { continue }
+            lock.repositories[name] = Repository(index: index, revision: entry["revision"] as? Int ?? 0, url: entry["url"] as? String ?? "")
+        }
+        return lock
+    }
+
+    var document: Value {
+        var doc: [String: Value] = [
+            "schema": .string("cosci.lock/v1"),
+            "images": .map(images.mapValues { .string($0.description) }),
+        ]
+        if !repositories.isEmpty {
+            doc["repositories"] = .map(
+                repositories.mapValues { .map(["index": .string($0.index.description), "revision": .int($0.revision), "url": .string($0.url)]) })
+        }
+        return .map(doc)
+    }
+
+    /// Writes the lock file atomically.
+    public func write(to file: String) throws(Diagnostic) {
+        do { try AtomicFile.write(file, Array((CanonicalJSON.encode(document, pretty: true) + "\n").utf8)) } catch {
+            throw Diagnostic(at: nil, error.description)
+        }
+    }
+}
+
+/// `cosci lock`: pins every base image of the tree and every upstream repository.
 public enum Locking {
-    /// Resolves each `image:` of the tree and writes `cosci.lock` (canonical JSON, schema `cosci.lock/v1`).
-    public static func lock(_ project: Project, access: RegistryAccess) throws(Diagnostic) -> [String: Digest] {
+    /// What `cosci lock` pinned.
+    public struct Result: Sendable {
+        public let images: [String: Digest]
+        /// Each repository with its revision before (nil: newly pinned) and now.
+        public let repositories: [(name: String, before: Int?, now: Int, index: Digest)]
+    }
+
+    /// Resolves each `image:` of the tree and pins each enabled repository at its current index, then writes
+    /// `cosci.lock`. Repositories already pinned stay where they are unless named in `update` (nil: none;
+    /// empty: all).
+    public static func lock(_ project: Project, access: RegistryAccess, update: Set<String>? = nil) throws(Diagnostic) -> Result {
+        var lock = LockFile.read(project.lockFile)
+        let enabled = project.config.repositories.filter(\.enabled)
+        if let update {
+            for name in update where !enabled.contains(where: { $0.name == name }) {
+                throw Diagnostic(
+                    at: nil, "no enabled repository named \(name) in cosci.yaml",
+                    hint: "repositories: \(enabled.map(\.name).joined(separator: ", "))", kind: .usage)
+            }
+        }
+        var keep = lock.repositories
+        for name in keep.keys where update.map({ $0.isEmpty || $0.contains(name) }) ?? false { keep[name] = nil }
+        let upstream = try Upstream.read(project, access: access, locked: keep)
+        var moved: [(name: String, before: Int?, now: Int, index: Digest)] = []
+        var pinned: [String: LockFile.Repository] = [:]
+        for repository in upstream.repositories {
+            let entry = LockFile.Repository(index: repository.indexDigest, revision: repository.revision, url: repository.url)
+            pinned[repository.config.name] = entry
+            moved.append((repository.config.name, lock.repositories[repository.config.name]?.revision, repository.revision, repository.indexDigest))
+        }
+        lock.repositories = pinned
+        try lock.write(to: project.lockFile)
+        // Base images, resolved against the tree as it resolves with the pinned repositories.
         let analysis = Analysis.run(project)
         if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
         let puller = ImagePuller(cacheRoot: project.cacheRoot, access: access, platform: project.platform)
-        var pinned: [String: Digest] = [:]
+        var images: [String: Digest] = [:]
         for spec in analysis.tree.packages {
-            guard let text = spec.build.image, !text.isEmpty, pinned[text] == nil else { continue }
-            pinned[text] = try puller.resolve(try ImageReference(parsing: text))
+            guard let text = spec.build.image, !text.isEmpty, images[text] == nil else { continue }
+            images[text] = try puller.resolve(try ImageReference(parsing: text))
         }
-        try write(pinned, to: project.lockFile)
-        return pinned
+        lock.images = images
+        try lock.write(to: project.lockFile)
+        return Result(images: images, repositories: moved.sorted { $0.name < $1.name })
     }
 
-    /// Writes a lock file (canonical JSON, schema `cosci.lock/v1`).
+    /// Writes a lock file with these images, keeping the repositories it pins.
     public static func write(_ pinned: [String: Digest], to file: String) throws(Diagnostic) {
-        let doc = Value.map([
-            "schema": .string("cosci.lock/v1"),
-            "images": .map(pinned.mapValues { .string($0.description) }),
-        ])
-        do { try AtomicFile.write(file, Array((CanonicalJSON.encode(doc, pretty: true) + "\n").utf8)) } catch {
-            throw Diagnostic(at: nil, error.description)
-        }
+        var lock = LockFile.read(file)
+        lock.images = pinned
+        try lock.write(to: file)
     }
 }

@@ -254,13 +254,10 @@ public struct Project: Sendable {
 
     /// Base image references pinned by the lock file, with their digests (empty without a lock file). A key
     /// hashes `reference@digest` for a pinned image, the reference as written otherwise.
-    public var lockedImages: [String: Digest] {
-        guard let data = FileManager.default.contents(atPath: lockFile),
-            let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let images = doc["images"] as? [String: String]
-        else { return [:] }
-        return images.compactMapValues { try? Digest(parsing: $0) }
-    }
+    public var lockedImages: [String: Digest] { LockFile.read(lockFile).images }
+
+    /// Upstream repositories pinned by the lock file (`cosci lock`), by name.
+    public var lockedRepositories: [String: LockFile.Repository] { LockFile.read(lockFile).repositories }
 
     /// Where parsed package directories are remembered between runs.
     public var loadMemoFile: String { cacheRoot + "/tree/load-memo" }

@@ -5,6 +5,7 @@ import CosciArchive
 import CosciFiles
 import CosciManifest
 import CosciModel
+import CosciPlanner
 import CosciRegistry
 import CosciRepository
 import CosciYAML
@@ -34,18 +35,29 @@ public struct UpstreamIndex: Sendable {
 }
 
 enum Upstream {
-    /// Reads every enabled repository of the project. An unreachable or unreadable repository is an error
-    /// naming it (exit 1: the environment, not the tree).
-    static func read(_ project: Project, access: RegistryAccess = RegistryAccess()) throws(Diagnostic) -> UpstreamIndex {
+    /// Reads every enabled repository of the project. A repository pinned in `locked` (by default the lock
+    /// file's) is read at the pinned index — from the local copy kept when it was first read, else from the
+    /// repository if it still serves that index; one that moved is an error naming `cosci lock --update`.
+    /// An unreachable or unreadable repository is an error naming it (exit 1: the environment, not the tree).
+    static func read(
+        _ project: Project, access: RegistryAccess = RegistryAccess(), locked: [String: LockFile.Repository]? = nil
+    ) throws(Diagnostic) -> UpstreamIndex {
+        let pins = locked ?? project.lockedRepositories
         var repositories: [UpstreamIndex.Repository] = []
         for config in project.config.repositories where config.enabled {
             var problems: [String] = []
             var found: UpstreamIndex.Repository?
+            if let pin = pins[config.name], let kept = try? read(config, url: pin.url, project: project, access: access, pin: pin, offline: true) {
+                repositories.append(kept)
+                continue
+            }
             for url in config.urls {
                 do {
-                    found = try read(config, url: url, project: project, access: access)
+                    found = try read(config, url: url, project: project, access: access, pin: pins[config.name], offline: false)
                     break
                 } catch {
+                    // A pinned repository that moved is not a url problem: no other url can help.
+                    if error.location != nil { throw error }
                     problems.append("\(url): \(error.message)")
                 }
             }
@@ -61,10 +73,13 @@ enum Upstream {
         return UpstreamIndex(repositories: repositories)
     }
 
+    /// Where read indexes are kept, by the sha256 of the index file: `<cache>/upstream/<hex>/{index,meta}`.
+    static func keptDirectory(_ project: Project, _ index: Digest) -> String { project.cacheRoot + "/upstream/" + index.hex }
+
     static func read(
-        _ config: RepositoryConfig, url: String, project: Project, access: RegistryAccess
+        _ config: RepositoryConfig, url: String, project: Project, access: RegistryAccess, pin: LockFile.Repository?, offline: Bool
     ) throws(Diagnostic) -> UpstreamIndex.Repository {
-        let fetch: (String) throws(Diagnostic) -> [UInt8]
+        var fetch: (String) throws(Diagnostic) -> [UInt8]
         let scratch = project.cacheRoot + "/upstream-\(getpid())"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -94,7 +109,29 @@ enum Upstream {
                 try Releasing.readFile(store, tag: Tag.sanitized(name), scratch: scratch, member: name)
             }
         }
-        let indexBytes = try fetch(config.indexFile)
+        // A pinned index kept locally is read from there, whatever the repository serves now.
+        let kept = pin.map { keptDirectory(project, $0.index) }
+        var indexBytes: [UInt8]
+        if let kept, let data = FileManager.default.contents(atPath: kept + "/index"), Digest.sha256(of: [UInt8](data)) == pin?.index {
+            indexBytes = [UInt8](data)
+            let live = fetch
+            fetch = { (name: String) throws(Diagnostic) -> [UInt8] in
+                if let meta = FileManager.default.contents(atPath: kept + "/meta") { return [UInt8](meta) }
+                return try live(name)
+            }
+        } else if offline {
+            throw Diagnostic(at: nil, "the pinned index of \(config.name) is not kept here")
+        } else {
+            indexBytes = try fetch(config.indexFile)
+            if let pin, Digest.sha256(of: indexBytes) != pin.index {
+                let now = (try? RepositoryIndex.describe(String(decoding: indexBytes, as: UTF8.self), file: config.indexFile).revision) ?? 0
+                throw Diagnostic(
+                    at: config.location, field: "repositories",
+                    "the repository \(config.name) moved since cosci.lock pinned it (revision \(pin.revision) → \(now)), and its pinned index is not kept on this machine",
+                    hint: "run `cosci lock --update \(config.name)` to move to revision \(now) (and commit cosci.lock), or pin a snapshot with `reference:`",
+                    kind: .environment)
+            }
+        }
         let description: RepositoryIndex.Description
         do { description = try RepositoryIndex.describe(String(decoding: indexBytes, as: UTF8.self), file: config.indexFile) } catch {
             throw Diagnostic(at: nil, error.description)
@@ -107,6 +144,13 @@ enum Upstream {
         }
         let metaPath = scratch + "/meta"
         do { try AtomicFile.write(metaPath, metaBytes) } catch { throw Diagnostic(at: nil, error.description) }
+        // Kept by the index's digest, so a lock can be honoured later without the repository.
+        let keep = keptDirectory(project, Digest.sha256(of: indexBytes))
+        if !FileManager.default.fileExists(atPath: keep + "/meta") {
+            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            try? AtomicFile.write(keep + "/index", indexBytes)
+            try? AtomicFile.write(keep + "/meta", metaBytes)
+        }
         let entries: Value
         do {
             guard let bytes = try TarArchive.read(member: "repository.meta.yaml", of: metaPath),
@@ -146,5 +190,83 @@ enum Upstream {
             id: PackageID(category: category, name: name, version: version), repository: config.name, priority: config.priority,
             revision: revision, sha256: sha, path: path, requires: requirements(package["requires"]),
             provides: requirements(package["provides"]))
+    }
+}
+
+extension Upstream {
+    /// Brings an upstream package's artifact into the local cache under its key (`CacheKeys.upstreamKey`),
+    /// unless a verified copy is there: from a disk or HTTP repository the artifact file, checked against the
+    /// index's sha256; from a docker repository the package image's layer, checked against its digest by the
+    /// registry client. Used by builds exactly as a built dependency's artifact.
+    static func fetch(
+        _ package: UpstreamPackage, from index: UpstreamIndex, into cache: LocalCache, project: Project, access: RegistryAccess
+    ) throws(Diagnostic) {
+        let key = CacheKeys.upstreamKey(package)
+        if cache.containsVerified(key) { return }
+        guard let repository = index.repositories.first(where: { $0.config.name == package.repository }) else {
+            throw Diagnostic(at: nil, "internal error: \(package.id) names the repository \(package.repository), which was not read", kind: .bug)
+        }
+        let scratch = project.cacheRoot + "/upstream-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let url = repository.url
+        let where_ = "\(package.id) from the repository \(package.repository) (\(url))"
+        var fileName = package.path
+        let file: String
+        switch repository.config.kind {
+        case .disk:
+            let directory = url.hasPrefix("/") ? url : project.root + "/" + url
+            file = scratch + "/" + fileName
+            do { try FileManager.default.copyItem(atPath: directory + "/" + package.path, toPath: file) } catch {
+                throw Diagnostic(at: nil, "cannot fetch \(where_): \(error.localizedDescription)", kind: .environment)
+            }
+        case .http:
+            file = scratch + "/" + fileName
+            guard FileManager.default.createFile(atPath: file, contents: nil), let sink = FileHandle(forWritingAtPath: file) else {
+                throw Diagnostic(at: nil, "cannot write \(file)", kind: .environment)
+            }
+            defer { try? sink.close() }
+            let target = (url.hasSuffix("/") ? url : url + "/") + package.path
+            do {
+                let response = try CurlSession().perform(HTTPRequest(method: "GET", url: target), sink: sink)
+                guard response.status == 200 else {
+                    throw Diagnostic(at: nil, "cannot fetch \(where_): GET \(target): HTTP \(response.status)", kind: .environment)
+                }
+            } catch let d as Diagnostic {
+                throw d
+            } catch {
+                throw Diagnostic(at: nil, "cannot fetch \(where_): GET \(target): \(error)", kind: .environment)
+            }
+        case .docker:
+            let store = try Releasing.registryStore("docker://" + url, access)
+            do {
+                guard let manifest = try store.manifest(package.id.imageTag), let layer = ImageJSON.layers(ofManifest: manifest).first else {
+                    throw Diagnostic(at: nil, "cannot fetch \(where_): no image \(package.id.imageTag)", kind: .environment)
+                }
+                fileName = ArtifactMetadata.fileName(package.id, .gzip)
+                file = scratch + "/" + fileName
+                try store.fetch(layer.digest, to: file)
+            } catch let d as Diagnostic {
+                throw d
+            } catch {
+                throw Diagnostic(at: nil, "cannot fetch \(where_): \(error)", kind: .environment)
+            }
+        }
+        guard let sha = Digest.sha256(ofFile: file) else { throw Diagnostic(at: nil, "cannot read \(file)", kind: .environment) }
+        if repository.config.kind != .docker, sha != package.sha256 {
+            throw Diagnostic(
+                at: nil, "\(where_) does not match its index: sha256 \(sha.hex), the index says \(package.sha256.hex)",
+                hint: "the repository is being published or damaged: try again", kind: .environment)
+        }
+        var st = stat()
+        _ = stat(file, &st)
+        let compression: Compression = fileName.hasSuffix(".zst") ? .zstd : fileName.hasSuffix(".gz") ? .gzip : .none
+        let metadata = ArtifactMetadata(
+            id: package.id, path: fileName, key: key, sha256: sha, size: Int64(st.st_size), compression: compression, files: [],
+            spec: .map([:]), runtime: .map(["name": .string(package.id.name), "category": .string(package.id.category), "version": .string(package.id.version.text)]),
+            platform: project.platform, sourceDateEpoch: 0)
+        do { try cache.store(key, artifact: file, metadata: metadata) } catch {
+            throw Diagnostic(at: nil, "cannot store \(package.id) in the cache: \(error.message)", kind: .environment)
+        }
     }
 }

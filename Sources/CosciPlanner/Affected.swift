@@ -80,6 +80,7 @@ public struct AffectedSet: Sendable {
                     let parts = gone.sorted().map { "-\($0)" } + came.sorted().map { "+\($0)" }
                     reasons.append("build dependencies changed (\(parts.joined(separator: ", "))) → \(id)")
                 }
+                reasons += upstreamChanges(id, head: spec.upstream, base: baseSpec.upstream)
             } else {
                 if goneByFamily == nil {
                     var gone: [String: [PackageID]] = [:]
@@ -119,6 +120,25 @@ public struct AffectedSet: Sendable {
         return AffectedSet(
             affected: head.sorted.compactMap { affected[$0] }, removed: removed,
             unchanged: head.keyedCount - affected.count)
+    }
+
+    /// Upstream packages that moved under a package: `repository cos: system/cos 0.8.14-21 → 0.8.14-22 →
+    /// (final image) system/sampleOS@0.5.0`.
+    static func upstreamChanges(_ id: PackageID, head: [UpstreamDependency], base: [UpstreamDependency]) -> [String] {
+        let before = Set(base)
+        var out: [String] = []
+        for dependency in head where !before.contains(dependency) {
+            let how = dependency.kind == "final-image" ? "(final image)" : "(build dependency)"
+            if let old = base.first(where: { $0.family == dependency.family }) {
+                let change = old.id == dependency.id
+                    ? "\(dependency.id) re-released (sha256 \(old.sha256.prefix(12)) → \(dependency.sha256.prefix(12)))"
+                    : "\(dependency.family) \(old.version) → \(dependency.version)"
+                out.append("repository \(dependency.repository): \(change) → \(how) \(id)")
+            } else {
+                out.append("repository \(dependency.repository): \(dependency.id) now used → \(how) \(id)")
+            }
+        }
+        return out
     }
 
     /// Changes of the package itself: files of its directory, its stanza, its rendered spec.

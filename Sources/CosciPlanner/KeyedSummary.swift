@@ -8,13 +8,14 @@ import CosciModel
 /// walk over its index instead of loading, resolving and keying the tree again:
 ///
 /// ```
-/// magic "cosci-keyed-summary/4\n"
+/// magic "cosci-keyed-summary/5\n"
 /// inputs (strings), render inputs (strings `name=value`), diagnostics
 /// count, keyed count
 /// per package, in position order (the keyed ones first, dependencies before dependents, then the others):
 ///     id as `category/name@version` with the lengths of category and name; key (32 bytes) or none;
 ///     record length, record: path, definition file, build file, image, content/stanza/spec/resolution
-///     digests (32 bytes each), dependency positions, directory listing (path, mode, blob id)
+///     digests (32 bytes each), dependency positions, upstream packages (kind, repository, id, sha256),
+///     directory listing (path, mode, blob id)
 /// positions sorted by id bytes
 /// ```
 ///
@@ -22,7 +23,7 @@ import CosciModel
 /// which a comparison does for the packages whose keys differ.
 public struct KeyedSummary: Sendable {
     /// The first line of the encoding; bump it whenever the layout changes.
-    public static let magic = Array("cosci-keyed-summary/4\n".utf8)
+    public static let magic = Array("cosci-keyed-summary/5\n".utf8)
 
     /// The encoding, from `start` on.
     public let bytes: [UInt8]
@@ -74,7 +75,9 @@ public struct KeyedSummary: Sendable {
                 w.bool(false)
             }
             record.bytes.removeAll(keepingCapacity: true)
-            KeyedSummary.encodeRecord(spec, dependencies: tree.graph.dependencies(of: id).compactMap { position[$0] }, into: &record)
+            KeyedSummary.encodeRecord(
+                spec, dependencies: tree.graph.dependencies(of: id).compactMap { position[$0] },
+                upstream: KeyedSummary.upstreamEntries(of: id, in: tree.graph), into: &record)
             w.int(record.bytes.count)
             w.bytes.append(contentsOf: record.bytes)
         }
@@ -89,8 +92,25 @@ public struct KeyedSummary: Sendable {
         renderInputs.map { $0.key + "=" + $0.value }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
-    /// A package's record: path, files, image, digests, dependency positions, listing.
-    static func encodeRecord(_ spec: PackageSpec, dependencies: [Int], into record: inout BinaryWriter) {
+    /// The upstream packages `id` builds on, one text each: kind, repository, id, sha256 (NUL-separated).
+    static func upstreamEntries(of id: PackageID, in graph: BuildGraph) -> [String] {
+        var seen = Set<PackageID>()
+        var out: [String] = []
+        for r in graph.resolutions[id] ?? [] {
+            guard let u = r.upstream, seen.insert(u.id).inserted else { continue }
+            let kind: String
+            switch r.kind {
+            case .requires: kind = "requires"
+            case .copy: kind = "copy"
+            case .finalImage: kind = "final-image"
+            }
+            out.append([kind, u.repository, u.id.description, u.sha256.hex].joined(separator: "\u{0}"))
+        }
+        return out.sorted()
+    }
+
+    /// A package's record: path, files, image, digests, dependency positions, upstream packages, listing.
+    static func encodeRecord(_ spec: PackageSpec, dependencies: [Int], upstream: [String] = [], into record: inout BinaryWriter) {
         record.string(spec.path)
         record.string(spec.definedAt.file)
         record.string(spec.buildFile)
@@ -101,6 +121,7 @@ public struct KeyedSummary: Sendable {
         record.bytes.append(contentsOf: ResolutionInputs.digest(spec).rawBytes)
         record.int(dependencies.count)
         for d in dependencies { record.int(d) }
+        record.strings(upstream)
         record.int(spec.content.count)
         for e in spec.content {
             record.string(e.path)
@@ -333,11 +354,12 @@ public struct KeyedSummary: Sendable {
             let digests = r.offset
             r.offset += 128
             let deps = try r.array { (r: inout BinaryReader) throws(BinaryReader.Malformed) -> Int in try r.int() }
+            let upstream = try r.strings().map(UpstreamDependency.init(entry:))
             return PackageSummary(
                 position: i, key: keyStart[i] < 0 ? nil : RawDigest(bytes, at: keyStart[i]), path: path, definitionFile: definitionFile,
                 buildFile: buildFile, image: image, contentDigest: RawDigest(bytes, at: digests),
                 stanzaDigest: RawDigest(bytes, at: digests + 32), specDigest: RawDigest(bytes, at: digests + 64),
-                resolutionDigest: RawDigest(bytes, at: digests + 96), dependencies: deps, contentStart: r.offset)
+                resolutionDigest: RawDigest(bytes, at: digests + 96), dependencies: deps, upstream: upstream, contentStart: r.offset)
         } catch {
             preconditionFailure("the summary record at \(i) does not decode")
         }
@@ -417,6 +439,31 @@ public struct PackageSummary: Sendable {
     public let resolutionDigest: RawDigest
     /// Positions of the distinct build dependencies, in id order.
     public let dependencies: [Int]
+    /// The upstream packages it builds on, sorted.
+    public let upstream: [UpstreamDependency]
     /// Where the directory listing starts (`KeyedSummary.content(of:)`).
     let contentStart: Int
+}
+
+/// An upstream package a summarised package builds on.
+public struct UpstreamDependency: Sendable, Hashable {
+    /// `requires`, `copy` or `final-image`.
+    public let kind: String
+    public let repository: String
+    /// `category/name@version`.
+    public let id: String
+    public let sha256: String
+
+    init(entry: String) {
+        let parts = entry.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+        kind = parts.count > 0 ? parts[0] : ""
+        repository = parts.count > 1 ? parts[1] : ""
+        id = parts.count > 2 ? parts[2] : ""
+        sha256 = parts.count > 3 ? parts[3] : ""
+    }
+
+    /// `category/name`.
+    public var family: String { String(id.prefix { $0 != "@" }) }
+    /// The version text.
+    public var version: String { id.firstIndex(of: "@").map { String(id[id.index(after: $0)...]) } ?? "" }
 }

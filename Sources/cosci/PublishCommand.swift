@@ -99,18 +99,28 @@ extension Cosci {
     struct Lock: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "lock",
-            abstract: "Pin every base image of the tree: resolve each image: to its digest and write cosci.lock.",
-            discussion: "Keys then hash image@digest, and builds pull by digest (never resolving tags again) until the lock is rewritten. Exit codes: 0 written, 1 registry error, 2 tree errors.")
+            abstract: "Pin every base image (to its digest) and every upstream repository (to its current index) in cosci.lock.",
+            discussion: "Keys then hash image@digest, builds pull by digest, and requirements resolve against the pinned repository indexes (never re-read) until the lock is rewritten. Repositories already pinned stay where they are; --update moves them (all, or those named). Exit codes: 0 written, 1 registry or repository error, 2 tree errors, 64 usage.")
 
+        @Flag(help: "Move pinned repositories to their current index (all, or the REPO names given).") var update = false
+        @Argument(help: ArgumentHelp("Repositories to move with --update (default: all).", valueName: "repo")) var repositories: [String] = []
         @OptionGroup var registry: RegistryFlags
         @OptionGroup var options: TreeOptions
+
+        func validate() throws {
+            if !repositories.isEmpty && !update { throw ValidationError("naming repositories needs --update") }
+        }
 
         func run() throws {
             let project = try options.project()
             do {
-                let pinned = try Locking.lock(project, access: registry.access)
-                for (image, digest) in pinned.sorted(by: { $0.key < $1.key }) { Output.write("\(image)  \(digest)\n") }
-                Output.write("\(pinned.count) image(s) pinned in \(Output.display(project.lockFile))\n")
+                let result = try Locking.lock(project, access: registry.access, update: update ? Set(repositories) : nil)
+                for (image, digest) in result.images.sorted(by: { $0.key < $1.key }) { Output.write("\(image)  \(digest)\n") }
+                for r in result.repositories {
+                    let change = r.before.map { $0 == r.now ? "revision \(r.now)" : "revision \($0) → \(r.now)" } ?? "revision \(r.now) (new)"
+                    Output.write("repository \(r.name)  \(change)  \(r.index)\n")
+                }
+                Output.write("\(result.images.count) image(s) and \(result.repositories.count) repositor\(result.repositories.count == 1 ? "y" : "ies") pinned in \(Output.display(project.lockFile))\n")
             } catch {
                 throw Output.fail(error)
             }

@@ -4,15 +4,43 @@ import Testing
 /// A derivative: its own tree on top of a published upstream repository (here the sample, built and indexed
 /// as a disk repository), with nothing upstream in its tree.
 @Suite struct Derivatives {
+    /// A tool's standard output.
+    func output(_ tool: String, _ arguments: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     func derivative(repositories: String) throws -> BuildRepo {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let files = [
             "cosci.yaml": "tree: packages\n" + repositories,
             "packages/sampleOS/definition.yaml": "name: sampleOS\ncategory: system\nversion: 0.5.0\nbrand_name: sampleOS\n",
-            "packages/sampleOS/build.yaml": "requires:\n- {category: system, name: cos, version: \">=0-0\"}\n- {category: app, name: svc, version: \">=0-0\"}\nrequires_final_images: true\nunpack: true\nsteps:\n- echo {{ .Values.brand_name }} > /etc/brand\n",
+            "packages/sampleOS/build.yaml": """
+                requires:
+                - {category: system, name: cos, version: ">=0-0"}
+                - {category: app, name: svc, version: ">=0-0"}
+                requires_final_images: true
+                env:
+                - SYSROOT=/cosci/sysroot
+                prelude:
+                - mkdir -p out/etc
+                steps:
+                - test -x "$SYSROOT/usr/bin/svc"
+                - cp "$SYSROOT/etc/cos/version" out/etc/upstream-version
+                - echo {{ .Values.brand_name }} > out/etc/brand
+                package_dir: /luetbuild/out
+
+                """,
             "packages/svc/definition.yaml": "name: svc\ncategory: app\nversion: \"1.0\"\n",
-            "packages/svc/build.yaml": "steps: [true]\n",
+            "packages/svc/build.yaml": "prelude:\n- mkdir -p out/usr/bin\nsteps:\n- printf '#!/bin/sh\\necho svc\\n' > out/usr/bin/svc && chmod 755 out/usr/bin/svc\npackage_dir: /luetbuild/out\n",
         ]
         for (path, text) in files {
             let url = dir.appendingPathComponent(path)
@@ -41,10 +69,10 @@ import Testing
         let cos = try #require(used.first { ($0["id"] as? String)?.hasPrefix("system/cos@") == true })
         #expect(cos["repository"] as? String == "cos")
         #expect(cos["revision"] as? Int == 1)
-        let artifact = try #require(cos["path"] as? String)
+        let artifactName = try #require(cos["path"] as? String)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        p.arguments = ["\(repository)/\(artifact)"]
+        p.arguments = ["\(repository)/\(artifactName)"]
         let out = Pipe()
         p.standardOutput = out
         try p.run()
@@ -58,12 +86,72 @@ import Testing
         let explain = try repo.cosci(["explain", "sampleOS"])
         #expect(explain.stdout.contains("from repository cos (revision 1)"), "\(explain.stdout)")
 
-        // Building on upstream artifacts is not there yet: a clear refusal, not a build without them.
+        // The build stands on the upstream artifact (fetched, verified, cached by its key) and its own svc.
         let build = try repo.cosci(["build", "system/sampleOS"])
-        #expect(build.status == 1)
-        #expect(build.stderr.contains("builds on upstream packages: system/cos@"), "\(build.stderr)")
-        #expect(build.stderr.contains("not supported yet"))
-        #expect(try repo.cosci(["build", "app/svc"]).status == 0, "a package of the derivative that needs only its tree builds")
+        #expect(build.status == 0, "\(build.stdout)\(build.stderr)")
+        let artifact = try #require(try output("/usr/bin/find", [repo.path(".cosci/cache").path, "-name", "sampleOS-system-0.5.0.package.tar.zst"])
+            .split(separator: "\n").first.map(String.init))
+        let version = try output("/usr/bin/tar", ["-xOf", artifact, "etc/upstream-version"])
+        let upstreamVersion = try #require((cos["id"] as? String)?.split(separator: "@").last)
+        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == String(upstreamVersion), "the upstream system/cos was in the sysroot")
+        #expect(try output("/usr/bin/tar", ["-xOf", artifact, "etc/brand"]) == "sampleOS\n")
+
+        // A run builds and publishes only the derivative's own packages.
+        let run = try repo.cosci(["run"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("repository dist/repository: revision 1, 2 package version(s)"), "\(run.stdout)")
+
+        // An upstream artifact that does not match its index is refused, naming both digests.
+        try FileManager.default.removeItem(at: repo.path(".cosci"))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(repository)/\(artifactName)"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0]))
+        try handle.close()
+        let damaged = try repo.cosci(["build", "system/sampleOS"])
+        #expect(damaged.status == 1)
+        #expect(damaged.stderr.contains("does not match its index"), "\(damaged.stderr)")
+    }
+
+    @Test("cosci.lock pins the upstream; --update moves it; affected names the upstream package that moved; run rebuilds only what uses it")
+    func upstreamReRelease() throws {
+        let upstream = try BuildRepo.built()
+        defer { upstream.remove() }
+        let repository = upstream.path("dist/repository").path
+        let repo = try derivative(repositories: "repositories:\n- name: cos\n  type: disk\n  urls: [\(repository)]\n")
+        defer { repo.remove() }
+        let lock = try repo.cosci(["lock"])
+        #expect(lock.status == 0, "\(lock.stderr)")
+        #expect(lock.stdout.contains("repository cos  revision 1 (new)"), "\(lock.stdout)")
+        try repo.git("add", "-A")
+        try repo.git("commit", "-q", "-m", "lock")
+        #expect(try repo.cosci(["run"]).status == 0)
+        func key(_ id: String) throws -> String? {
+            let doc = try JSONSerialization.jsonObject(with: Data(try repo.cosci(["list", "--json"]).stdout.utf8)) as? [String: Any]
+            return (doc?["packages"] as? [[String: Any]])?.first { $0["id"] as? String == id }?["key"] as? String
+        }
+        let before = try key("system/sampleOS@0.5.0"), svcBefore = try key("app/svc@1.0")
+
+        // Upstream re-releases system/cos.
+        try upstream.replace("packages/cos/build.yaml", "\nsteps:\n", "\nsteps:\n- echo fixed > rootfs/etc/cos-fix\n")
+        try upstream.git("commit", "-q", "-am", "fix cos")
+        let release = try upstream.cosci(["run"])
+        #expect(release.stdout.contains("revision 2"), "\(release.stdout)")
+
+        // The lock holds: nothing upstream is re-resolved.
+        #expect(try key("system/sampleOS@0.5.0") == before)
+        let update = try repo.cosci(["lock", "--update", "cos"])
+        #expect(update.stdout.contains("repository cos  revision 1 → 2"), "\(update.stdout)")
+        try repo.git("commit", "-q", "-am", "move cos")
+        #expect(try key("system/sampleOS@0.5.0") != before)
+        #expect(try key("app/svc@1.0") == svcBefore)
+
+        let affected = try repo.cosci(["affected", "--base", "HEAD~1"])
+        #expect(affected.status == 0, "\(affected.stderr)")
+        #expect(affected.stdout.contains("1 affected (0 new)"), "\(affected.stdout)")
+        #expect(affected.stdout.contains("repository cos: system/cos@0.8.14-21 re-released"), "\(affected.stdout)")
+        #expect(affected.stdout.contains("→ (build dependency) system/sampleOS@0.5.0"))
+        let run = try repo.cosci(["run"])
+        #expect(run.stdout.contains("1 built, 1 cached"), "\(run.stdout)")
     }
 
     @Test("a requirement nothing satisfies names the repositories; an unreadable repository is named; none configured says how to add one")
