@@ -110,11 +110,12 @@ public enum Building {
         _ project: Project, _ options: BuildOptions, observer: (any BuildObserver)? = nil
     ) async throws(Diagnostic) -> BuildResult {
         let analysis = try resolvingImages(Analysis.run(project, useMemo: false), options)
-        if let first = analysis.diagnostics.first(where: { $0.severity == .error }) {
-            let count = analysis.diagnostics.filter { $0.severity == .error }.count
+        // An environment failure (an unreachable repository) first: the tree errors that follow come from it.
+        let errors = analysis.diagnostics.filter { $0.severity == .error }
+        if let first = errors.first(where: { $0.kind == .environment }) ?? errors.first {
             throw Diagnostic(
                 at: first.location, field: first.field, first.message,
-                hint: count > 1 ? "and \(count - 1) more error(s); `cosci check` lists them all" : first.hint)
+                hint: errors.count > 1 ? "and \(errors.count - 1) more error(s); `cosci check` lists them all" : first.hint, kind: first.kind)
         }
         let cache = LocalCache(root: project.cacheRoot)
         let buildLock: FileLock

@@ -117,7 +117,7 @@ struct TreeOptions: ParsableArguments {
         if analysis.hasErrors {
             let errors = analysis.diagnostics.filter { $0.severity == .error }.count
             Output.error("cosci: the tree has \(errors) error(s); `cosci check` lists them all")
-            throw ExitCode(ExitStatus.treeErrors)
+            throw ExitCode(ExitStatus.code(forErrors: analysis.diagnostics))
         }
         return analysis
     }
@@ -133,6 +133,12 @@ enum ExitStatus {
     static let usage: Int32 = 64
     /// cosci's own bug (EX_SOFTWARE).
     static let bug: Int32 = 70
+
+    /// The exit code of a list of problems with errors among them: an environment failure (an unreachable
+    /// repository) is the cause of whatever tree errors follow from it, so it decides; else tree errors.
+    static func code(forErrors diagnostics: [Diagnostic]) -> Int32 {
+        diagnostics.contains { $0.severity == .error && $0.kind == .environment } ? failure : treeErrors
+    }
 
     /// The exit code of an error of `kind`: the one place that decides it.
     static func code(for kind: Diagnostic.Kind) -> Int32 {

@@ -100,7 +100,8 @@ extension Cosci {
                     "checked \(a.tree.packages.count) package(s), \(a.tree.templateFiles.count) shared template(s): "
                         + "\(errors) error(s), \(warnings) warning(s)\n")
             }
-            if errors > 0 || (strict && warnings > 0) { throw ExitCode(ExitStatus.treeErrors) }
+            if errors > 0 { throw ExitCode(ExitStatus.code(forErrors: diagnostics)) }
+            if strict && warnings > 0 { throw ExitCode(ExitStatus.treeErrors) }
         }
     }
 

@@ -159,7 +159,7 @@ import Testing
         let unreachable = try derivative(repositories: "repositories:\n- name: cos\n  type: disk\n  urls: [/nonexistent/cos]\n")
         defer { unreachable.remove() }
         let r = try unreachable.cosci(["check"])
-        #expect(r.status != 0)
+        #expect(r.status == 1, "an unreadable repository is an environment failure")
         #expect(r.stdout.contains("cannot read the repository cos: /nonexistent/cos: no repository.yaml"), "\(r.stdout)")
         #expect(r.stdout.contains("(searched the tree and cos)"), "\(r.stdout)")
 
