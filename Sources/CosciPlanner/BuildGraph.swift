@@ -64,13 +64,16 @@ public struct BuildGraph: Sendable {
     /// The upstream packages some requirement resolved to, by id. They are not built: `order` and
     /// `dependencies(of:)` hold tree packages only; `upstreamDependencies(of:)` names these.
     public let upstream: [PackageID: UpstreamPackage]
+    /// Every version the repositories offer of each family the tree asked for (what luet would choose among).
+    public let upstreamOffers: [String: [PackageID]]
     /// The distinct build dependencies of each package, sorted (derived from `resolutions` once).
     private let distinctDependencies: [PackageID: [PackageID]]
 
     init(
         packages: [PackageID: PackageSpec], resolutions: [PackageID: [Resolution]], order: [PackageID],
-        distinct: [PackageID: [PackageID]], upstream: [PackageID: UpstreamPackage] = [:]
+        distinct: [PackageID: [PackageID]], upstream: [PackageID: UpstreamPackage] = [:], upstreamOffers: [String: [PackageID]] = [:]
     ) {
+        self.upstreamOffers = upstreamOffers
         self.packages = packages
         self.resolutions = resolutions
         self.order = order
@@ -206,7 +209,13 @@ public struct BuildGraph: Sendable {
         }
         var used: [PackageID: UpstreamPackage] = [:]
         for list in resolutions.values { for r in list { if let u = r.upstream { used[u.id] = u } } }
-        return (BuildGraph(packages: index.byID, resolutions: resolutions, order: usable, distinct: distinct, upstream: used), diagnostics)
+        var offers: [String: [PackageID]] = [:]
+        for family in Set(used.values.map(\.id.family)) { offers[family] = index.upstreamFamilies[family]?.map(\.id) }
+        return (
+            BuildGraph(
+                packages: index.byID, resolutions: resolutions, order: usable, distinct: distinct, upstream: used, upstreamOffers: offers),
+            diagnostics
+        )
     }
 }
 

@@ -8,6 +8,8 @@ public enum LuetCompatibility {
     public static func selectorWarnings(_ graph: BuildGraph) -> [Diagnostic] {
         var byFamily: [String: [PackageID]] = [:]
         for id in graph.packages.keys { byFamily[id.family, default: []].append(id) }
+        // luet's `--from-repositories` chooses among the tree and the repositories alike.
+        for (family, ids) in graph.upstreamOffers { byFamily[family, default: []] += ids }
         var out: [Diagnostic] = []
         for (requester, resolutions) in graph.resolutions {
             for r in resolutions where r.providedAs == nil && r.requirement.selector.terms.count == 1 {

@@ -154,6 +154,32 @@ import Testing
         #expect(run.stdout.contains("1 built, 1 cached"), "\(run.stdout)")
     }
 
+    @Test("examples/derivative builds on the sample's repository: its OS image holds the upstream files and its own")
+    func theExample() throws {
+        let upstream = try BuildRepo.built()
+        defer { upstream.remove() }
+        let repo = try BuildRepo(tree: CLI.packageRoot.appendingPathComponent("examples/derivative"))
+        defer { repo.remove() }
+        try repo.replace("cosci.yaml", "urls: [../../manifest/dist/repository]", "urls: [\(upstream.path("dist/repository").path)]")
+        let check = try repo.cosci(["check", "--strict"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        let run = try repo.cosci(["run"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("3 built, 0 cached, 0 failed"), "\(run.stdout)")
+        #expect(run.stdout.contains("repository dist/repository: revision 1, 3 package version(s)"), "only its own packages are published")
+        #expect(run.stdout.contains("image sampleos:0.5.0"), "\(run.stdout)")
+        // The OS image's one layer (read with skopeo and tar, not cosci): upstream files plus the derivative's.
+        let layout = repo.path("dist/images/sampleos").path
+        let copied = repo.path("image-dir").path
+        _ = try output("/usr/bin/skopeo", ["copy", "oci:\(layout):0.5.0", "dir:\(copied)"])
+        let listing = try output("/bin/sh", ["-c", "for f in '\(copied)'/*; do tar -tzf \"$f\" 2>/dev/null; done"])
+        for path in ["etc/cos/version", "etc/os-release", "usr/bin/sampleos-service", "usr/share/selinux/sampleos/sampleOS.te"] {
+            #expect(listing.contains(path), "\(path) is not in the image")
+        }
+        let release = try output("/bin/sh", ["-c", "for f in '\(copied)'/*; do tar -xzOf \"$f\" etc/os-release 2>/dev/null; done"])
+        #expect(release.contains("PRETTY_NAME=\"sampleOS v0.5.0\""), "\(release)")
+    }
+
     @Test("a requirement nothing satisfies names the repositories; an unreadable repository is named; none configured says how to add one")
     func failures() throws {
         let unreachable = try derivative(repositories: "repositories:\n- name: cos\n  type: disk\n  urls: [/nonexistent/cos]\n")
