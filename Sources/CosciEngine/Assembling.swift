@@ -5,6 +5,7 @@ import CosciArchive
 import CosciBuild
 import CosciManifest
 import CosciModel
+import CosciPlanner
 import CosciRegistry
 import CosciRepository
 import Foundation
@@ -87,11 +88,24 @@ public enum Assembling {
         return out
     }
 
-    static func resolve(_ ref: PackageReference, _ analysis: Analysis, spec: ImageSpec) throws(Diagnostic) -> PackageID {
-        guard let id = analysis.graph.order.filter(ref.matches).max(by: { $0.version < $1.version }) else {
-            throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), "no package matches \(ref)", hint: "`cosci list` shows every package")
+    /// A package of an image spec and its cache key: the tree's highest matching version, else the best of the
+    /// upstream repositories (lowest priority value, then highest version), fetched into the cache.
+    static func resolve(
+        _ ref: PackageReference, _ analysis: Analysis, spec: ImageSpec, cache: LocalCache, access: RegistryAccess
+    ) throws(Diagnostic) -> (id: PackageID, key: Digest) {
+        if let id = analysis.graph.order.filter(ref.matches).max(by: { $0.version < $1.version }), let key = analysis.keys[id]?.key {
+            return (id, key)
         }
-        return id
+        let offered = analysis.upstream.packages.filter { ref.matches($0.id) }
+        if let best = offered.min(by: { $0.priority != $1.priority ? $0.priority < $1.priority : $0.id.version > $1.id.version }) {
+            try Upstream.fetch(best, from: analysis.upstream, into: cache, project: analysis.project, access: access)
+            return (best.id, CacheKeys.upstreamKey(best))
+        }
+        let searched = analysis.upstream.repositories.map(\.config.name)
+        throw Diagnostic(
+            at: SourceLocation(file: spec.file, line: 0),
+            "no package matches \(ref)" + (searched.isEmpty ? "" : " in the tree or the repositories (\(searched.joined(separator: ", ")))"),
+            hint: "`cosci list` shows every package")
     }
 
     static func assemble(
@@ -102,13 +116,16 @@ public enum Assembling {
         try? FileManager.default.removeItem(atPath: scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let (image, version, rootfs) = try platformImage(
-            spec, platform: project.platform, analysis: analysis, cache: cache, epoch: epoch, head: head, scratch: scratch + "/main")
+            spec, platform: project.platform, analysis: analysis, cache: cache, epoch: epoch, head: head, scratch: scratch + "/main",
+            access: options.registry)
         var published = image
         var extra: [ImageContent] = []
         if !others.isEmpty {
             var entries: [(Platform, ImageContent)] = [(project.platform, image)]
             for (p, a) in others {
-                let (img, _, _) = try platformImage(spec, platform: p, analysis: a, cache: cache, epoch: epoch, head: head, scratch: scratch + "/\(p.architecture)")
+                let (img, _, _) = try platformImage(
+                    spec, platform: p, analysis: a, cache: cache, epoch: epoch, head: head, scratch: scratch + "/\(p.architecture)",
+                    access: options.registry)
                 entries.append((p, img))
             }
             // The order of cosci.yaml's `platforms:`, whichever platform this run is for: one index, one digest.
@@ -123,13 +140,14 @@ public enum Assembling {
 
     /// The image of one platform, and the root filesystem it was made from (kept in `scratch`).
     static func platformImage(
-        _ spec: ImageSpec, platform: Platform, analysis: Analysis, cache: LocalCache, epoch: Int64, head: String?, scratch: String
+        _ spec: ImageSpec, platform: Platform, analysis: Analysis, cache: LocalCache, epoch: Int64, head: String?, scratch: String,
+        access: RegistryAccess
     ) throws(Diagnostic) -> (ImageContent, String, String) {
-        let base = try resolve(spec.base, analysis, spec: spec)
-        let ids = [base] + (try spec.packages.map { (r) throws(Diagnostic) in try resolve(r, analysis, spec: spec) })
+        let base = try resolve(spec.base, analysis, spec: spec, cache: cache, access: access)
+        let parts = [base] + (try spec.packages.map { (r) throws(Diagnostic) in try resolve(r, analysis, spec: spec, cache: cache, access: access) })
+        let ids = parts.map(\.id)
         var artifacts: [(PackageID, String, ArtifactMetadata)] = []
-        for id in ids {
-            let key = analysis.keys[id]!.key
+        for (id, key) in parts {
             let hint = "build it first: cosci build \(id.family) --platform \(platform)"
             let cached: (path: String, metadata: ArtifactMetadata)?
             do { cached = try cache.artifact(for: key) } catch {
@@ -177,7 +195,7 @@ public enum Assembling {
         }
         var annotations = [
             "org.opencontainers.image.title": spec.name,
-            "org.opencontainers.image.version": base.version.text,
+            "org.opencontainers.image.version": base.id.version.text,
             "org.opencontainers.image.created": ImageJSON.timestamp(epoch),
         ]
         if let d = spec.description { annotations["org.opencontainers.image.description"] = d }
@@ -185,7 +203,7 @@ public enum Assembling {
         var labels = spec.labels
         labels["io.cosci.packages"] = ids.map(\.description).joined(separator: " ")
         let image = ImageJSON.image(layers: layers, platform: platform, epoch: epoch, labels: labels, annotations: annotations)
-        return (image, Tag.sanitized(base.version.text), rootfs)
+        return (image, Tag.sanitized(base.id.version.text), rootfs)
     }
 
     /// Writes an image (or an index and its children) to the layout, pushes it, writes its ISO.

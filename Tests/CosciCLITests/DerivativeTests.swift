@@ -168,6 +168,12 @@ import Testing
         #expect(run.stdout.contains("3 built, 0 cached, 0 failed"), "\(run.stdout)")
         #expect(run.stdout.contains("repository dist/repository: revision 1, 3 package version(s)"), "only its own packages are published")
         #expect(run.stdout.contains("image sampleos:0.5.0"), "\(run.stdout)")
+        // An image from upstream parts: the upstream system/cos and utils/k9s straight from the repository.
+        #expect(run.stdout.contains("image cos-plus:0.8.14-21"), "\(run.stdout)")
+        let plus = try output("/bin/sh", ["-c", "cd '\(repo.root.path)' && skopeo copy oci:dist/images/cos-plus:0.8.14-21 dir:plus >/dev/null && for f in plus/*; do tar -tzf \"$f\" 2>/dev/null; done"])
+        for path in ["etc/cos/version", "usr/bin/k9s", "usr/bin/sampleos-service"] {
+            #expect(plus.contains(path), "\(path) is not in cos-plus")
+        }
         // The OS image's one layer (read with skopeo and tar, not cosci): upstream files plus the derivative's.
         let layout = repo.path("dist/images/sampleos").path
         let copied = repo.path("image-dir").path
