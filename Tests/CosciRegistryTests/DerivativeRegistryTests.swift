@@ -54,4 +54,68 @@ import Testing
         #expect(offline.status == 1, "\(offline.err)")
         #expect(offline.err.contains("cannot read the repository cos"), "\(offline.err)")
     }
+
+    @Test("examples/derivative on a published upstream: lock, re-release, lock --update, affected names the chain, run rebuilds exactly that")
+    func theExampleFollowsAnUpstreamRelease() throws {
+        let registry = try LocalRegistry.start()
+        defer { registry.stop() }
+        let upstream = "docker://\(registry.host)/cos/sample"
+        let sample = try Cosci.sample()
+        defer { try? FileManager.default.removeItem(at: sample) }
+        #expect(try Cosci.run(["run"], in: sample).status == 0)
+        #expect(try Cosci.run(["publish", "--to", upstream], in: sample).status == 0)
+
+        // The example, pointed at the registry instead of the sample's directory.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-example-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let example = Cosci.packageRoot.appendingPathComponent("examples/derivative").path
+        func commit(_ message: String) throws {
+            let r = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && git add -A && git -c user.name=T -c user.email=t@example.com commit -qm '\(message)'"])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let copy = try runTool("/bin/sh", ["-ec", """
+            mkdir -p '\(dir.path)' && tar -C '\(example)' --exclude=.cosci --exclude=dist -cf - . | tar -C '\(dir.path)' -xf -
+            cd '\(dir.path)' && git init -q -b main
+            sed -i 's#type: disk#type: docker#; s#urls: \\[../../manifest/dist/repository\\]#urls: [\(registry.host)/cos/sample]#' cosci.yaml
+            grep -q 'type: docker' cosci.yaml && grep -q '\(registry.host)/cos/sample' cosci.yaml
+            """])
+        #expect(copy.status == 0, "\(copy.err)")
+        let lock = try Cosci.run(["lock"], in: dir)
+        #expect(lock.out.contains("repository cos  revision 1 (new)"), "\(lock.out)\(lock.err)")
+        try commit("derivative, locked")
+        let first = try Cosci.run(["run"], in: dir)
+        #expect(first.status == 0, "\(first.err)")
+        #expect(first.out.contains("3 built, 0 cached"), "\(first.out)")
+        let published = try Cosci.run(["publish", "--to", "docker://\(registry.host)/sampleos/repo"], in: dir)
+        #expect(published.status == 0, "\(published.err)")
+        let tags = try Cosci.skopeo(["list-tags", "--tls-verify=false", "docker://\(registry.host)/sampleos/repo"])
+        #expect(tags.out.contains("\"sampleOS-system-0.5.0\""), "\(tags.out)")
+        #expect(!tags.out.contains("\"cos-system-0.8.14-21\""), "the derivative's repository carries its own packages only")
+
+        // Upstream re-releases system/cos.
+        let edit = try runTool("/bin/sh", ["-ec", """
+            cd '\(sample.path)' && sed -i '0,/^steps:$/s//steps:\\n- echo fixed > rootfs\\/etc\\/cos-fix/' packages/cos/build.yaml
+            grep -q cos-fix packages/cos/build.yaml
+            git -c user.name=T -c user.email=t@example.com commit -qam 'fix cos'
+            """])
+        #expect(edit.status == 0, "\(edit.err)")
+        // A release bumps what changed (publishing refuses a version already published with another key).
+        let bump = try Cosci.run(["bump", "system/cos", "recovery/cos", "system/cos-container", "recovery/cos-img", "recovery/cos-squash"], in: sample)
+        #expect(bump.status == 0, "\(bump.err)")
+        _ = try runTool("/bin/sh", ["-ec", "cd '\(sample.path)' && git -c user.name=T -c user.email=t@example.com commit -qam bump"])
+        #expect(try Cosci.run(["run"], in: sample).status == 0)
+        let release = try Cosci.run(["publish", "--to", upstream], in: sample)
+        #expect(release.out.contains("published revision 2"), "\(release.out)\(release.err)")
+
+        // The lock holds until it is moved; then exactly the OS package follows.
+        #expect(try Cosci.run(["run"], in: dir).out.contains("nothing to build: all 3 package(s) are in the cache"))
+        let update = try Cosci.run(["lock", "--update", "cos"], in: dir)
+        #expect(update.out.contains("repository cos  revision 1 → 2"), "\(update.out)\(update.err)")
+        try commit("move cos")
+        let affected = try Cosci.run(["affected", "--base", "HEAD~1"], in: dir)
+        #expect(affected.out.contains("1 affected (0 new)"), "\(affected.out)\(affected.err)")
+        #expect(affected.out.contains("repository cos: system/cos 0.8.14-21 → 0.8.14-22 → (build dependency) system/sampleOS@0.5.0"), "\(affected.out)")
+        let second = try Cosci.run(["run"], in: dir)
+        #expect(second.out.contains("1 built, 2 cached"), "\(second.out)")
+    }
 }
