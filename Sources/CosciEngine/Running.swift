@@ -24,6 +24,8 @@ public struct RunOptions: Sendable {
     public var iso = false
     /// Then publish the repository (`--publish`): the last stage, only when every earlier one succeeded.
     public var publish: PublishOptions?
+    /// Also carry the upstream packages the tree's packages need at run time (`--with-upstream`).
+    public var withUpstream = false
 
     public init() {
         build.all = true
@@ -163,7 +165,11 @@ public enum Running {
         repoOptions.description = options.repositoryDescription
         repoOptions.snapshot = options.snapshot ?? result.head
         repoOptions.sourceDateEpoch = result.sourceDateEpoch
-        let artifacts = result.outcomes.compactMap { o in o.artifact.flatMap { m in o.artifactPath.map { (m, $0) } } }
+        var artifacts = result.outcomes.compactMap { o in o.artifact.flatMap { m in o.artifactPath.map { (m, $0) } } }
+        if options.withUpstream {
+            artifacts += try Upstream.runtimeClosure(
+                of: artifacts, analysis: result.analysis, cache: LocalCache(root: project.cacheRoot), access: options.build.registry)
+        }
         return try RepositoryWriting.write(
             project, artifacts: artifacts, directory: output + "/" + repositoryDirectory, options: repoOptions)
     }
@@ -205,7 +211,8 @@ public enum RepositoryWriting {
 
     /// `cosci repo index`: every package of the tree, from the cache. Missing artifacts are an error naming them.
     public static func index(
-        _ project: Project, options: BuildOptions, directory: String, name: String, type: String, snapshot: String?
+        _ project: Project, options: BuildOptions, directory: String, name: String, type: String, snapshot: String?,
+        withUpstream: Bool = false
     ) throws(Diagnostic) -> RepositoryResult {
         let analysis = Analysis.run(project)
         if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
@@ -228,6 +235,9 @@ public enum RepositoryWriting {
             throw Diagnostic(
                 at: nil, "\(missing.count) package(s) have no artifact in \(cache.root): \(missing.prefix(5).map(\.description).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")",
                 hint: "build them first: cosci build --all")
+        }
+        if withUpstream {
+            artifacts += try Upstream.runtimeClosure(of: artifacts, analysis: analysis, cache: cache, access: options.registry)
         }
         var o = RepositoryOptions()
         o.name = name

@@ -189,11 +189,50 @@ enum Upstream {
         return UpstreamPackage(
             id: PackageID(category: category, name: name, version: version), repository: config.name, priority: config.priority,
             revision: revision, sha256: sha, path: path, requires: requirements(package["requires"]),
-            provides: requirements(package["provides"]))
+            provides: requirements(package["provides"]), entry: entry)
     }
 }
 
 extension Upstream {
+    /// An upstream package's metadata as cosci's cache and repositories keep it: its published definition
+    /// (`runtime`, with its requirements) and compile spec, its files, under its upstream key.
+    static func metadata(_ package: UpstreamPackage, path: String, sha256: Digest, size: Int64, platform: Platform) -> ArtifactMetadata {
+        let compileSpec = package.entry["compilespec"] ?? package.entry["compilationspec"]
+        var spec = compileSpec?.mapValue ?? [:]
+        let definition = package.entry["runtime"] ?? compileSpec?["package"]
+            ?? .map(["name": .string(package.id.name), "category": .string(package.id.category), "version": .string(package.id.version.text)])
+        spec["package"] = nil
+        let compression: Compression = path.hasSuffix(".zst") ? .zstd : path.hasSuffix(".gz") ? .gzip : .none
+        return ArtifactMetadata(
+            id: package.id, path: path, key: CacheKeys.upstreamKey(package), sha256: sha256, size: size, compression: compression,
+            files: package.entry["files"]?.listValue?.compactMap(\.stringValue) ?? [], spec: .map(spec), runtime: definition,
+            platform: platform, sourceDateEpoch: 0)
+    }
+
+    /// The upstream packages `artifacts` need at run time and the tree does not hold (the runtime closure, as a
+    /// luet client resolves it on install), fetched into the cache: what `--with-upstream` adds to a repository
+    /// so it is installable on its own.
+    static func runtimeClosure(
+        of artifacts: [(ArtifactMetadata, String)], analysis: Analysis, cache: LocalCache, access: RegistryAccess
+    ) throws(Diagnostic) -> [(ArtifactMetadata, String)] {
+        let own = Set(artifacts.map(\.0.id))
+        let offered = analysis.upstream.packages.filter { !own.contains($0.id) }
+        let placeholders = offered.map { metadata($0, path: $0.path, sha256: $0.sha256, size: 0, platform: analysis.project.platform) }
+        let (closure, _) = RuntimeClosure.closure(of: artifacts.map(\.0), among: artifacts.map(\.0) + placeholders)
+        var out: [(ArtifactMetadata, String)] = []
+        for m in closure where !own.contains(m.id) {
+            guard let package = offered.first(where: { $0.id == m.id }) else { continue }
+            try fetch(package, from: analysis.upstream, into: cache, project: analysis.project, access: access)
+            do {
+                guard let found = try cache.artifact(for: CacheKeys.upstreamKey(package)) else { continue }
+                out.append((found.metadata, found.path))
+            } catch {
+                throw Diagnostic(at: nil, error.message, kind: .environment)
+            }
+        }
+        return out
+    }
+
     /// Brings an upstream package's artifact into the local cache under its key (`CacheKeys.upstreamKey`),
     /// unless a verified copy is there: from a disk or HTTP repository the artifact file, checked against the
     /// index's sha256; from a docker repository the package image's layer, checked against its digest by the
@@ -260,11 +299,7 @@ extension Upstream {
         }
         var st = stat()
         _ = stat(file, &st)
-        let compression: Compression = fileName.hasSuffix(".zst") ? .zstd : fileName.hasSuffix(".gz") ? .gzip : .none
-        let metadata = ArtifactMetadata(
-            id: package.id, path: fileName, key: key, sha256: sha, size: Int64(st.st_size), compression: compression, files: [],
-            spec: .map([:]), runtime: .map(["name": .string(package.id.name), "category": .string(package.id.category), "version": .string(package.id.version.text)]),
-            platform: project.platform, sourceDateEpoch: 0)
+        let metadata = Upstream.metadata(package, path: fileName, sha256: sha, size: Int64(st.st_size), platform: project.platform)
         do { try cache.store(key, artifact: file, metadata: metadata) } catch {
             throw Diagnostic(at: nil, "cannot store \(package.id) in the cache: \(error.message)", kind: .environment)
         }

@@ -241,11 +241,14 @@ public struct UpstreamPackage: Sendable, Hashable {
     /// Runtime requirements (the published runtime package's `requires`).
     public let requires: [Requirement]
     public let provides: [Requirement]
+    /// The repository's index entry as published (what a repository that carries the package repeats).
+    public let entry: Value
 
     public init(
         id: PackageID, repository: String, priority: Int, revision: Int, sha256: Digest, path: String, requires: [Requirement],
-        provides: [Requirement]
+        provides: [Requirement], entry: Value = .null
     ) {
+        self.entry = entry
         self.id = id
         self.repository = repository
         self.priority = priority

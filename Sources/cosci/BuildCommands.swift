@@ -122,6 +122,8 @@ extension Cosci {
         var layerCompression: Compression = .gzip
         @Flag(help: "Also write the ISOs of image specs that have an iso: section.") var iso = false
         @Flag(help: "Do not assemble the OS images of the image specs.") var noImages = false
+        @Flag(help: "Also carry, in the repository, the upstream packages (cosci.yaml repositories:) the tree's packages need at run time, so it installs on its own.")
+        var withUpstream = false
         @OptionGroup var buildFlags: BuildFlags
         @OptionGroup var uploads: UploadFlags
         @OptionGroup var options: TreeOptions
@@ -137,6 +139,7 @@ extension Cosci {
             o.repositoryName = name
             o.iso = iso
             o.images = !noImages
+            o.withUpstream = withUpstream
             if let publish {
                 var p = PublishOptions(target: publish)
                 p.registry = o.build.registry

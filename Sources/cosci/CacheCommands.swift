@@ -130,6 +130,8 @@ extension Cosci {
         @Option(help: "Repository type: disk or http.") var type = "disk"
         @Option(help: SharedHelp.localCache) var cache: String?
         @Option(help: ArgumentHelp("SOURCE_DATE_EPOCH (last_update, archive mtimes).", valueName: "seconds")) var sourceDateEpoch: Int64?
+        @Flag(help: "Also carry the upstream packages the tree's packages need at run time, so the repository installs on its own.")
+        var withUpstream = false
         @OptionGroup var options: TreeOptions
 
         func validate() throws {
@@ -142,7 +144,7 @@ extension Cosci {
             o.sourceDateEpoch = sourceDateEpoch
             do {
                 let result = try RepositoryWriting.index(
-                    project, options: o, directory: Output.absolute(to), name: name, type: type, snapshot: snapshot)
+                    project, options: o, directory: Output.absolute(to), name: name, type: type, snapshot: snapshot, withUpstream: withUpstream)
                 Output.write("\(Output.display(Output.absolute(to))): revision \(result.revision)\(result.changed ? "" : " (unchanged)"), \(result.packages.count) package version(s)\n")
             } catch {
                 throw Output.fail(error)

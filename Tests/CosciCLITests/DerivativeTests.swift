@@ -184,6 +184,17 @@ import Testing
         }
         let release = try output("/bin/sh", ["-c", "for f in '\(copied)'/*; do tar -xzOf \"$f\" etc/os-release 2>/dev/null; done"])
         #expect(release.contains("PRETTY_NAME=\"sampleOS v0.5.0\""), "\(release)")
+
+        // --with-upstream: the repository also carries what its packages need at run time from upstream (the
+        // service's shellkit), with the upstream definition, so it installs on its own.
+        let carried = try repo.cosci(["repo", "index", "--to", "carried", "--with-upstream"])
+        #expect(carried.stdout.contains("carried: revision 1, 4 package version(s)"), "\(carried.stdout)\(carried.stderr)")
+        let shellkit = try repo.read("carried/shellkit-toolchain-1.4.0.metadata.yaml")
+        #expect(shellkit.contains("name: shellkit"), "\(shellkit)")
+        let shellkitFile = try #require(try output("/bin/sh", ["-c", "cd '\(repo.root.path)/carried' && ls shellkit-toolchain-1.4.0.package.tar.*"]).split(separator: "\n").first)
+        let upstreamFile = upstream.path("dist/repository/\(shellkitFile)").path
+        #expect(try output("/usr/bin/cmp", [upstreamFile, repo.path("carried/\(shellkitFile)").path]).isEmpty, "the upstream artifact, byte for byte")
+        #expect(!FileManager.default.fileExists(atPath: repo.path("carried/cos-system-0.8.14-21.metadata.yaml").path), "only what is needed at run time")
     }
 
     @Test("a requirement nothing satisfies names the repositories; an unreadable repository is named; none configured says how to add one")
