@@ -44,6 +44,26 @@ extension Building {
         return (targets, reasons, [])
     }
 
+    /// What differs between the plan's making and this run: the revision, the flavor, the platform — else the
+    /// tree or its values (another directory, another --tree or --values).
+    static func planDifference(_ plan: [String: Any], _ project: Project) -> String {
+        var differences: [String] = []
+        if let head = plan["head"] as? String, head != "work tree", let here = Building.headCommit(project), here != head {
+            differences.append("it was made at commit \(head.prefix(12)), this checkout is at \(here.prefix(12))")
+        }
+        if let platform = plan["platform"] as? String, platform != project.platform.description {
+            differences.append("it is for \(platform), this run for \(project.platform)")
+        }
+        let flavor = plan["flavor"] as? String
+        if flavor != project.flavor {
+            differences.append("it is for flavor \(flavor ?? "(none)"), this run for \(project.flavor ?? "(none)")")
+        }
+        if differences.isEmpty {
+            return "the plan was made at this commit, flavor and platform, so from another tree or values: run in the same project (--tree \(project.root)) with the same --values as `cosci plan`"
+        }
+        return "the plan differs: " + differences.joined(separator: "; ")
+    }
+
     /// Reads a plan file. Every package of the plan must have the key it has now: a plan made for another
     /// state of the tree is refused rather than half followed.
     static func fromPlan(
@@ -79,7 +99,7 @@ extension Building {
             guard key.description == keyText else {
                 throw Diagnostic(
                     at: here, field: "packages", "\(text) has key \(key) here but \(keyText) in the plan",
-                    hint: "the plan was made for another revision, flavor or platform; run `cosci plan` again on this checkout")
+                    hint: planDifference(object, analysis.project) + "; run `cosci plan` again on this checkout")
             }
             let s = p["shard"] as? Int
             if let shard, s != shard.index {

@@ -197,6 +197,18 @@ public enum Building {
                 && needed.contains { graph.dependencies(of: $0).contains(id) }
         }
         let waits = Set(awaitedNeeded)
+        // Another shard's packages reach this one only through a shared cache: a registry (`--cache
+        // docker://…`), or a cache directory every shard mounts (named with --cache, COSCI_CACHE or cosci.yaml).
+        // With neither, waiting could only time out: say so at once.
+        let cacheShared = project.settings.first { $0.name == "cache" }.map { $0.source != .default } ?? false
+        if !awaitedNeeded.isEmpty && remote == nil && !cacheShared {
+            let names = awaitedNeeded.prefix(3).map(\.description).joined(separator: ", ") + (awaitedNeeded.count > 3 ? ", …" : "")
+            throw Diagnostic(
+                at: nil,
+                "this shard builds on \(awaitedNeeded.count) package(s) that other shards build (\(names)), but has no shared cache to receive them",
+                hint: "give every shard the same --cache docker://HOST/REPO (a registry), or --cache DIR on a volume they all mount",
+                kind: .usage)
+        }
 
         var outcomes: [PackageID: PackageOutcome] = [:]
         for id in needed where !toBuild.contains(id) {

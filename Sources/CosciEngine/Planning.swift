@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciGit
 import CosciManifest
 import CosciModel
 import CosciPlanner
@@ -46,7 +47,7 @@ public enum Planning {
             keys = analysis.keys.mapValues(\.key)
             selected = Set(graph.order)
             for id in selected { reasons[id] = ["--all → \(id)"] }
-            context = PlanContext(base: nil, head: "work tree", mergeBase: nil, platform: project.platform)
+            context = PlanContext(base: nil, head: Building.headCommit(project) ?? "work tree", mergeBase: nil, platform: project.platform)
             diagnostics = analysis.diagnostics
         } else {
             let (report, headSummary) = try ChangeDetection.affectedWithSummary(project, options.changes)
@@ -71,6 +72,10 @@ public enum Planning {
             diagnostics = report.diagnostics
         }
         context.flavor = project.flavor
+        context.remoteCache = options.remoteCache
+        if let repo = try? GitRepository(discoveringFrom: project.root), let workdir = repo.workdir, project.root.hasPrefix(workdir + "/") {
+            context.tree = String(project.root.dropFirst(workdir.count + 1))
+        }
         var cached = Set(keys.values.filter(cache.contains))
         if let remote = options.remoteCache {
             cached.formUnion(try RemoteCache(store: try options.registry.store(remote)).keys())

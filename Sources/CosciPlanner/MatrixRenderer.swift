@@ -56,7 +56,7 @@ public struct MatrixRenderer: Sendable {
                 out += "    - pipeline: $PARENT_PIPELINE_ID\n      job: cosci-plan\n"
                 for n in (deps[s] ?? []).prefix(PlanRenderer.gitlabNeedsLimit - 1) { out += "    - job: cosci-\(label)-shard-\(n)\n" }
                 let flavor = r.context.flavor.map { " --flavor \($0)" } ?? ""
-                out += "  script:\n    - cosci build --plan plan.json\(flavor) --platform \(r.context.platform) --shard \(s)/\(r.plan.shardCount)\n\n"
+                out += "  script:\n    - cosci build --plan plan.json\(flavor) --platform \(r.context.platform) --shard \(s)/\(r.plan.shardCount)\(r.context.sharedArguments)\n\n"
             }
         }
         if !any {

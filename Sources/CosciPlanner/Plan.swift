@@ -92,6 +92,18 @@ public struct Plan: Sendable {
             guard let key = keys[id] else { continue }
             status[id] = closure.contains(id) ? (cached.contains(key) ? .cached : .build) : .unchanged
         }
+        // What builds needs its dependencies' artifacts: an unchanged dependency that no cache holds builds too
+        // (a cold cache), so each package is planned, and built, exactly once across the shards.
+        var missingReasons: [PackageID: [String]] = [:]
+        var pending = graph.order.filter { status[$0] == .build }
+        while let id = pending.popLast() {
+            for dep in graph.dependencies(of: id) where status[dep] == .unchanged {
+                guard let key = keys[dep], !cached.contains(key) else { continue }
+                status[dep] = .build
+                missingReasons[dep] = ["not in the cache, and \(id) builds on it → \(dep)"]
+                pending.append(dep)
+            }
+        }
         let building = graph.order.filter { status[$0] == .build }
         let buildSet = Set(building)
         let estimate = { (id: PackageID) in durations[id.family].map { max($0, 0.001) } ?? 1 }
@@ -114,7 +126,8 @@ public struct Plan: Sendable {
         let entries = graph.order.sorted().compactMap { id -> Entry? in
             guard let key = keys[id], let s = status[id] else { return nil }
             return Entry(
-                id: id, key: key, status: s, reasons: s == .unchanged ? [] : (reasons[id] ?? inheritedReason(id, graph, selected)),
+                id: id, key: key, status: s,
+                reasons: s == .unchanged ? [] : (reasons[id] ?? missingReasons[id] ?? inheritedReason(id, graph, selected)),
                 dependencies: graph.dependencies(of: id), wave: wave[id], shard: shardOf[id], estimate: estimate(id))
         }
         return Plan(entries: entries, shardCount: shards)
@@ -126,7 +139,10 @@ public struct Plan: Sendable {
     }
 
     /// Critical-path list scheduling: repeatedly take the ready package with the longest remaining path and put
-    /// it on the shard that is free first. Deterministic: ties go to the smaller id and the lower shard.
+    /// it on the shard that is free first — among the shards numbered at least as high as every shard that
+    /// builds one of its dependencies, so a shard only ever waits for lower-numbered ones and the shard graph a
+    /// CI renders (`needs:`) is acyclic by construction. Deterministic: ties go to the smaller id and the lower
+    /// shard.
     static func schedule(
         _ building: [PackageID], graph: some PlanGraph, dependents: [PackageID: [PackageID]], buildSet: Set<PackageID>,
         priority: [PackageID: Double],
@@ -145,8 +161,9 @@ public struct Plan: Sendable {
         var out: [PackageID: Int] = [:]
         while let (_, id) = ready.pop() {
             let depsDone = graph.dependencies(of: id).compactMap { finish[$0] }.max() ?? 0
-            var best = 0
-            for s in 1..<shards where max(free[s], depsDone) < max(free[best], depsDone) { best = s }
+            let lowest = graph.dependencies(of: id).compactMap { out[$0] }.max() ?? 0
+            var best = lowest
+            for s in lowest..<shards where max(free[s], depsDone) < max(free[best], depsDone) { best = s }
             let start = max(free[best], depsDone)
             finish[id] = start + estimate(id)
             free[best] = finish[id]!

@@ -12,6 +12,20 @@ public struct PlanContext: Sendable {
     public var fallback: String?
     public var platform: Platform
     public var flavor: String?
+    /// The shared cache the shards exchange artifacts through (`docker://HOST/REPO`), when the plan was made
+    /// with one: every rendered shard gets it, so no shard waits for what it cannot receive.
+    public var remoteCache: String?
+    /// The project root relative to the repository root ("" at the root): rendered as `--tree`, so a shard
+    /// that runs from the repository root finds the project.
+    public var tree = ""
+
+    /// The arguments every rendered `cosci build` of a shard carries besides the plan and the shard.
+    var sharedArguments: String {
+        var out = ""
+        if !tree.isEmpty { out += " --tree \(tree)" }
+        if let remoteCache { out += " --cache \(remoteCache)" }
+        return out
+    }
 
     public init(base: String?, head: String, mergeBase: String?, platform: Platform) {
         self.base = base
@@ -121,7 +135,7 @@ public struct PlanRenderer: Sendable {
                 for n in needs { out += "    - job: cosci-shard-\(n)\n" }
             }
             out += "  variables:\n    COSCI_SHARD: \"\(s)/\(plan.shardCount)\"\n"
-            out += "  script:\n    - cosci build --plan \(planFile) --shard \(s)/\(plan.shardCount)\n"
+            out += "  script:\n    - cosci build --plan \(planFile) --shard \(s)/\(plan.shardCount)\(context.sharedArguments)\n"
             out += "  # \(pkgs.count) package(s): \(pkgs.prefix(5).map(\.id.description).joined(separator: ", "))\(pkgs.count > 5 ? ", …" : "")\n\n"
         }
         return out
@@ -152,7 +166,7 @@ public struct PlanRenderer: Sendable {
                       image: \(image)
                       command: ["/bin/sh", "-c"]
                       args:
-                        - cosci build --plan /plan/plan.json --shard "${JOB_COMPLETION_INDEX}/\(shards)"
+                        - cosci build --plan /plan/plan.json --shard "${JOB_COMPLETION_INDEX}/\(shards)"\(context.sharedArguments)
                       volumeMounts:
                         - name: plan
                           mountPath: /plan

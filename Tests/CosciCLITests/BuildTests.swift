@@ -373,6 +373,39 @@ func json(_ text: String) -> [String: Any] {
         #expect(stale.stderr.contains("the plan has 3 shard(s) but --shard says 0/2"))
     }
 
+    @Test("a shard that needs another shard's packages and has no shared cache fails at once, naming the flag")
+    func aShardWithoutASharedCacheFailsAtOnce() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        try repo.replace("cosci.yaml", "cache: .cosci/cache\n", "")
+        let plan = try repo.cosci(["plan", "--all", "--shards", "2", "--report", "plan.json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let waits = (json(plan.stdout)["shard_dependencies"] as? [String: Any]) ?? [:]
+        let started = Date()
+        let shard = try repo.cosci(["build", "--plan", "plan.json", "--shard", "1/2", "--wait-timeout", "60"])
+        #expect(shard.status == 64, "\(shard.stderr) \(waits)")
+        #expect(shard.stderr.contains("has no shared cache to receive them"), "\(shard.stderr)")
+        #expect(shard.stderr.contains("--cache docker://HOST/REPO"))
+        #expect(Date().timeIntervalSince(started) < 30, "it does not wait")
+    }
+
+    @Test("a plan used at another revision, or with other values, says exactly what differs")
+    func aStalePlanSaysWhatDiffers() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        #expect(try repo.cosci(["plan", "--all", "--report", "plan.json"]).status == 0)
+        try repo.write("extra.yaml", "codename: \"emerald\"\n")
+        let values = try repo.cosci(["build", "--plan", "plan.json", "--values", "extra.yaml"])
+        #expect(values.status == 2)
+        #expect(values.stderr.contains("made at this commit, flavor and platform, so from another tree or values"), "\(values.stderr)")
+        try repo.replace("packages/toolchain/yq/build.yaml", "steps:\n", "steps:\n- echo moved\n")
+        try repo.git("commit", "-qam", "move yq")
+        let moved = try repo.cosci(["build", "--plan", "plan.json"])
+        #expect(moved.status == 2)
+        #expect(moved.stderr.contains("it was made at commit"), "\(moved.stderr)")
+        #expect(moved.stderr.contains("this checkout is at"))
+    }
+
     @Test func verifyFindsTheEntriesOfANonReproduciblePackage() throws {
         let repo = try BuildRepo()
         defer { repo.remove() }

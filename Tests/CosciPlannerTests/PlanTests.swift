@@ -23,10 +23,48 @@ import Testing
     @Test func selectionPullsInDependentsAndSkipsCached() {
         let (graph, keys, ids) = fixture()
         let plan = Plan.make(
-            graph: graph, keys: keys, selected: [ids["b"]!], reasons: [:], cached: [keys[ids["d"]!]!.key], durations: [:],
-            shards: 2)
+            graph: graph, keys: keys, selected: [ids["b"]!], reasons: [:], cached: [keys[ids["d"]!]!.key, keys[ids["a"]!]!.key],
+            durations: [:], shards: 2)
         let status = Dictionary(uniqueKeysWithValues: plan.entries.map { ($0.id.name, $0.status) })
         #expect(status == ["a": .unchanged, "b": .build, "c": .unchanged, "d": .cached, "e": .unchanged, "f": .unchanged, "g": .unchanged, "h": .unchanged])
+    }
+
+    @Test("on a cold cache, the unchanged dependencies of what builds build too, once, with the reason")
+    func coldCacheDependenciesArePlanned() throws {
+        let (graph, keys, ids) = fixture()
+        let plan = Plan.make(graph: graph, keys: keys, selected: [ids["g"]!, ids["b"]!], reasons: [:], cached: [], durations: [:], shards: 2)
+        let status = Dictionary(uniqueKeysWithValues: plan.entries.map { ($0.id.name, $0.status) })
+        #expect(status == ["a": .build, "b": .build, "c": .build, "d": .build, "e": .build, "f": .build, "g": .build, "h": .unchanged])
+        let e = try #require(plan.entries.first { $0.id.name == "e" })
+        #expect(e.reasons == ["not in the cache, and y/f@1 builds on it → y/e@1"])
+        // Every dependency of a planned package is planned or cached: no shard builds a package another shard plans.
+        for entry in plan.builds {
+            for dep in entry.dependencies {
+                #expect(plan.entries.first { $0.id == dep }?.status != .unchanged, "\(dep) of \(entry.id)")
+            }
+        }
+    }
+
+    @Test("the shard graph is acyclic: a shard waits only for lower-numbered shards", arguments: 1...6)
+    func shardGraphIsAcyclic(_ shards: Int) {
+        // A wide, deep graph with uneven durations, where list scheduling alone interleaves chains across shards.
+        var f = Fixture()
+        for i in 0..<30 {
+            var requires: [Requirement] = []
+            if i >= 3 { requires.append(Fixture.req("p/n\(i - 3)")) }
+            if i >= 7 && i % 2 == 0 { requires.append(Fixture.req("p/n\(i - 7)")) }
+            f.add("p/n\(i)@1", requires: requires)
+        }
+        let (graph, _) = BuildGraph.resolve(f.specs)
+        let keys = CacheKeys.compute(graph, platform: .linuxAMD64)
+        var durations: [String: Double] = [:]
+        for i in 0..<30 { durations["p/n\(i)"] = Double((i * 7) % 5 + 1) }
+        let plan = Plan.make(graph: graph, keys: keys, selected: Set(graph.order), reasons: [:], cached: [], durations: durations, shards: shards)
+        #expect(plan.builds.count == 30)
+        for (shard, waits) in plan.shardDependencies() {
+            #expect(waits.allSatisfy { $0 < shard }, "shard \(shard) waits for \(waits)")
+        }
+        if shards > 1 { #expect(Set(plan.builds.compactMap(\.shard)).count > 1, "work is spread") }
     }
 
     @Test func wavesAreLongestPathsAmongBuilds() {
