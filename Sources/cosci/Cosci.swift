@@ -36,7 +36,11 @@ struct Cosci: AsyncParsableCommand {
             }
         }
         do {
-            try await execute(try parseAsRoot(arguments))
+            let parsed = try parseAsRoot(arguments)
+            // COSCI_PARSE_ONLY=1: check a command line (commands, flags, their values) without running it, as
+            // a CI template's lint does.
+            if ProcessInfo.processInfo.environment["COSCI_PARSE_ONLY"] == "1" { Foundation.exit(0) }
+            try await execute(parsed)
         } catch {
             exit(withError: error)
         }
