@@ -163,12 +163,33 @@ public enum Assembling {
             throw Diagnostic(at: nil, "cannot create \(scratch): \(error.localizedDescription)")
         }
 
-        // The root filesystem: every artifact in order (the ISO and the squashed layer are made from it).
+        // The root filesystem: every artifact in order (the ISO and the squashed layer are made from it), then
+        // the spec's overlay, packed with git's modes so the image does not depend on the checkout's umask.
         let rootfs = scratch + "/rootfs"
         for (id, path, _) in artifacts {
             do { _ = try TarArchive.extract(path, into: rootfs, options: ExtractOptions(preserveOwners: true)) } catch {
                 throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), "cannot layer \(id) into the image \(spec.name): \(error)")
             }
+        }
+        var overlayLayer: String?
+        if let overlay = spec.overlay {
+            let source = analysis.project.root + "/" + (spec.file as NSString).deletingLastPathComponent + "/" + overlay
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw Diagnostic(
+                    at: SourceLocation(file: spec.file, line: 0), field: "overlay", "the overlay \(overlay) is not a directory next to the spec",
+                    hint: "create it, or remove `overlay:`")
+            }
+            let packed = scratch + "/overlay.tar.gz"
+            var pack = PackOptions(compression: .gzip, sourceDateEpoch: epoch)
+            pack.sourceModes = true
+            do {
+                _ = try TarArchive.pack(directory: source, to: packed, options: pack)
+                _ = try TarArchive.extract(packed, into: rootfs, options: ExtractOptions(preserveOwners: true))
+            } catch {
+                throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), field: "overlay", "cannot lay \(overlay) over the image: \(error)")
+            }
+            overlayLayer = packed
         }
         var layers: [(layer: Blob, diffID: Digest, createdBy: String)] = []
         do {
@@ -188,6 +209,13 @@ public enum Assembling {
                         descriptor: Descriptor(mediaType: MediaType.layerGzip, digest: r.digest, size: r.size),
                         body: .file(path: file, offset: 0, length: r.size))
                     layers.append((blob, r.uncompressedDigest, "cosci: \(id)"))
+                }
+                if let overlayLayer, let overlay = spec.overlay, let sha = Digest.sha256(ofFile: overlayLayer) {
+                    let size = Int64((try? FileManager.default.attributesOfItem(atPath: overlayLayer)[.size] as? Int) ?? 0)
+                    let blob = Blob(
+                        descriptor: Descriptor(mediaType: MediaType.layerGzip, digest: sha, size: size),
+                        body: .file(path: overlayLayer, offset: 0, length: size))
+                    layers.append((blob, try TarArchive.uncompressedDigest(overlayLayer), "cosci: overlay \(overlay)"))
                 }
             }
         } catch {

@@ -20,6 +20,9 @@ public struct ImageSpec: Sendable, Hashable {
     public let layers: Layers
     public let labels: [String: String]
     public let iso: ISO?
+    /// A directory of files laid over the packages (relative to the spec's directory): the image's own
+    /// configuration. Recorded with git's modes and owner 0:0, so the image does not depend on the checkout.
+    public let overlay: String?
     /// The spec file, relative to the project root.
     public let file: String
 
@@ -72,9 +75,15 @@ public struct ImageSpec: Sendable, Hashable {
             }
             iso = ISO(label: try g.optionalString("label") ?? name.uppercased(), files: files)
         }
+        let overlay = try f.optionalString("overlay")
+        if let overlay, overlay.isEmpty || overlay.hasPrefix("/") || overlay.split(separator: "/").contains("..") {
+            throw Diagnostic(
+                at: doc.location(of: root.entry("overlay")), field: "overlay",
+                "\"\(overlay)\" must be a directory inside the project, relative to the spec's directory", hint: "e.g. overlay: files/sampleos")
+        }
         return ImageSpec(
             name: name, description: try f.optionalString("description"), base: base, packages: packages, layers: layers,
-            labels: labels, iso: iso, file: file)
+            labels: labels, iso: iso, overlay: overlay, file: file)
     }
 }
 

@@ -171,9 +171,10 @@ import Testing
         // An image from upstream parts: the upstream system/cos and utils/k9s straight from the repository.
         #expect(run.stdout.contains("image cos-plus:0.8.14-21"), "\(run.stdout)")
         let plus = try output("/bin/sh", ["-c", "cd '\(repo.root.path)' && skopeo copy oci:dist/images/cos-plus:0.8.14-21 dir:plus >/dev/null && for f in plus/*; do tar -tzf \"$f\" 2>/dev/null; done"])
-        for path in ["etc/cos/version", "usr/bin/k9s", "usr/bin/sampleos-service"] {
+        for path in ["etc/cos/version", "usr/bin/k9s", "usr/bin/sampleos-service", "etc/motd"] {
             #expect(plus.contains(path), "\(path) is not in cos-plus")
         }
+        #expect(run.stdout.contains("image cos-plus:0.8.14-21  sha256:") && run.stdout.contains("4 layer(s)"), "three packages and the overlay: \(run.stdout)")
         // The OS image's one layer (read with skopeo and tar, not cosci): upstream files plus the derivative's.
         let layout = repo.path("dist/images/sampleos").path
         let copied = repo.path("image-dir").path

@@ -290,3 +290,20 @@ struct ScratchTree {
         #expect(reloaded.packages.first?.content.first { $0.path == "data.txt" }?.blobID == (try t.gitBlobID("p/data.txt")))
     }
 }
+
+@Suite struct ImageSpecOverlay {
+    @Test("an overlay is a directory inside the project, relative to the spec")
+    func overlayStaysInside() throws {
+        let ok = try ImageSpec.parse("name: a\nbase: system/cos\noverlay: files/a\n", file: "images/a.yaml")
+        #expect(ok.overlay == "files/a")
+        for bad in ["../outside", "/etc", "a/../../b"] {
+            do {
+                _ = try ImageSpec.parse("name: a\nbase: system/cos\noverlay: \(bad)\n", file: "images/a.yaml")
+                Issue.record("\(bad) accepted")
+            } catch {
+                #expect(error.field == "overlay")
+                #expect(error.location?.line == 3)
+            }
+        }
+    }
+}
