@@ -39,7 +39,7 @@ public struct Analysis: Sendable {
         // Upstream repositories, when the project names some: what the tree does not hold resolves there.
         var upstream = UpstreamIndex.none
         var upstreamDiagnostics: [Diagnostic] = []
-        if project.config.repositories.contains(where: \.enabled) {
+        if !project.config.enabledRepositories.isEmpty {
             let read = timings.measure("upstream") { Result { () throws(Diagnostic) in try Upstream.read(project) } }
             switch read {
             case .success(let index): upstream = index
@@ -49,8 +49,7 @@ public struct Analysis: Sendable {
         let (graph, graphDiagnostics) = timings.measure("graph") {
             BuildGraph.resolve(
                 tree.packages, upstream: upstream.packages,
-                repositories: project.config.repositories.contains(where: \.enabled)
-                    ? project.config.repositories.filter(\.enabled).map(\.name) : nil)
+                repositories: project.config.searchedRepositories)
         }
         let keys = timings.measure("keys") { CacheKeys.compute(graph, platform: project.platform, images: project.lockedImages) }
         let all = Set(project.warnings + tree.diagnostics + upstreamDiagnostics + graphDiagnostics)

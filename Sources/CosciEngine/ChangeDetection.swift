@@ -106,7 +106,7 @@ public enum ChangeDetection {
         let sources: [Side.Source] = [headSource] + (base.map { [.commit($0)] } ?? [])
         // Upstream repositories, per side as that side's cosci.lock pins them (unpinned: as they are now).
         var sideUpstreams = [UpstreamIndex](repeating: .none, count: sources.count)
-        if project.config.repositories.contains(where: \.enabled) {
+        if !project.config.enabledRepositories.isEmpty {
             for (i, source) in sources.enumerated() {
                 let lock: LockFile
                 switch source {
@@ -315,7 +315,7 @@ public enum ChangeDetection {
         // that resolves against upstream repositories is loaded instead (records of upstream packages are not
         // re-resolved here).
         guard base.diagnostics.isEmpty, project.renderEnvironment.matches(base.renderInputs),
-            !project.config.repositories.contains(where: \.enabled)
+            project.config.enabledRepositories.isEmpty
         else { return nil }
         let values = Set(project.valuesFiles)
         var packageDirectories: Set<String> = []
@@ -477,7 +477,7 @@ public enum ChangeDetection {
     static func keyed(_ tree: LoadedTree, _ project: Project, upstream: UpstreamIndex = .none) -> KeyedTree {
         let (graph, _) = BuildGraph.resolve(
             tree.packages, upstream: upstream.packages,
-            repositories: project.config.repositories.contains(where: \.enabled) ? project.config.repositories.filter(\.enabled).map(\.name) : nil)
+            repositories: project.config.searchedRepositories)
         let keys = CacheKeys.compute(graph, platform: project.platform, images: project.lockedImages)
         return KeyedTree(graph: graph, keys: keys, inputs: Set(tree.templateFiles + tree.valuesFiles), renderInputs: tree.inputs)
     }

@@ -216,7 +216,7 @@ public enum Locking {
     /// empty: all).
     public static func lock(_ project: Project, access: RegistryAccess, update: Set<String>? = nil) throws(Diagnostic) -> Result {
         var lock = LockFile.read(project.lockFile)
-        let enabled = project.config.repositories.filter(\.enabled)
+        let enabled = project.config.enabledRepositories
         if let update {
             for name in update where !enabled.contains(where: { $0.name == name }) {
                 throw Diagnostic(

@@ -44,7 +44,7 @@ enum Upstream {
     ) throws(Diagnostic) -> UpstreamIndex {
         let pins = locked ?? project.lockedRepositories
         var repositories: [UpstreamIndex.Repository] = []
-        for config in project.config.repositories where config.enabled {
+        for config in project.config.enabledRepositories {
             var problems: [String] = []
             var found: UpstreamIndex.Repository?
             if let pin = pins[config.name], let kept = try? read(config, url: pin.url, project: project, access: access, pin: pin, offline: true) {
@@ -73,6 +73,13 @@ enum Upstream {
         return UpstreamIndex(repositories: repositories)
     }
 
+    /// A scratch directory of this process for downloads (removed by the caller when done).
+    static func scratchDirectory(_ project: Project) -> String {
+        let scratch = project.cacheRoot + "/upstream-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        return scratch
+    }
+
     /// Where read indexes are kept, by the sha256 of the index file: `<cache>/upstream/<hex>/{index,meta}`.
     static func keptDirectory(_ project: Project, _ index: Digest) -> String { project.cacheRoot + "/upstream/" + index.hex }
 
@@ -80,8 +87,7 @@ enum Upstream {
         _ config: RepositoryConfig, url: String, project: Project, access: RegistryAccess, pin: LockFile.Repository?, offline: Bool
     ) throws(Diagnostic) -> UpstreamIndex.Repository {
         var fetch: (String) throws(Diagnostic) -> [UInt8]
-        let scratch = project.cacheRoot + "/upstream-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = scratchDirectory(project)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         switch config.kind {
         case .disk:
@@ -245,8 +251,7 @@ extension Upstream {
         guard let repository = index.repositories.first(where: { $0.config.name == package.repository }) else {
             throw Diagnostic(at: nil, "internal error: \(package.id) names the repository \(package.repository), which was not read", kind: .bug)
         }
-        let scratch = project.cacheRoot + "/upstream-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = scratchDirectory(project)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let url = repository.url
         let where_ = "\(package.id) from the repository \(package.repository) (\(url))"

@@ -36,6 +36,16 @@ public struct ProjectConfig: Sendable, Hashable {
     /// Upstream package repositories (`RepositoryConfig`), in the order written.
     public var repositories: [RepositoryConfig] = []
 
+    /// The repositories resolution searches: the enabled ones, in the order written.
+    public var enabledRepositories: [RepositoryConfig] { repositories.filter(\.enabled) }
+
+    /// The names of the repositories searched, for messages; nil when none is configured (the hint then says
+    /// how to add one).
+    public var searchedRepositories: [String]? {
+        let names = enabledRepositories.map(\.name)
+        return names.isEmpty ? nil : names
+    }
+
     /// The file name looked for in the project root.
     public static let fileName = "cosci.yaml"
     static let knownKeys: Set<String> = [

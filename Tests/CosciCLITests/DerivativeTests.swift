@@ -70,14 +70,7 @@ import Testing
         #expect(cos["repository"] as? String == "cos")
         #expect(cos["revision"] as? Int == 1)
         let artifactName = try #require(cos["path"] as? String)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        p.arguments = ["\(repository)/\(artifactName)"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        p.waitUntilExit()
-        let sum = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64)
+        let sum = try output("/usr/bin/sha256sum", ["\(repository)/\(artifactName)"]).prefix(64)
         #expect(cos["sha256"] as? String == "sha256:" + sum)
         let table = try repo.cosci(["list"]).stdout
         #expect(table.contains("1 + 1 upstream"), "\(table)")
