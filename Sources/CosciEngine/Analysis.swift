@@ -23,7 +23,7 @@ public struct Analysis: Sendable {
         let known = useMemo ? BlobIDCache.read(from: project.blobIDFile) : BlobIDCache()
         let tree = timings.measure("load") { () -> LoadedTree in
             do throws(Diagnostic) {
-                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree, known: known)
+                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, trees: project.trees, known: known)
                 let tree = TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
                 if useMemo && (tree.hashed > 0 || known.count == 0) {
                     snapshot.blobIDs(from: tree).write(to: project.blobIDFile)

@@ -321,12 +321,12 @@ public enum ChangeDetection {
         var packageDirectories: Set<String> = []
         for p in 0..<base.count { packageDirectories.insert(base.path(at: p)) }
         guard !packageDirectories.contains(".") else { return nil }
-        let treePrefix = TreePaths.prefix(project.tree)
+        let treePrefixes = project.trees.map(TreePaths.prefix)
         var changed: Set<String> = []
         for change in changes {
             for path in [change.path] + (change.oldPath.map { [$0] } ?? []) {
                 if base.inputs.contains(path) || values.contains(path) || TreePaths.isTemplate(path) { return nil }
-                guard path.hasPrefix(treePrefix) else { continue }
+                guard treePrefixes.contains(where: { path.hasPrefix($0) }) else { continue }
                 if TreePaths.isPackageFile(path) && change.status != .modified { return nil }
                 // The nearest enclosing package directory owns the file; a file no package owns changes no key.
                 var dir = path
@@ -376,8 +376,13 @@ public enum ChangeDetection {
                 from: base, changes: committed, at: .commit(head), repo: repo, project: project, workdir: workdir, prefix: prefix)
             if let under, let headID { store.write(under, id: headID) }
         }
-        let treeDirectory = prefix + String(TreePaths.prefix(project.tree).dropLast())
-        guard let under, let ignored = try? repo.workingTreeChanges(includeIgnored: true, under: treeDirectory) else { return nil }
+        guard let under else { return nil }
+        var ignored: [FileChange] = []
+        for tree in project.trees {
+            guard let found = try? repo.workingTreeChanges(includeIgnored: true, under: prefix + String(TreePaths.prefix(tree).dropLast()))
+            else { return nil }
+            ignored += found
+        }
         return deriveSummary(
             from: under, changes: local + ignored.compactMap { relative($0, prefix) }, at: .workTree, repo: repo, project: project,
             workdir: workdir, prefix: prefix)
@@ -389,8 +394,12 @@ public enum ChangeDetection {
     static func summaryID(
         _ repo: GitRepository, commit: ObjectID, project: Project, prefix: String, upstream: UpstreamIndex = .none
     ) -> Digest? {
-        let treePath = prefix + String(TreePaths.prefix(project.tree).dropLast())
-        guard let tree = try? repo.treeID(at: commit, path: treePath) else { return nil }
+        var treeIDs: [(path: String, id: ObjectID)] = []
+        for tree in project.trees {
+            let path = prefix + String(TreePaths.prefix(tree).dropLast())
+            guard let id = try? repo.treeID(at: commit, path: path) else { return nil }
+            treeIDs.append((path, id))
+        }
         var h = FramedHasher()
         h.add("cosci-summary-id/1")
         h.add("cosci", CosciVersion.text)
@@ -409,8 +418,10 @@ public enum ChangeDetection {
             h.add(repository.config.name, String(repository.config.priority) + " " + repository.indexDigest.description)
         }
         h.add("project", prefix)
-        h.add("tree", treePath)
-        h.add("tree-id", tree.hex)
+        for tree in treeIDs {
+            h.add("tree", tree.path)
+            h.add("tree-id", tree.id.hex)
+        }
         h.add("values", String(project.valuesFiles.count))
         for file in project.valuesFiles {
             let content: String
@@ -441,13 +452,13 @@ public enum ChangeDetection {
             let tree: LoadedTree
             switch source {
             case .workTree:
-                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, tree: project.tree)
+                let snapshot = try WorkTreeSnapshot(projectRoot: project.root, trees: project.trees)
                 tree = TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
             case .commit(let id):
                 do {
                     let repo = try GitRepository(discoveringFrom: workdir)
                     let snapshot = try GitCommitSnapshot(
-                        repositoryPath: workdir, repository: repo, commit: id, projectPrefix: prefix, tree: project.tree,
+                        repositoryPath: workdir, repository: repo, commit: id, projectPrefix: prefix, trees: project.trees,
                         valuesFiles: project.valuesFiles)
                     tree = TreeLoader.load(snapshot, options: project.loadOptions, memo: memo)
                 } catch {

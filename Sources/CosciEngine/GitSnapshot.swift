@@ -14,17 +14,21 @@ struct GitCommitSnapshot: TreeSnapshot {
     let index: [String: String]
     let reader: LockedBlobReader
 
-    /// Lists `projectPrefix + tree` at `commit`; `valuesFiles` are looked up too.
-    init(repositoryPath: String, repository: GitRepository, commit: ObjectID, projectPrefix: String, tree: String, valuesFiles: [String])
+    /// Lists `projectPrefix + tree` at `commit` for each of `trees`; `valuesFiles` are looked up too.
+    init(repositoryPath: String, repository: GitRepository, commit: ObjectID, projectPrefix: String, trees: [String], valuesFiles: [String])
         throws(GitError)
     {
-        let treePrefix = TreePaths.prefix(tree)
-        let listed = try repository.files(at: commit, under: projectPrefix + String(treePrefix.dropLast()))
-        // Git's tree order, flattened, is the byte order of full paths (a directory sorts as its name plus "/"),
-        // so the listing needs no sort.
-        let files = listed.compactMap { f in
-            FileKind(gitMode: f.mode).map { SnapshotFile(path: treePrefix + f.path, kind: $0, blobID: f.blob.hex) }
+        var files: [SnapshotFile] = []
+        for tree in trees {
+            let treePrefix = TreePaths.prefix(tree)
+            let listed = try repository.files(at: commit, under: projectPrefix + String(treePrefix.dropLast()))
+            // Git's tree order, flattened, is the byte order of full paths (a directory sorts as its name plus
+            // "/"), so one tree's listing needs no sort.
+            files += listed.compactMap { f in
+                FileKind(gitMode: f.mode).map { SnapshotFile(path: treePrefix + f.path, kind: $0, blobID: f.blob.hex) }
+            }
         }
+        if trees.count > 1 { files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) } }
         try self.init(repositoryPath: repositoryPath, repository: repository, commit: commit, projectPrefix: projectPrefix, files: files, valuesFiles: valuesFiles)
     }
 

@@ -3,6 +3,7 @@
 #endif
 import CosciGit
 import CosciManifest
+import CosciRepository
 import CosciModel
 import CosciTemplate
 import Foundation
@@ -27,7 +28,6 @@ public struct ProjectFlags: Sendable {
         tree: String? = nil, values: [String] = [], flavor: String? = nil, platform: String? = nil, jobs: Int? = nil,
         cache: String? = nil, output: String? = nil
     ) {
-        self.tree = tree
         self.values = values
         self.flavor = flavor
         self.platform = platform
@@ -61,8 +61,8 @@ public struct Project: Sendable {
     /// The config file, if one was found (absolute path).
     public let configFile: String?
     public let config: ProjectConfig
-    /// The package tree relative to the root.
-    public let tree: String
+    /// The package trees relative to the root (cosci.yaml `tree:`; one or more, none inside another).
+    public var trees: [String] { config.trees }
     /// Values files in application order, relative to the root when inside it, else absolute.
     public let valuesFiles: [String]
     public let flavor: String?
@@ -196,6 +196,8 @@ public struct Project: Sendable {
         }
         settings.append(Setting(name: "tree", value: root, source: flags.tree != nil ? .flag : env("TREE") != nil ? .environment : .default))
         settings.append(Setting(name: "config", value: configFile ?? "(none)", source: configFile == nil ? .default : .config))
+        settings.append(
+            Setting(name: "trees", value: config.trees.joined(separator: ","), source: config.trees == ["."] ? .default : .config))
         _ = setting("flavor", flag: flags.flavor, config: config.flavor, default: "(none)")
         _ = setting("platform", flag: flags.platform, config: config.platform ?? config.platforms.first, default: Platform.linuxAMD64.description)
         _ = setting("load-jobs", flag: flags.jobs.map(String.init), config: nil, default: "0 (all cores)")
@@ -215,7 +217,7 @@ public struct Project: Sendable {
                 name: "environment", value: config.environment.isEmpty ? "(none)" : config.environment.joined(separator: ","),
                 source: config.environment.isEmpty ? .default : .config))
         return Project(
-            root: root, configFile: configFile, config: config, tree: config.tree,
+            root: root, configFile: configFile, config: config,
             valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, buildJobs: buildJobs.flatMap { $0 > 0 ? $0 : nil },
             cacheRoot: cache, outputDirectory: output, sourceDateEpoch: epoch.value,
             renderEnvironment: RenderEnvironment(epoch: epoch.value, variables: variables), settings: settings, warnings: warnings)
@@ -244,7 +246,7 @@ public struct Project: Sendable {
     /// The same project for another platform.
     public func with(platform: Platform) -> Project {
         Project(
-            root: root, configFile: configFile, config: config, tree: tree, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
+            root: root, configFile: configFile, config: config, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
             jobs: jobs, buildJobs: buildJobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, sourceDateEpoch: sourceDateEpoch,
             renderEnvironment: renderEnvironment, settings: settings, warnings: warnings)
     }
@@ -268,9 +270,12 @@ public struct Project: Sendable {
     /// Where blob ids of work tree files are remembered between runs.
     public var blobIDFile: String { cacheRoot + "/tree/blob-ids" }
 
+    /// What a repository's `compilertree` archive holds: the project's trees.
+    public var compilerTree: CompilerTree { CompilerTree(root: root, prefixes: trees.map(TreePaths.prefix)) }
+
     /// The load options for this project.
     public var loadOptions: LoadOptions {
-        LoadOptions(projectRoot: root, tree: tree, valuesFiles: valuesFiles, jobs: jobs, render: renderEnvironment)
+        LoadOptions(projectRoot: root, trees: trees, valuesFiles: valuesFiles, jobs: jobs, render: renderEnvironment)
     }
 
     static func absolute(_ path: String, cwd: String) -> String {

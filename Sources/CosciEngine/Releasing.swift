@@ -130,7 +130,7 @@ public enum Releasing {
         let written: RepositoryResult
         do {
             written = try RepositoryIndex.write(
-                directory: work, artifacts: artifacts, compilerTree: project.root + "/" + project.tree, options: repoOptions)
+                directory: work, artifacts: artifacts, compilerTree: project.compilerTree, options: repoOptions)
         } catch {
             throw Diagnostic(at: nil, "cannot write the channel index: \(error)")
         }

@@ -203,7 +203,7 @@ public enum RepositoryWriting {
         }
         do {
             return try RepositoryIndex.write(
-                directory: dir, artifacts: artifacts.map(\.0), compilerTree: project.root + "/" + project.tree, options: options)
+                directory: dir, artifacts: artifacts.map(\.0), compilerTree: project.compilerTree, options: options)
         } catch {
             throw Diagnostic(at: nil, error.description)
         }

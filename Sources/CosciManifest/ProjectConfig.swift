@@ -1,10 +1,12 @@
 import CosciModel
+import CosciYAML
 
 /// The project configuration, `cosci.yaml` in the project root. Every field is optional; with no file at
 /// all, the tree is the project root and nothing else is set.
 ///
 /// ```yaml
-/// tree: packages            # where package definitions are searched (relative to this file)
+/// tree: packages            # where package definitions are searched (relative to this file); a list of
+///                           # directories loads them all into one tree, as luet's repeated --tree
 /// values: [values/common.yaml]
 /// flavors:
 ///   green: {values: [values/green.yaml]}
@@ -20,7 +22,8 @@ import CosciModel
 /// - {name: cos, type: docker, urls: [quay.io/costoolkit/releases-green], priority: 1}
 /// ```
 public struct ProjectConfig: Sendable, Hashable {
-    public var tree = "."
+    /// The package trees, relative to the project root, in the order written (`tree:`, one or a list).
+    public var trees = ["."]
     public var values: [String] = []
     public var flavors: [String: [String]] = [:]
     public var flavor: String?
@@ -55,6 +58,40 @@ public struct ProjectConfig: Sendable, Hashable {
 
     public init() {}
 
+    /// `tree:` as one directory or a list of them: each relative to the project root, none inside another (a
+    /// file must belong to one tree).
+    static func parseTrees(_ f: FieldReader, node: YAMLNode?, doc: YAMLDocument) throws(Diagnostic) -> [String] {
+        guard let node, !node.isNull else { return ["."] }
+        var items = [node]
+        var isList = false
+        if case .sequence(let seq, _) = node { (items, isList) = (seq, true) }
+        let listed = isList ? try f.strings("tree") : [try f.requiredString("tree")]
+        guard !listed.isEmpty else {
+            throw Diagnostic(
+                at: doc.location(of: node), field: "tree", "an empty list of trees",
+                hint: "name at least one directory, or leave `tree:` out for the project root")
+        }
+        var prefixes: [String] = []
+        for (i, tree) in listed.enumerated() {
+            let field = isList ? "tree[\(i)]" : "tree"
+            let at = doc.location(of: items[i])
+            if tree.hasPrefix("/") || tree.split(separator: "/").contains("..") {
+                throw Diagnostic(
+                    at: at, field: field, "\"\(tree)\" is outside the project",
+                    hint: "trees are directories inside the project root, given relative to cosci.yaml")
+            }
+            let prefix = TreePaths.prefix(tree)
+            if let other = prefixes.firstIndex(where: { prefix.hasPrefix($0) || $0.hasPrefix(prefix) }) {
+                throw Diagnostic(
+                    at: at, field: field,
+                    "\"\(tree)\" overlaps \"\(listed[other])\": every file must belong to one tree",
+                    hint: "list directories side by side (e.g. packages and overlay), not one inside another")
+            }
+            prefixes.append(prefix)
+        }
+        return listed
+    }
+
     /// Parses a `cosci.yaml`; `file` is the name used in diagnostics. Unknown keys are warnings.
     public static func parse(_ text: String, file: String) throws(Diagnostic) -> (ProjectConfig, [Diagnostic]) {
         var config = ProjectConfig()
@@ -72,7 +109,7 @@ public struct ProjectConfig: Sendable, Hashable {
                     hint: "known settings: \(knownKeys.sorted().joined(separator: ", "))"))
         }
         let f = FieldReader(doc: doc, node: root, prefix: nil)
-        config.tree = try f.optionalString("tree") ?? "."
+        config.trees = try parseTrees(f, node: root.entry("tree"), doc: doc)
         config.values = try f.strings("values")
         config.flavor = try f.optionalString("flavor")
         config.platform = try f.optionalString("platform")

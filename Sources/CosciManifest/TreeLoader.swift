@@ -12,7 +12,8 @@ public struct LoadOptions: Sendable {
     /// the checkout lives).
     public var projectRoot: String
     /// The package tree, relative to the project root (`.` for the root itself).
-    public var tree: String
+    /// The package trees, relative to the project root (`ProjectConfig.trees`).
+    public var trees: [String]
     /// Values files, relative to the project root (or absolute), applied in order: later files win.
     public var valuesFiles: [String]
     /// How many threads read and render packages.
@@ -21,11 +22,11 @@ public struct LoadOptions: Sendable {
     public var render: RenderEnvironment
 
     public init(
-        projectRoot: String, tree: String = ".", valuesFiles: [String] = [], jobs: Int = 0,
+        projectRoot: String, trees: [String] = ["."], valuesFiles: [String] = [], jobs: Int = 0,
         render: RenderEnvironment = RenderEnvironment()
     ) {
         self.projectRoot = projectRoot
-        self.tree = tree
+        self.trees = trees
         self.valuesFiles = valuesFiles
         self.jobs = jobs
         self.render = render
@@ -96,7 +97,7 @@ public enum TreeLoader {
     /// Loads the work tree on disk.
     public static func load(_ options: LoadOptions) -> LoadedTree {
         do {
-            let snapshot = try WorkTreeSnapshot(projectRoot: options.projectRoot, tree: options.tree)
+            let snapshot = try WorkTreeSnapshot(projectRoot: options.projectRoot, trees: options.trees)
             return load(snapshot, options: options)
         } catch {
             return .failed(error, valuesFiles: options.valuesFiles)

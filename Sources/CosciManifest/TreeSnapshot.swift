@@ -83,20 +83,24 @@ public struct WorkTreeSnapshot: TreeSnapshot {
     /// `lstat` data of every file, by path, for the blob id cache.
     public let stamps: [String: FileStamp]
 
-    /// Walks `projectRoot/tree` (skipping `.git`); throws when it is not a readable directory. Files whose
-    /// stamp matches `known` take their blob id from it instead of being read and hashed again.
-    public init(projectRoot: String, tree: String, known: BlobIDCache = BlobIDCache()) throws(Diagnostic) {
+    /// Walks `projectRoot/tree` for each of `trees` (skipping `.git`); throws when one is not a readable
+    /// directory. Files whose stamp matches `known` take their blob id from it instead of being read and
+    /// hashed again.
+    public init(projectRoot: String, trees: [String], known: BlobIDCache = BlobIDCache()) throws(Diagnostic) {
         self.projectRoot = projectRoot
-        let prefix = TreeLayout.prefix(tree)
-        let top = prefix.isEmpty ? projectRoot : projectRoot + "/" + String(prefix.dropLast())
-        guard FileSystemTree.isDirectory(top) else {
-            throw Diagnostic(
-                at: SourceLocation(file: top, line: 0), "package tree not found or not a directory",
-                hint: "pass --tree DIR, or set `tree:` in cosci.yaml")
-        }
         var out: [SnapshotFile] = []
         var stamps: [String: FileStamp] = [:]
-        WorkTreeSnapshot.walk(projectRoot, relative: String(prefix.dropLast()), known: known, into: &out, stamps: &stamps)
+        for tree in trees {
+            let prefix = TreeLayout.prefix(tree)
+            let top = prefix.isEmpty ? projectRoot : projectRoot + "/" + String(prefix.dropLast())
+            guard FileSystemTree.isDirectory(top) else {
+                throw Diagnostic(
+                    at: SourceLocation(file: top, line: 0), "package tree not found or not a directory",
+                    hint: "pass --tree DIR, or set `tree:` in cosci.yaml")
+            }
+            WorkTreeSnapshot.walk(projectRoot, relative: String(prefix.dropLast()), known: known, into: &out, stamps: &stamps)
+        }
+        if trees.count > 1 { out.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) } }
         files = out
         self.stamps = stamps
     }

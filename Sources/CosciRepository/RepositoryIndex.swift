@@ -165,9 +165,9 @@ public enum RepositoryIndex {
     }
 
     /// Writes the index for `artifacts` (whose files are already in `directory`), keeping earlier versions.
-    /// - Parameter compilerTree: the package tree directory archived as `compilertree.tar.zst`.
+    /// - Parameter compilerTree: the package trees archived as `compilertree.tar.zst`.
     public static func write(
-        directory: String, artifacts: [ArtifactMetadata], compilerTree: String, options: RepositoryOptions
+        directory: String, artifacts: [ArtifactMetadata], compilerTree: CompilerTree, options: RepositoryOptions
     ) throws(RepositoryError) -> RepositoryResult {
         let previous = try existing(in: directory)
         var byFingerprint: [String: ArtifactMetadata] = [:]
@@ -198,8 +198,8 @@ public enum RepositoryIndex {
             ).sha256
             sums[treeFile] = try TarArchive.pack(files: treeFiles, to: scratch + "/" + treeFile, options: pack).sha256
             sums[compilerTreeFile] = try TarArchive.pack(
-                directory: compilerTree, to: scratch + "/" + compilerTreeFile, options: sourcePack
-            ) { path, _ in !path.split(separator: "/").contains { $0 == ".cosci" || $0 == "dist" } }.sha256
+                directory: compilerTree.directory, to: scratch + "/" + compilerTreeFile, options: sourcePack, select: compilerTree.selects
+            ).sha256
         } catch {
             throw RepositoryError("cannot write the repository archives: \(error)")
         }
@@ -273,5 +273,36 @@ public enum RepositoryIndex {
 
     static func writeText(_ text: String, to path: String) throws(RepositoryError) {
         do { try AtomicFile.write(path, Array(text.utf8)) } catch { throw RepositoryError(error.description) }
+    }
+}
+
+/// The package trees a repository's `compilertree` archive holds: one tree is archived from its own directory
+/// (paths relative to it); several, from the project root with each tree under its own path (luet loads every
+/// directory of the archive, wherever it lies).
+public struct CompilerTree: Sendable {
+    /// The project root.
+    public let root: String
+    /// Each tree as a path prefix relative to the root: `packages/`, or `` for the root itself.
+    public let prefixes: [String]
+
+    public init(root: String, prefixes: [String]) {
+        self.root = root
+        self.prefixes = prefixes
+    }
+
+    /// The directory archived.
+    var directory: String {
+        guard prefixes.count == 1 else { return root }
+        return prefixes[0].isEmpty ? root : root + "/" + String(prefixes[0].dropLast())
+    }
+
+    /// Whether a path under `directory` goes in: never the project's cache or output; with several trees,
+    /// only paths inside a tree and the directories leading to one.
+    func selects(_ path: String, isDirectory: Bool) -> Bool {
+        if path.split(separator: "/").contains(where: { $0 == ".cosci" || $0 == "dist" }) { return false }
+        guard prefixes.count > 1 else { return true }
+        return prefixes.contains { prefix in
+            (path + "/").hasPrefix(prefix) || (isDirectory && prefix.hasPrefix(path + "/"))
+        }
     }
 }

@@ -385,7 +385,7 @@ struct SeededGenerator: RandomNumberGenerator {
         let git = try CosciGit.GitRepository(discoveringFrom: repo.root.path)
         let snapshot = try GitCommitSnapshot(
             repositoryPath: repo.root.path, repository: git, commit: try git.commit("HEAD"), projectPrefix: "",
-            tree: project.tree, valuesFiles: [])
+            trees: project.trees, valuesFiles: [])
         let paths = snapshot.files.map(\.path)
         #expect(paths == paths.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         #expect(paths.contains("packages/foo/bar") && paths.contains("packages/foo0"))

@@ -17,7 +17,7 @@ enum Paths {
     @Test func configSuppliesDefaults() throws {
         let p = try Project.resolve(ProjectFlags(tree: tree), environment: [:], cwd: "/")
         #expect(p.root == tree)
-        #expect(p.tree == "packages")
+        #expect(p.trees == ["packages"])
         #expect(p.flavor == "green")
         #expect(p.valuesFiles == ["values/green.yaml"])
         #expect(p.platform.description == "linux/amd64")

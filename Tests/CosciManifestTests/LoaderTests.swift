@@ -19,7 +19,7 @@ struct ScratchTree {
     }
 
     func load(values: [String] = []) -> LoadedTree {
-        TreeLoader.load(LoadOptions(projectRoot: root.path, tree: ".", valuesFiles: values, jobs: 1))
+        TreeLoader.load(LoadOptions(projectRoot: root.path, trees: ["."], valuesFiles: values, jobs: 1))
     }
 
     func remove() { try? FileManager.default.removeItem(at: root) }
@@ -144,7 +144,7 @@ struct ScratchTree {
         let (c, warnings) = try ProjectConfig.parse(
             "tree: packages\nflavors:\n  green: {values: [v/g.yaml]}\nflavor: green\nplatform: linux/arm64\nbogus: 1\n",
             file: "cosci.yaml")
-        #expect(c.tree == "packages")
+        #expect(c.trees == ["packages"])
         #expect(c.flavors == ["green": ["v/g.yaml"]])
         #expect(warnings.first?.location == SourceLocation(file: "cosci.yaml", line: 6))
         #expect(throws: Diagnostic.self) { try ProjectConfig.parse("flavor: nope\n", file: "cosci.yaml") }
@@ -162,13 +162,13 @@ struct ScratchTree {
             "b/file.txt": "one\n",
         ])
         defer { t.remove() }
-        let options = LoadOptions(projectRoot: t.root.path, tree: ".", valuesFiles: [], jobs: 1)
+        let options = LoadOptions(projectRoot: t.root.path, trees: ["."], valuesFiles: [], jobs: 1)
         let first = TreeLoader.load(options)
         let memoFile = t.root.appendingPathComponent(".memo").path
         #expect(first.memo.write(to: memoFile))
         let saved = LoadMemo.read(from: memoFile)
         #expect(saved.count == 2)
-        let second = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options, memo: saved)
+        let second = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."]), options: options, memo: saved)
         #expect(second.reused == 2)
         #expect(second.packages.map(\.contentDigest) == first.packages.map(\.contentDigest))
         #expect(second.packages.map(\.specDigest) == first.packages.map(\.specDigest))
@@ -176,13 +176,13 @@ struct ScratchTree {
 
         // A non-definition file changes: the directory is reused, its content digest is not.
         try Data("two\n".utf8).write(to: t.root.appendingPathComponent("b/file.txt"))
-        let third = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options, memo: saved)
+        let third = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."]), options: options, memo: saved)
         #expect(third.reused == 2)
         #expect(third.packages[1].contentDigest != first.packages[1].contentDigest)
 
         // The build spec changes: that directory is parsed again.
         try Data("steps: [echo changed]\n".utf8).write(to: t.root.appendingPathComponent("b/build.yaml"))
-        let fourth = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options, memo: saved)
+        let fourth = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."]), options: options, memo: saved)
         #expect(fourth.reused == 1)
         #expect(fourth.packages[1].build.steps == ["echo changed"])
     }
@@ -197,7 +197,7 @@ struct ScratchTree {
         ])
         defer { t.remove() }
         func options(_ epoch: Int64) -> LoadOptions {
-            LoadOptions(projectRoot: t.root.path, tree: ".", jobs: 1, render: RenderEnvironment(epoch: epoch))
+            LoadOptions(projectRoot: t.root.path, trees: ["."], jobs: 1, render: RenderEnvironment(epoch: epoch))
         }
         let first = TreeLoader.load(options(1_700_000_000))
         #expect(first.diagnostics.isEmpty, "\(first.diagnostics)")
@@ -209,9 +209,9 @@ struct ScratchTree {
         let memoFile = t.root.appendingPathComponent(".memo").path
         #expect(first.memo.write(to: memoFile))
         let saved = LoadMemo.read(from: memoFile)
-        let sameDay = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options(1_700_000_000), memo: saved)
+        let sameDay = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."]), options: options(1_700_000_000), memo: saved)
         #expect(sameDay.reused == 2)
-        let nextDay = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."), options: options(1_700_086_400), memo: saved)
+        let nextDay = TreeLoader.load(try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."]), options: options(1_700_086_400), memo: saved)
         #expect(nextDay.reused == 1, "only the directory that read the clock renders again")
         #expect(nextDay.packages.first { $0.id.name == "stamp" }?.build.env == ["BUILD_DATE=2023-11-15"])
         #expect(nextDay.packages.first { $0.id.name == "plain" }?.specDigest == first.packages.first { $0.id.name == "plain" }?.specDigest)
@@ -224,7 +224,7 @@ struct ScratchTree {
             "chan/build.yaml": "env:\n- CHANNEL={{ env \"CHANNEL\" }}\nsteps: [true]\n",
         ])
         defer { t.remove() }
-        let refused = TreeLoader.load(LoadOptions(projectRoot: t.root.path, tree: ".", jobs: 1))
+        let refused = TreeLoader.load(LoadOptions(projectRoot: t.root.path, trees: ["."], jobs: 1))
         let error = try #require(refused.diagnostics.first)
         #expect(error.location?.file == "chan/build.yaml")
         #expect(error.location?.line == 2)
@@ -233,8 +233,8 @@ struct ScratchTree {
 
         func load(_ value: String, memo: LoadMemo = LoadMemo()) throws -> LoadedTree {
             TreeLoader.load(
-                try WorkTreeSnapshot(projectRoot: t.root.path, tree: "."),
-                options: LoadOptions(projectRoot: t.root.path, tree: ".", jobs: 1, render: RenderEnvironment(variables: ["CHANNEL": value])),
+                try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."]),
+                options: LoadOptions(projectRoot: t.root.path, trees: ["."], jobs: 1, render: RenderEnvironment(variables: ["CHANNEL": value])),
                 memo: memo)
         }
         let stable = try load("stable")
@@ -270,8 +270,8 @@ struct ScratchTree {
         for f in ["p/definition.yaml", "p/build.yaml", "p/data.txt"] {
             try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: t.root.appendingPathComponent(f).path)
         }
-        let options = LoadOptions(projectRoot: t.root.path, tree: ".", valuesFiles: [], jobs: 1)
-        let first = try WorkTreeSnapshot(projectRoot: t.root.path, tree: ".")
+        let options = LoadOptions(projectRoot: t.root.path, trees: ["."], valuesFiles: [], jobs: 1)
+        let first = try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."])
         #expect(first.files.allSatisfy { $0.blobID == nil })
         let tree = TreeLoader.load(first, options: options)
         let file = t.root.appendingPathComponent(".blob-ids").path
@@ -279,12 +279,12 @@ struct ScratchTree {
         let cache = BlobIDCache.read(from: file)
         #expect(cache.count == 3)
 
-        let second = try WorkTreeSnapshot(projectRoot: t.root.path, tree: ".", known: cache)
+        let second = try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."], known: cache)
         #expect(second.files.filter { $0.path.hasPrefix("p/") }.allSatisfy { $0.blobID != nil }, "files older than the cache are trusted")
         #expect(second.files.first { $0.path == "p/data.txt" }?.blobID == (try t.gitBlobID("p/data.txt")))
 
         try Data("bbbb\n".utf8).write(to: t.root.appendingPathComponent("p/data.txt"))  // same size, new content
-        let third = try WorkTreeSnapshot(projectRoot: t.root.path, tree: ".", known: cache)
+        let third = try WorkTreeSnapshot(projectRoot: t.root.path, trees: ["."], known: cache)
         #expect(third.files.first { $0.path == "p/data.txt" }?.blobID == nil, "a changed file is read again")
         let reloaded = TreeLoader.load(third, options: options)
         #expect(reloaded.packages.first?.content.first { $0.path == "data.txt" }?.blobID == (try t.gitBlobID("p/data.txt")))

@@ -58,7 +58,7 @@ private func metadata(_ name: String, _ version: String, content: String) -> Art
         options.snapshot = "v1"
         let tree = dir.appendingPathComponent("tree").path
 
-        let first = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.0", content: "a")], compilerTree: tree, options: options)
+        let first = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.0", content: "a")], compilerTree: CompilerTree(root: tree, prefixes: [""]), options: options)
         #expect(first.revision == 1 && first.changed)
         let index = try String(contentsOfFile: repo + "/repository.yaml", encoding: .utf8)
         #expect(index.contains("last_update: \"1700000000\""))
@@ -79,10 +79,10 @@ private func metadata(_ name: String, _ version: String, content: String) -> Art
         }
         let firstTree = try live("tree", index)
 
-        let same = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.0", content: "a")], compilerTree: tree, options: options)
+        let same = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.0", content: "a")], compilerTree: CompilerTree(root: tree, prefixes: [""]), options: options)
         #expect(same.revision == 1 && !same.changed)
 
-        let second = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.1", content: "b")], compilerTree: tree, options: options)
+        let second = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.1", content: "b")], compilerTree: CompilerTree(root: tree, prefixes: [""]), options: options)
         #expect(second.revision == 2)
         #expect(second.packages.map(\.description) == ["test/tool@1.0", "test/tool@1.1"], "the earlier version stays indexed")
         let index2 = try String(contentsOfFile: repo + "/repository.yaml", encoding: .utf8)
@@ -93,7 +93,7 @@ private func metadata(_ name: String, _ version: String, content: String) -> Art
         let (revision, artifacts, _) = try RepositoryIndex.existing(in: repo)
         #expect(revision == 2)
         #expect(artifacts.map(\.id.version.text) == ["1.0", "1.1"])
-        let third = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.2", content: "c")], compilerTree: tree, options: options)
+        let third = try RepositoryIndex.write(directory: repo, artifacts: [metadata("tool", "1.2", content: "c")], compilerTree: CompilerTree(root: tree, prefixes: [""]), options: options)
         #expect(third.revision == 3)
         #expect(!FileManager.default.fileExists(atPath: repo + "/" + firstTree))
         #expect(FileManager.default.fileExists(atPath: repo + "/" + (try live("tree", index2))))
