@@ -27,6 +27,34 @@ public enum TarArchive {
         }
     }
 
+    /// A layer of what changed in a root filesystem: the `changed` paths (relative to `root`) with the
+    /// directories leading to them, and an OCI whiteout (`DIR/.wh.NAME`, empty) for each `removed` path.
+    public static func packLayer(
+        directory root: String, changed: Set<String>, removed: [String], to output: String, options: PackOptions
+    ) throws(ArchiveError) -> PackResult {
+        func parent(_ path: String) -> String { path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "" }
+        var parents = Set<String>()
+        for path in changed.sorted() + removed {
+            var dir = parent(path)
+            while !dir.isEmpty, parents.insert(dir).inserted { dir = parent(dir) }
+        }
+        return try withNames(.utf8) { () throws(ArchiveError) in
+            var items = try PackSources.walk(
+                root, epoch: options.sourceDateEpoch, sourceModes: options.sourceModes, ownerOffset: options.ownerOffset
+            ) { path, _ in changed.contains(path) || parents.contains(path) }
+            for path in removed {
+                let dir = parent(path)
+                let name = String(path.dropFirst(dir.isEmpty ? 0 : dir.count + 1))
+                items.append(
+                    PackItem(
+                        path: (dir.isEmpty ? "" : dir + "/") + ".wh." + name, kind: .file, mode: 0o644,
+                        mtime: options.sourceDateEpoch, content: .bytes([])))
+            }
+            items.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+            return try write(items, to: output, options: options)
+        }
+    }
+
     /// Entries of an archive (any format and compression libarchive reads), optionally with content digests.
     /// The archive's root entry (`./`) and sockets are not listed.
     public static func list(_ path: String, digests: Bool = false) throws(ArchiveError) -> [ArchiveEntryInfo] {

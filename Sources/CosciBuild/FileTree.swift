@@ -107,6 +107,31 @@ enum FileTree {
         }
     }
 
+    /// Undoes `adopt`: ids shifted up by `ownerOffset` are shifted back down (what the sandbox's root made is
+    /// owned by root again).
+    static func release(_ root: String, ownerOffset: Int64) throws(BuildFailure) {
+        guard ownerOffset != 0 else { return }
+        let offset = UInt32(ownerOffset)
+        let range = offset..<(offset &+ SandboxUsers.count)
+        func shift(_ path: String, _ st: stat) -> Bool {
+            guard range.contains(st.st_uid) || range.contains(st.st_gid) else { return true }
+            let uid = range.contains(st.st_uid) ? st.st_uid &- offset : st.st_uid
+            let gid = range.contains(st.st_gid) ? st.st_gid &- offset : st.st_gid
+            guard lchown(path, uid, gid) == 0 else { return false }
+            if (st.st_mode & S_IFMT) != S_IFLNK && (st.st_mode & 0o6000) != 0 { chmod(path, st.st_mode & 0o7777) }
+            return true
+        }
+        var st = stat()
+        var failed: String?
+        if lstat(root, &st) == 0, !shift(root, st) { failed = root }
+        walk(root, "") { rel, st in
+            if failed == nil, !shift(root + "/" + rel, st) { failed = root + "/" + rel }
+        }
+        if let failed {
+            throw BuildFailure(.environment, "cannot take \(failed) back from the sandbox: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// What identifies a file's state closely enough to see a modification.
     struct Stamp: Equatable {
         let mode: UInt32

@@ -79,17 +79,25 @@ enum Bubblewrap {
     ) throws(BuildFailure) {
         for (phase, lines) in [("prelude", job.spec.prelude), ("step", job.spec.steps)] {
             if phase == "step" { beforeSteps() }
-            for (i, line) in lines.enumerated() {
-                let first = line.split(separator: "\n").first.map(String.init) ?? ""
-                log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
-                let result = try execute(
-                    arguments, network: job.network,
-                    command: ["/bin/sh", "-c", "umask 022 && exec /bin/sh -ec \"$1\"", "sh", line],
-                    output: log.handle)
-                if result.status != 0 {
-                    let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
-                    throw BuildFailure(.step, "\(job.id): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")
-                }
+            try run(lines, phase: phase, of: job.id.description, arguments: arguments, network: job.network, log: log)
+        }
+    }
+
+    /// Runs each line as `sh -ec LINE` in a fresh sandbox; the first that fails throws, naming `subject`, the
+    /// phase and the line.
+    static func run(
+        _ lines: [String], phase: String, of subject: String, arguments: [SandboxArgument], network: Bool, log: LogFile
+    ) throws(BuildFailure) {
+        for (i, line) in lines.enumerated() {
+            let first = line.split(separator: "\n").first.map(String.init) ?? ""
+            log.note("\(phase) \(i + 1)/\(lines.count): \(first)")
+            let result = try execute(
+                arguments, network: network,
+                command: ["/bin/sh", "-c", "umask 022 && exec /bin/sh -ec \"$1\"", "sh", line],
+                output: log.handle)
+            if result.status != 0 {
+                let how = result.signalled ? "was killed by signal \(result.status)" : "exited with status \(result.status)"
+                throw BuildFailure(.step, "\(subject): \(phase) \(i + 1) of \(lines.count) \(how): \(first)")
             }
         }
     }

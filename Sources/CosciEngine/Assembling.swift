@@ -191,6 +191,11 @@ public enum Assembling {
             }
             overlayLayer = packed
         }
+        // The spec's steps, in the assembled root; per-package layers get one more layer of what they changed.
+        var stepsLayer: String?
+        if !spec.steps.isEmpty {
+            stepsLayer = try runSteps(spec, rootfs: rootfs, epoch: epoch, scratch: scratch, logs: analysis.project.outputDirectory + "/logs")
+        }
         var layers: [(layer: Blob, diffID: Digest, createdBy: String)] = []
         do {
             switch spec.layers {
@@ -217,6 +222,13 @@ public enum Assembling {
                         body: .file(path: overlayLayer, offset: 0, length: size))
                     layers.append((blob, try TarArchive.uncompressedDigest(overlayLayer), "cosci: overlay \(overlay)"))
                 }
+                if let stepsLayer, let sha = Digest.sha256(ofFile: stepsLayer) {
+                    let size = Int64((try? FileManager.default.attributesOfItem(atPath: stepsLayer)[.size] as? Int) ?? 0)
+                    let blob = Blob(
+                        descriptor: Descriptor(mediaType: MediaType.layerGzip, digest: sha, size: size),
+                        body: .file(path: stepsLayer, offset: 0, length: size))
+                    layers.append((blob, try TarArchive.uncompressedDigest(stepsLayer), "cosci: steps of \(spec.file)"))
+                }
             }
         } catch {
             throw Diagnostic(at: nil, "cannot write the layers of \(spec.name): \(error)")
@@ -232,6 +244,36 @@ public enum Assembling {
         labels["io.cosci.packages"] = ids.map(\.description).joined(separator: " ")
         let image = ImageJSON.image(layers: layers, platform: platform, epoch: epoch, labels: labels, annotations: annotations)
         return (image, Tag.sanitized(base.id.version.text), rootfs)
+    }
+
+    /// Runs the spec's steps in `rootfs`, logging to `<logs>/image-<name>.log`; returns the layer of what they
+    /// changed (written and made files, whiteouts for removed ones).
+    static func runSteps(_ spec: ImageSpec, rootfs: String, epoch: Int64, scratch: String, logs: String) throws(Diagnostic) -> String {
+        try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let logPath = logs + "/image-\(spec.name).log"
+        let changes: RootSteps.Changes
+        do {
+            let log = try LogFile(path: logPath)
+            changes = try RootSteps.run(
+                spec.steps.map(\.line), in: rootfs, subject: "image \(spec.name)", epoch: epoch, scratch: scratch, log: log)
+        } catch {
+            // "… step 2 of 3 exited with status 1: LINE": point at that line of the spec.
+            let failed = spec.steps.indices.first { error.message.contains("step \($0 + 1) of \(spec.steps.count) ") }
+            let tail = (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(separator: "\n    ") ?? ""
+            throw Diagnostic(
+                at: failed.map { spec.steps[$0].location } ?? SourceLocation(file: spec.file, line: 0), field: failed.map { "steps[\($0)]" },
+                error.message + (tail.isEmpty ? "" : "\n    " + tail),
+                hint: error.kind == .environment ? "install bubblewrap (apt-get install bubblewrap)" : "the whole log: \(logPath)")
+        }
+        let layer = scratch + "/steps.tar.gz"
+        do {
+            _ = try TarArchive.packLayer(
+                directory: rootfs, changed: changes.changed, removed: changes.removed, to: layer,
+                options: PackOptions(compression: .gzip, sourceDateEpoch: epoch))
+        } catch {
+            throw Diagnostic(at: SourceLocation(file: spec.file, line: 0), field: "steps", "cannot pack what the steps changed: \(error)")
+        }
+        return layer
     }
 
     /// Writes an image (or an index and its children) to the layout, pushes it, writes its ISO.

@@ -1,5 +1,6 @@
 import CosciModel
 import CosciTemplate
+import CosciYAML
 import Foundation
 
 /// An OS image spec (`images/*.yaml`): a base package (an `unpack: true` root filesystem), packages layered
@@ -13,6 +14,12 @@ public struct ImageSpec: Sendable, Hashable {
         public let files: [String: String]
     }
 
+    public struct Step: Sendable, Hashable {
+        public let line: String
+        /// Where it was written (`images/x.yaml:12`).
+        public let location: SourceLocation
+    }
+
     public let name: String
     public let description: String?
     public let base: PackageReference
@@ -23,6 +30,9 @@ public struct ImageSpec: Sendable, Hashable {
     /// A directory of files laid over the packages (relative to the spec's directory): the image's own
     /// configuration. Recorded with git's modes and owner 0:0, so the image does not depend on the checkout.
     public let overlay: String?
+    /// Shell lines run in the assembled root filesystem after the packages and the overlay (`sh -ec LINE`, no
+    /// network), each with the line of the spec it was written on.
+    public let steps: [Step]
     /// The spec file, relative to the project root.
     public let file: String
 
@@ -81,9 +91,15 @@ public struct ImageSpec: Sendable, Hashable {
                 at: doc.location(of: root.entry("overlay")), field: "overlay",
                 "\"\(overlay)\" must be a directory inside the project, relative to the spec's directory", hint: "e.g. overlay: files/sampleos")
         }
+        var steps: [Step] = []
+        let stepNodes: [YAMLNode]
+        if case .sequence(let items, _)? = root.entry("steps") { stepNodes = items } else { stepNodes = [] }
+        for (i, line) in try f.strings("steps").enumerated() {
+            steps.append(Step(line: line, location: doc.location(of: stepNodes[i]) ?? SourceLocation(file: file, line: 0)))
+        }
         return ImageSpec(
             name: name, description: try f.optionalString("description"), base: base, packages: packages, layers: layers,
-            labels: labels, iso: iso, overlay: overlay, file: file)
+            labels: labels, iso: iso, overlay: overlay, steps: steps, file: file)
     }
 }
 

@@ -179,4 +179,84 @@ import Testing
         #expect(back.status == 0, "\(back.err)")
         #expect(try Cosci.digest("docker://\(registry.host)/os/releases:repository.yaml") == pointerV1)
     }
+
+    /// Steps run in the assembled root (the cOS `examples/standard` shape): what they write, make and remove is
+    /// in the image, in a squashed image and as a layer of its own (whiteouts included) in a per-package one,
+    /// byte for byte the same on a second assembly; a failing step names its spec line and leaves no image.
+    @Test func imageStepsRunInTheAssembledRoot() throws {
+        let registry = try LocalRegistry.start()
+        defer { registry.stop() }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-steps-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        try makeBase(in: work, push: registry.host)
+        let tree = work.appendingPathComponent("tree")
+        try makeTree(tree, registry: registry.host, appVersion: "1.0")
+        try FileManager.default.removeItem(at: tree.appendingPathComponent("images/os.yaml"))
+        for layers in ["squashed", "per-package"] {
+            try write(tree, "images/\(layers).yaml", """
+                name: \(layers)
+                base: system/os
+                packages: [apps/app]
+                layers: \(layers)
+                overlay: files
+                steps:
+                  - mkdir -p /etc/cosci && app > /etc/cosci/app-version
+                  - cat /etc/os-release /etc/banner > /etc/issue
+                  - rm /etc/banner && rm -r /etc/drop
+                """)
+        }
+        try write(tree, "images/files/etc/banner", "welcome\n")
+        try write(tree, "images/files/etc/drop/me", "x\n")
+        _ = try sh("git init -q -b main && git add -A && GIT_AUTHOR_DATE='@1700000000 +0000' GIT_COMMITTER_DATE='@1700000000 +0000' git -c user.name=T -c user.email=t@e commit -qm one", in: tree)
+        #expect(try Cosci.run(["lock"], in: tree).status == 0)
+        let run = try Cosci.run(["run"], in: tree)
+        #expect(run.status == 0, "\(run.out)\n\(run.err)")
+
+        for layers in ["squashed", "per-package"] {
+            let layout = tree.appendingPathComponent("dist/images/\(layers)").path
+            let bundle = work.appendingPathComponent("\(layers)-bundle")
+            let unpacked = try runTool("umoci", ["unpack", "--rootless", "--image", "\(layout):1.0", bundle.path])
+            #expect(unpacked.status == 0, "\(unpacked.err)")
+            let root = bundle.appendingPathComponent("rootfs")
+            #expect((try? String(contentsOf: root.appendingPathComponent("etc/cosci/app-version"), encoding: .utf8)) == "app 1.0\n", "\(layers)")
+            let issue = (try? String(contentsOf: root.appendingPathComponent("etc/issue"), encoding: .utf8)) ?? ""
+            #expect(issue.contains("NAME=cosci-os") && issue.contains("welcome"), "\(layers): \(issue)")
+            #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/banner").path), "\(layers): removed by a step")
+            #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/drop").path), "\(layers)")
+        }
+        // Per-package: the steps are the last layer, and hold only what they changed, with whiteouts.
+        let manifest = try sh("skopeo inspect --raw oci:dist/images/per-package:1.0", in: tree)
+        let layerDigests = (((try? JSONSerialization.jsonObject(with: Data(manifest.utf8)) as? [String: Any])?["layers"] as? [[String: Any]]) ?? []).compactMap { $0["digest"] as? String }
+        #expect(layerDigests.count == 4, "os, app, overlay, steps: \(manifest)")
+        let last = try #require(layerDigests.last).replacingOccurrences(of: "sha256:", with: "")
+        let entries = try runTool("bsdtar", ["-tf", tree.appendingPathComponent("dist/images/per-package/blobs/sha256/\(last)").path]).out
+            .split(separator: "\n").map(String.init)
+        #expect(entries.contains("etc/cosci/app-version") && entries.contains("etc/issue"), "\(entries)")
+        #expect(entries.contains("etc/.wh.banner") && entries.contains("etc/.wh.drop"), "whiteouts: \(entries)")
+        #expect(!entries.contains("bin/busybox") && !entries.contains("etc/os-release"), "only what the steps changed: \(entries)")
+
+        // Reproducible: the same digests again.
+        let digests = { () throws -> [String] in
+            try ["squashed", "per-package"].map { try self.sh("skopeo inspect --raw oci:dist/images/\($0):1.0 | sha256sum", in: tree) }
+        }
+        let before = try digests()
+        #expect(try Cosci.run(["assemble"], in: tree).status == 0)
+        #expect(try digests() == before)
+
+        // A failing step: its line, its output, and the layout as it was.
+        try write(tree, "images/squashed.yaml", """
+            name: squashed
+            base: system/os
+            steps:
+              - echo first
+              - echo "no such thing" >&2; exit 3
+            """)
+        let failed = try Cosci.run(["assemble", "squashed"], in: tree)
+        #expect(failed.status != 0)
+        #expect(failed.err.contains("images/squashed.yaml:5") && failed.err.contains("steps[1]"), "\(failed.err)")
+        #expect(failed.err.contains("exited with status 3") && failed.err.contains("no such thing"), "\(failed.err)")
+        #expect(try digests() == before, "nothing half-written")
+    }
 }
+
