@@ -47,6 +47,29 @@ public struct RegistryAccess: Sendable {
 
     public init() {}
 
+    /// The options every registry and file client of this access shares.
+    var registryOptions: RegistryOptions {
+        var options = RegistryOptions()
+        options.insecureHosts = Set(insecureHosts)
+        options.attempts = max(1, attempts)
+        options.http.connectTimeout = max(1, connectTimeout)
+        options.http.stallTimeout = max(1, stallTimeout)
+        return options
+    }
+
+    /// A client for plain HTTP(S) files under `url` (luet `http` repositories), with the auth file's
+    /// credentials for its host.
+    public func fileClient(for url: String) throws(Diagnostic) -> FileClient {
+        let host = FileClient.host(of: url)
+        var store = CredentialStore(authFile: authFile)
+        store.helperTimeout = TimeInterval(helperTimeout)
+        let credentials: RegistryCredentials?
+        do { credentials = try store.credentials(for: host) } catch {
+            throw Diagnostic(at: nil, error.description, hint: "fix or remove the file, or pass --authfile")
+        }
+        return FileClient(host: host, credentials: credentials, options: registryOptions)
+    }
+
     /// Opens an image store for `target`.
     public func store(_ target: String) throws(Diagnostic) -> any ImageStore {
         let parsed: ImageTarget
@@ -63,12 +86,7 @@ public struct RegistryAccess: Sendable {
             do { credentials = try store.credentials(for: repository.host) } catch {
                 throw Diagnostic(at: nil, error.description, hint: "fix or remove the file, or pass --authfile")
             }
-            var options = RegistryOptions()
-            options.insecureHosts = Set(insecureHosts)
-            options.attempts = max(1, attempts)
-            options.http.connectTimeout = max(1, connectTimeout)
-            options.http.stallTimeout = max(1, stallTimeout)
-            return RegistryStore(repository: repository, credentials: credentials, options: options, parallelism: parallelism)
+            return RegistryStore(repository: repository, credentials: credentials, options: registryOptions, parallelism: parallelism)
         }
     }
 }

@@ -99,15 +99,10 @@ enum Upstream {
                 return [UInt8](data)
             }
         case .http:
-            let session = CurlSession()
+            let client = try access.fileClient(for: url)
             let base = url.hasSuffix("/") ? url : url + "/"
             fetch = { (name: String) throws(Diagnostic) -> [UInt8] in
-                let response: HTTPResponse
-                do { response = try session.perform(HTTPRequest(method: "GET", url: base + name)) } catch {
-                    throw Diagnostic(at: nil, "GET \(base + name): \(error)")
-                }
-                guard response.status == 200 else { throw Diagnostic(at: nil, "GET \(base + name): HTTP \(response.status)") }
-                return response.body
+                do throws(RegistryError) { return try client.get(base + name) } catch { throw Diagnostic(at: nil, error.description) }
             }
         case .docker:
             let store = try Releasing.registryStore("docker://" + url, access)
@@ -266,20 +261,10 @@ extension Upstream {
             }
         case .http:
             file = scratch + "/" + fileName
-            guard FileManager.default.createFile(atPath: file, contents: nil), let sink = FileHandle(forWritingAtPath: file) else {
-                throw Diagnostic(at: nil, "cannot write \(file)", kind: .environment)
-            }
-            defer { try? sink.close() }
             let target = (url.hasSuffix("/") ? url : url + "/") + package.path
-            do {
-                let response = try CurlSession().perform(HTTPRequest(method: "GET", url: target), sink: sink)
-                guard response.status == 200 else {
-                    throw Diagnostic(at: nil, "cannot fetch \(where_): GET \(target): HTTP \(response.status)", kind: .environment)
-                }
-            } catch let d as Diagnostic {
-                throw d
-            } catch {
-                throw Diagnostic(at: nil, "cannot fetch \(where_): GET \(target): \(error)", kind: .environment)
+            let client = try access.fileClient(for: url)
+            do throws(RegistryError) { _ = try client.get(target, to: file) } catch {
+                throw Diagnostic(at: nil, "cannot fetch \(where_): \(error)", kind: .environment)
             }
         case .docker:
             let store = try Releasing.registryStore("docker://" + url, access)

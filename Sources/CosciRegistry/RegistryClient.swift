@@ -230,7 +230,10 @@ public final class RegistryClient {
     }
 
     /// Sleeps before attempt `attempt + 1`: `Retry-After` when given (seconds), else exponential with jitter.
-    func pause(_ attempt: Int, _ retryAfter: String?) {
+    func pause(_ attempt: Int, _ retryAfter: String?) { Self.pause(attempt, retryAfter, options) }
+
+    /// The backoff every client of these options shares.
+    static func pause(_ attempt: Int, _ retryAfter: String?, _ options: RegistryOptions) {
         var delay = min(options.maxDelay, options.baseDelay * pow(2, Double(attempt - 1)))
         delay *= Double.random(in: 0.75...1.25)
         if let retryAfter, let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) {

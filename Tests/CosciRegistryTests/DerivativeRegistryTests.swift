@@ -13,10 +13,31 @@ import Testing
         let published = try Cosci.run(["publish", "--to", "docker://\(registry.host)/cos/sample"], in: sample)
         #expect(published.status == 0, "\(published.err)")
 
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-derivative-\(UUID().uuidString)")
+        let dir = try Self.derivative(repositories: "- {name: cos, type: docker, urls: [\(registry.host)/cos/sample], enable: true}")
         defer { try? FileManager.default.removeItem(at: dir) }
+
+        let explain = try Cosci.run(["explain", "system/os"], in: dir)
+        #expect(explain.status == 0, "\(explain.err)")
+        #expect(explain.out.contains("system/cos@0.8.14-21: from repository cos (revision 1)"), "\(explain.out)")
+        let build = try Cosci.run(["build", "system/os"], in: dir)
+        #expect(build.status == 0, "\(build.out)\(build.err)")
+        let artifact = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && tar -xOf $(find .cosci/cache -name 'os-system-1.0.package.tar.zst') etc/upstream-version"])
+        #expect(artifact.out == "0.8.14-21\n", "the upstream system/cos image layer was the sysroot: \(artifact.out)\(artifact.err)")
+
+        // The registry gone: a clear error naming the repository, exit 1.
+        registry.stop()
+        try FileManager.default.removeItem(at: dir.appendingPathComponent(".cosci"))
+        let offline = try Cosci.run(["build", "system/os"], in: dir)
+        #expect(offline.status == 1, "\(offline.err)")
+        #expect(offline.err.contains("cannot read the repository cos"), "\(offline.err)")
+    }
+
+    /// A one-package derivative in a fresh git repository: `system/os` copies a file of the upstream
+    /// `system/cos` (its sysroot) into its artifact. `repositories` is the `repositories:` list of its cosci.yaml.
+    static func derivative(repositories: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-derivative-\(UUID().uuidString)")
         let files = [
-            "cosci.yaml": "tree: packages\nrepositories:\n- {name: cos, type: docker, urls: [\(registry.host)/cos/sample], enable: true}\n",
+            "cosci.yaml": "tree: packages\nrepositories:\n\(repositories)\n",
             "packages/os/definition.yaml": "name: os\ncategory: system\nversion: \"1.0\"\n",
             "packages/os/build.yaml": """
                 requires:
@@ -37,22 +58,53 @@ import Testing
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         let git = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && git init -q -b main && git add -A && git -c user.name=T -c user.email=t@example.com commit -qm d"])
-        #expect(git.status == 0, "\(git.err)")
+        guard git.status == 0 else { throw RegistryFixtureError("git: \(git.err)") }
+        return dir
+    }
 
-        let explain = try Cosci.run(["explain", "system/os"], in: dir)
+    @Test("an http repository behind Basic auth: read with the auth file's credentials, never shown; refused without them")
+    func buildsOnAnHTTPRepository() throws {
+        let sample = try Cosci.sample()
+        defer { try? FileManager.default.removeItem(at: sample) }
+        #expect(try Cosci.run(["run"], in: sample).status == 0)
+        let password = "s3cret-file-pw"
+        let server = try FileServer.start(serving: sample.appendingPathComponent("dist/repository"), user: "reader", password: password)
+        defer { server.stop() }
+        let dir = try Self.derivative(repositories: "- {name: cos, type: http, urls: [\"\(server.url)\"], priority: 1}")
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        // No credentials: refused, exit 1, naming the repository and saying where credentials go.
+        let refused = try Cosci.run(["build", "system/os"], in: dir)
+        #expect(refused.status == 1, "\(refused.out)\(refused.err)")
+        #expect(refused.err.contains("cannot read the repository cos") && refused.err.contains("401"), "\(refused.err)")
+        #expect(refused.err.contains("auth file"), "\(refused.err)")
+
+        // The auth file that publishing reads, by host.
+        let host = String(server.url.dropFirst("http://".count))
+        let auth = dir.appendingPathComponent("auth.json")
+        let token = Data("reader:\(password)".utf8).base64EncodedString()
+        try #"{"auths": {"\#(host)": {"auth": "\#(token)"}}}"#.write(to: auth, atomically: true, encoding: .utf8)
+        let env = ["REGISTRY_AUTH_FILE": auth.path]
+        let explain = try Cosci.run(["explain", "system/os"], in: dir, env: env)
         #expect(explain.status == 0, "\(explain.err)")
         #expect(explain.out.contains("system/cos@0.8.14-21: from repository cos (revision 1)"), "\(explain.out)")
-        let build = try Cosci.run(["build", "system/os"], in: dir)
+        let build = try Cosci.run(["build", "system/os"], in: dir, env: env)
         #expect(build.status == 0, "\(build.out)\(build.err)")
         let artifact = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && tar -xOf $(find .cosci/cache -name 'os-system-1.0.package.tar.zst') etc/upstream-version"])
-        #expect(artifact.out == "0.8.14-21\n", "the upstream system/cos image layer was the sysroot: \(artifact.out)\(artifact.err)")
+        #expect(artifact.out == "0.8.14-21\n", "the upstream artifact came over HTTP: \(artifact.out)\(artifact.err)")
+        #expect(server.log.contains("GET /repository.yaml with credentials"), "\(server.log)")
+        #expect(server.log.contains(".package.tar.zst with credentials"), "the artifact too: \(server.log)")
+        for output in [refused.out, refused.err, explain.out, explain.err, build.out, build.err] {
+            #expect(!output.contains(password) && !output.contains(token), "no credential in any output")
+        }
 
-        // The registry gone: a clear error naming the repository, exit 1.
-        registry.stop()
-        try FileManager.default.removeItem(at: dir.appendingPathComponent(".cosci"))
-        let offline = try Cosci.run(["build", "system/os"], in: dir)
-        #expect(offline.status == 1, "\(offline.err)")
-        #expect(offline.err.contains("cannot read the repository cos"), "\(offline.err)")
+        // A missing file behind the URL (a wrong path): a clear 404 naming the repository.
+        let wrong = try Self.derivative(repositories: "- {name: cos, type: http, urls: [\"\(server.url)/nope\"]}")
+        defer { try? FileManager.default.removeItem(at: wrong) }
+        let missing = try Cosci.run(["check"], in: wrong, env: env)
+        #expect(missing.status == 1, "\(missing.out)\(missing.err)")
+        let said = missing.out + missing.err
+        #expect(said.contains("cannot read the repository cos") && said.contains("404 not found"), "\(said)")
     }
 
     @Test("examples/derivative on a published upstream: lock, re-release, lock --update, affected names the chain, run rebuilds exactly that")

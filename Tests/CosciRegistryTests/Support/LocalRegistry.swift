@@ -194,6 +194,61 @@ final class LocalRegistry: @unchecked Sendable {
     }
 }
 
+/// `file_server.py` on a free port of 127.0.0.1, serving a directory (a luet `http` repository), optionally
+/// behind Basic auth.
+///
+/// `@unchecked Sendable`: everything is immutable after `start` except `stopped`, which `lock` guards.
+final class FileServer: @unchecked Sendable {
+    /// `http://127.0.0.1:PORT`.
+    let url: String
+    private let directory: URL
+    private let child: ChildProcess
+    private let lock = NSLock()
+    private var stopped = false  // guarded by `lock`
+
+    private init(url: String, directory: URL, child: ChildProcess) {
+        self.url = url
+        self.directory = directory
+        self.child = child
+    }
+
+    deinit { stop() }
+
+    static func start(serving root: URL, user: String? = nil, password: String? = nil) throws -> FileServer {
+        let directory = try makeTemporaryDirectory(prefix: "cosci-file-server")
+        var arguments = [fixturePath("file_server.py"), "--port", "0", "--root", root.path]
+        if let user, let password { arguments += ["--user", user, "--password", password] }
+        do {
+            let child = try ChildProcess(
+                executable: try executablePath("python3"), arguments: arguments,
+                stdout: directory.appendingPathComponent("server.out"), stderr: directory.appendingPathComponent("server.log"))
+            do {
+                let port = try child.awaitPortLine(named: "file_server.py")
+                return FileServer(url: "http://127.0.0.1:\(port)", directory: directory, child: child)
+            } catch {
+                child.stop()
+                throw error
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
+    }
+
+    /// One line per request so far: method, path, whether credentials came, status.
+    var log: String { (try? String(contentsOf: child.stderr, encoding: .utf8)) ?? "" }
+
+    /// Stops the server and removes its log directory. Safe to call more than once.
+    func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        child.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
 /// `fault_proxy.py` on a free port of 127.0.0.1, forwarding to `upstream` and injecting faults.
 ///
 /// `@unchecked Sendable`: everything is immutable after `start` except `stopped`, which `lock`
