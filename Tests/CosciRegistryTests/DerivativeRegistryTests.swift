@@ -135,14 +135,39 @@ import Testing
         let lock = try Cosci.run(["lock"], in: dir)
         #expect(lock.out.contains("repository cos  revision 1 (new)"), "\(lock.out)\(lock.err)")
         try commit("derivative, locked")
-        let first = try Cosci.run(["run"], in: dir)
+        let first = try Cosci.run(["run", "--with-upstream"], in: dir)
         #expect(first.status == 0, "\(first.err)")
         #expect(first.out.contains("3 built, 0 cached"), "\(first.out)")
         let published = try Cosci.run(["publish", "--to", "docker://\(registry.host)/sampleos/repo"], in: dir)
         #expect(published.status == 0, "\(published.err)")
         let tags = try Cosci.skopeo(["list-tags", "--tls-verify=false", "docker://\(registry.host)/sampleos/repo"])
         #expect(tags.out.contains("\"sampleOS-system-0.5.0\""), "\(tags.out)")
-        #expect(!tags.out.contains("\"cos-system-0.8.14-21\""), "the derivative's repository carries its own packages only")
+        #expect(tags.out.contains("\"shellkit-toolchain-"), "the upstream package its service needs at run time is carried: \(tags.out)")
+        #expect(!tags.out.contains("\"cos-system-0.8.14-21\""), "build-time upstream packages are not carried")
+
+        // Its channel: a release of the published repository, installable on its own.
+        let cut = try Cosci.run(["release", "--channel", "stable", "--from", "docker://\(registry.host)/sampleos/repo", "--snapshot", "v1"], in: dir)
+        #expect(cut.status == 0, "\(cut.out)\(cut.err)")
+        let client = dir.appendingPathComponent(".client")
+        try FileManager.default.createDirectory(at: client, withIntermediateDirectories: true)
+        // What an installed system does: the channel's index → its metadata → every package's image by tag.
+        let channel = "docker://\(registry.host)/sampleos/releases"
+        let listed = try runTool("/bin/sh", ["-ec", """
+            cd '\(client.path)'
+            skopeo copy -q --src-tls-verify=false \(channel):repository.yaml oci:idx:r
+            umoci unpack --rootless --image idx:r idx-b >/dev/null
+            meta=$(sed -n '/meta:/,/filename:/s/.*filename: //p' idx-b/rootfs/repository.yaml)
+            skopeo copy -q --src-tls-verify=false "\(channel):$meta" oci:meta:m
+            umoci unpack --rootless --image meta:m meta-b >/dev/null
+            for p in $(bsdtar -xOf "meta-b/rootfs/$meta" repository.meta.yaml | sed -n 's/^  path: \\(.*\\)\\.package\\.tar\\.[a-z]*$/\\1/p' | sort); do
+              skopeo inspect --tls-verify=false "\(channel):$p" >/dev/null && echo "$p"
+            done
+            """])
+        #expect(listed.status == 0, "\(listed.err)")
+        let installable = listed.out.split(separator: "\n").map(String.init)
+        #expect(installable.contains("sampleOS-system-0.5.0") && installable.contains { $0.hasPrefix("sampleOSService-app-") }, "\(installable)")
+        #expect(installable.contains { $0.hasPrefix("shellkit-toolchain-") }, "the carried upstream package is in the channel: \(installable)")
+        #expect(!installable.contains { $0.hasPrefix("cos-system-") }, "\(installable)")
 
         // Upstream re-releases system/cos.
         let edit = try runTool("/bin/sh", ["-ec", """
