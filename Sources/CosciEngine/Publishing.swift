@@ -97,6 +97,8 @@ public struct PublishReport: Sendable {
     public let images: Int
     public let blobsUploaded: Int
     public let blobsSkipped: Int
+    /// Blobs mounted from an upstream repository of the same registry instead of uploaded.
+    public let blobsMounted: Int
     public let bytesUploaded: Int64
     public let tagsSet: Int
     public let tagsUnchanged: Int
@@ -172,9 +174,20 @@ public enum Publishing {
         }
 
         options.progress?("prepared \(packages.count + files.count) image(s) for \(store.name)")
+        // Package layers may already be in an upstream repository of the same registry (packages carried with
+        // --with-upstream are its layers byte for byte): offered as mounts from the first such repository.
+        var mountFrom: [Digest: String] = [:]
+        if case .registry(let target)? = try? ImageTarget(parsing: options.target),
+            let upstream = project.config.enabledRepositories.sorted(by: { $0.priority < $1.priority }).lazy
+                .filter({ $0.kind == .docker }).flatMap(\.urls).compactMap({ try? ImageTarget(parsing: "docker://" + $0) })
+                .compactMap({ if case .registry(let r) = $0, r.host == target.host, r.name != target.name { r.name } else { nil } }).first
+        {
+            for p in packages { for b in p.image.blobs where b.descriptor.mediaType != MediaType.config { mountFrom[b.descriptor.digest] = upstream } }
+        }
         do {
             return try push(
-                packages: packages, files: files, to: store, force: options.force, revision: existing.revision, progress: options.progress)
+                packages: packages, files: files, to: store, force: options.force, revision: existing.revision, mountFrom: mountFrom,
+                progress: options.progress)
         } catch let d as Diagnostic {
             throw d
         } catch {
@@ -184,7 +197,7 @@ public enum Publishing {
 
     static func push(
         packages: [PlannedImage], files: [PlannedImage], to store: any ImageStore, force: Bool, revision: Int,
-        progress: (@Sendable (String) -> Void)? = nil
+        mountFrom: [Digest: String] = [:], progress: (@Sendable (String) -> Void)? = nil
     ) throws -> PublishReport {
         let present = Set(try store.tags())
         let published = try store.digests(ofTags: (packages + files).map(\.tag).filter(present.contains))
@@ -227,8 +240,15 @@ public enum Publishing {
         for p in toTag { for b in p.image.blobs { blobs[b.descriptor.digest] = b } }
         let total = blobs.values.reduce(Int64(0)) { $0 + $1.descriptor.size }
         progress?("\(unchanged) tag(s) already current; pushing \(blobs.count) blob(s) (\(total) bytes at most) for \(toTag.count) image(s)")
-        let (bytes, skipped) = try store.push(blobs.values.sorted { $0.descriptor.digest < $1.descriptor.digest })
-        progress?("blobs done: \(bytes) bytes uploaded, \(skipped) already there; manifests and tags next, repository.yaml last")
+        let sorted = blobs.values.sorted { $0.descriptor.digest < $1.descriptor.digest }
+        let (bytes, skipped, mounted) =
+            if let registry = store as? RegistryStore, !mountFrom.isEmpty {
+                try registry.push(sorted, mountFrom: mountFrom)
+            } else {
+                try { let r = try store.push(sorted); return (r.bytes, r.skipped, 0) }()
+            }
+        progress?(
+            "blobs done: \(bytes) bytes uploaded, \(skipped) already there\(mounted > 0 ? ", \(mounted) mounted from the upstream repository" : ""); manifests and tags next, repository.yaml last")
         if let registry = store as? RegistryStore {
             try registry.putManifests(toTag.map(\.image))
         } else {
@@ -244,7 +264,8 @@ public enum Publishing {
             try store.tag(Dictionary(uniqueKeysWithValues: step.map { ($0.tag, $0.image) }))
         }
         return PublishReport(
-            target: store.name, images: packages.count + files.count, blobsUploaded: blobs.count - skipped, blobsSkipped: skipped,
+            target: store.name, images: packages.count + files.count, blobsUploaded: blobs.count - skipped - mounted, blobsSkipped: skipped,
+            blobsMounted: mounted,
             bytesUploaded: bytes, tagsSet: toTag.count, tagsUnchanged: unchanged, kept: kept, replaced: replaced, revision: revision)
     }
 

@@ -115,18 +115,25 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
     public func ping() throws(RegistryError) { try withClient { (c) throws(RegistryError) in try c.ping() } }
 
     public func push(_ blobs: [Blob]) throws(RegistryError) -> (bytes: Int64, skipped: Int) {
+        let r = try push(blobs, mountFrom: [:])
+        return (r.bytes, r.skipped)
+    }
+
+    /// Pushes blobs; a blob named in `mountFrom` is first offered as a mount from that repository of the same
+    /// registry (a registry that will not mount opens an upload session instead, which the upload then uses).
+    public func push(_ blobs: [Blob], mountFrom: [Digest: String]) throws(RegistryError) -> (bytes: Int64, skipped: Int, mounted: Int) {
         // Largest first, so the long uploads start early; the first failure stops new uploads.
         let ordered = blobs.sorted { $0.descriptor.size > $1.descriptor.size }
         let results = Locked<[BlobPush]>(Array(repeating: .existed, count: ordered.count))
         try parallel(ordered.count) { i throws(RegistryError) in
             let b = ordered[i]
             let r = try withClient { (c) throws(RegistryError) in
-                try c.pushBlob(b.descriptor.digest, size: b.descriptor.size, from: b.body)
+                try c.pushBlob(b.descriptor.digest, size: b.descriptor.size, from: b.body, mountFrom: mountFrom[b.descriptor.digest])
             }
             results.withLock { $0[i] = r }
         }
         let pushes = results.value
-        return (pushes.map(\.bytesSent).reduce(0, +), pushes.filter { $0 == .existed }.count)
+        return (pushes.map(\.bytesSent).reduce(0, +), pushes.filter { $0 == .existed }.count, pushes.filter { $0 == .mounted }.count)
     }
 
     public func digest(ofTag tag: String) throws(RegistryError) -> Digest? {

@@ -84,7 +84,7 @@ extension Cosci {
 
 enum PublishSummary {
     static func text(_ r: PublishReport) -> String {
-        var out = "published revision \(r.revision) to \(r.target): \(r.images) image(s), \(r.tagsSet) tag(s) set, \(r.tagsUnchanged) unchanged; \(r.blobsUploaded) blob(s) uploaded (\(Output.bytes(r.bytesUploaded))), \(r.blobsSkipped) already there\n"
+        var out = "published revision \(r.revision) to \(r.target): \(r.images) image(s), \(r.tagsSet) tag(s) set, \(r.tagsUnchanged) unchanged; \(r.blobsUploaded) blob(s) uploaded (\(Output.bytes(r.bytesUploaded))), \(r.blobsSkipped) already there\(r.blobsMounted > 0 ? ", \(r.blobsMounted) mounted from the upstream repository" : "")\n"
         for k in r.kept {
             out += "kept \(k): already published with the same key (other bytes)\n"
         }

@@ -143,6 +143,7 @@ import Testing
         let tags = try Cosci.skopeo(["list-tags", "--tls-verify=false", "docker://\(registry.host)/sampleos/repo"])
         #expect(tags.out.contains("\"sampleOS-system-0.5.0\""), "\(tags.out)")
         #expect(tags.out.contains("\"shellkit-toolchain-"), "the upstream package its service needs at run time is carried: \(tags.out)")
+        #expect(published.out.contains("1 mounted from the upstream repository"), "its layer is mounted from cos/sample, not uploaded again: \(published.out)")
         #expect(!tags.out.contains("\"cos-system-0.8.14-21\""), "build-time upstream packages are not carried")
 
         // Its channel: a release of the published repository, installable on its own.
