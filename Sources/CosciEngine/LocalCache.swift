@@ -77,8 +77,8 @@ public struct LocalCache: Sendable {
     }
 
     /// Removes what killed or failed runs left: temporaries of dead processes in the cache (entries being
-    /// stored or evicted, layers, summaries), their build work directories, publish and release scratch
-    /// directories, lock files nobody holds, and temporaries in `outputs` (reports, the repository). Safe
+    /// stored or evicted, layers, summaries), their build work directories, publish, release and upstream
+    /// download scratch directories, lock files nobody holds, and temporaries in `outputs` (reports, the repository). Safe
     /// while other cosci processes run: only what a dead process owns, or an unheld lock, goes.
     public func removeLeftovers(outputs: [String] = []) -> [String] {
         let fm = FileManager.default
@@ -87,6 +87,8 @@ public struct LocalCache: Sendable {
         for name in (try? fm.contentsOfDirectory(atPath: root)) ?? [] where name.count == 2 { directories.append(root + "/" + name) }
         for name in (try? fm.contentsOfDirectory(atPath: root + "/tree")) ?? [] { directories.append(root + "/tree/" + name) }
         for dir in directories { removed += Leftovers.sweep(dir) }
+        // Upstream downloads in progress (`upstream-<pid>`, next to the kept indexes in `upstream/`).
+        removed += Leftovers.sweep(root) { $0.hasPrefix("upstream-") ? Leftovers.trailingOwner($0) : nil }
         for dir in outputs + outputs.map({ $0 + "/" + Running.repositoryDirectory }) {
             removed += Leftovers.sweep(dir) { $0.hasPrefix(".cosci-index-") ? Leftovers.trailingOwner($0) : nil }
         }

@@ -33,12 +33,14 @@ private func deadPID() throws -> Int32 {
             ".cosci/cache/.k9s.package.tar.zst.tmp-\(dead)-ABCDEF",
             ".cosci/work/k9s-utils-0.25.18-aa60d4d86130-\(dead)/luetbuild/big",
             ".cosci/publish-\(dead)/layer.tar.gz",
+            ".cosci/cache/upstream-\(dead)/cos-system-0.8.14-21.package.tar.gz",
             "dist/.report.json.tmp-\(dead)-99",
             "dist/repository/.tree.tar.zst.tmp-\(dead)-XYZ123",
         ]
         // What a live process (this test) is writing: it stays.
         let live = ".cosci/cache/.other.tar.zst.tmp-\(getpid())-1"
-        for rel in killed + [live] { try repo.write(rel, "partial") }
+        let liveDownload = ".cosci/cache/upstream-\(getpid())/repository.yaml"
+        for rel in killed + [live, liveDownload] { try repo.write(rel, "partial") }
         try repo.write(".cosci/cache/locks/\(String(repeating: "b", count: 64)).lock", "")
 
         let gc = try repo.cosci(["cache", "gc"])
@@ -48,6 +50,7 @@ private func deadPID() throws -> Int32 {
         #expect(!FileManager.default.fileExists(atPath: repo.path(".cosci/work/k9s-utils-0.25.18-aa60d4d86130-\(dead)").path))
         #expect(!FileManager.default.fileExists(atPath: repo.path(".cosci/publish-\(dead)").path))
         #expect(FileManager.default.fileExists(atPath: repo.path(live).path), "a live process's temporary was removed")
+        #expect(FileManager.default.fileExists(atPath: repo.path(liveDownload).path), "a live process's download was removed")
         let locks = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("locks").path)
         #expect(!locks.contains { $0.hasPrefix("bbbb") }, "an unheld lock file stays: \(locks)")
         // The cache itself is intact.
