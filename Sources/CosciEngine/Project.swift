@@ -28,6 +28,7 @@ public struct ProjectFlags: Sendable {
         tree: String? = nil, values: [String] = [], flavor: String? = nil, platform: String? = nil, jobs: Int? = nil,
         cache: String? = nil, output: String? = nil
     ) {
+        self.tree = tree
         self.values = values
         self.flavor = flavor
         self.platform = platform
