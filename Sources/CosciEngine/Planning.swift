@@ -5,6 +5,7 @@ import CosciGit
 import CosciManifest
 import CosciModel
 import CosciPlanner
+import CosciRegistry
 import Foundation
 
 /// What `cosci plan` was asked.
@@ -76,6 +77,7 @@ public enum Planning {
         if let repo = try? GitRepository(discoveringFrom: project.root), let workdir = repo.workdir, project.root.hasPrefix(workdir + "/") {
             context.tree = String(project.root.dropFirst(workdir.count + 1))
         }
+        if let url = (try? GitRepository(discoveringFrom: project.root))?.remoteURL("origin") { context.repositoryURL = Redaction.url(url) }
         var cached = Set(keys.values.filter(cache.contains))
         if let remote = options.remoteCache {
             cached.formUnion(try RemoteCache(store: try options.registry.store(remote)).keys())

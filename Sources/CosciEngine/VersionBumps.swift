@@ -51,6 +51,25 @@ public enum VersionBumps {
             }
             edits.append((path, text))
         }
+        // A requirement that selects a bumped version and would not select the new one (an exact pin): the
+        // tree would no longer resolve. Refuse before writing anything, naming where it is written.
+        var broken: [String] = []
+        let bumped = Dictionary(uniqueKeysWithValues: bumps.map { ($0.id, $0.newVersion) })
+        for spec in analysis.graph.packages.values.sorted(by: { $0.id < $1.id }) {
+            let requirements = spec.runtimeRequires + spec.build.requires + spec.build.copy.compactMap(\.package)
+            for r in requirements {
+                for (id, next) in bumped where id.category == r.category && id.name == r.name && r.selector.matches(id.version) {
+                    guard let version = try? Version(next), !r.selector.matches(version) else { continue }
+                    broken.append("\(spec.id) requires \(r)\(r.location.map { " (\($0))" } ?? ""), which \(id.family) \(next) would not satisfy")
+                }
+            }
+        }
+        if !broken.isEmpty {
+            throw Diagnostic(
+                at: nil, "bumping would break the tree: " + broken.sorted().prefix(5).joined(separator: "; ") + (broken.count > 5 ? "; …" : ""),
+                hint: "widen those selectors (e.g. >=VERSION) or bump the packages together with them by hand; nothing was written",
+                kind: .tree)
+        }
         for (path, text) in edits {
             let temp = path + ".cosci-tmp"
             do {

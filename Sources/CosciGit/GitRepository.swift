@@ -103,6 +103,14 @@ public final class GitRepository {
         return s
     }
 
+    /// The fetch URL of a remote (`origin`), or nil when there is no such remote.
+    public func remoteURL(_ name: String) -> String? {
+        var remote: OpaquePointer?
+        guard git_remote_lookup(&remote, raw, name) == 0, let remote else { return nil }
+        defer { git_remote_free(remote) }
+        return git_remote_url(remote).map { String(cString: $0) }
+    }
+
     /// Whether this is a shallow clone (its history may not reach a merge-base).
     public var isShallow: Bool { git_repository_is_shallow(raw) == 1 }
 

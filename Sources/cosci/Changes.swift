@@ -58,6 +58,8 @@ extension Cosci {
         @Option(help: ArgumentHelp("JSON map of category/name to seconds, or a run's report.timings.json (default: the last run's, under the output directory).", valueName: "file"))
         var durations: String?
         @Option(help: "Output format.") var format: Format = .json
+        @Option(help: ArgumentHelp("The container image of rendered jobs (gitlab: default $COSCI_IMAGE; k8s: default cosci:latest): one with cosci, git and bubblewrap.", valueName: "image"))
+        var image: String?
         @Option(help: ArgumentHelp("Also write the canonical JSON plan to this file.", valueName: "file")) var report: String?
         @Option(help: ArgumentHelp("Write a Markdown summary (for $GITHUB_STEP_SUMMARY) to this file.", valueName: "file"))
         var summary: String?
@@ -99,8 +101,8 @@ extension Cosci {
             switch format {
             case .json: Output.write(document)
             case .github: Output.write(renderer.github())
-            case .gitlab: Output.write(renderer.gitlab())
-            case .k8s: Output.write(renderer.kubernetes())
+            case .gitlab: Output.write(renderer.gitlab(image: image ?? "$COSCI_IMAGE"))
+            case .k8s: Output.write(renderer.kubernetes(image: image ?? "cosci:latest"))
             }
             Output.exitWithoutTeardown(plan)
         }
@@ -133,8 +135,8 @@ extension Cosci {
             switch format {
             case .json: Output.write(document)
             case .github: Output.write(matrix.github())
-            case .gitlab: Output.write(matrix.gitlab())
-            case .k8s: Output.write(matrix.kubernetes())
+            case .gitlab: Output.write(matrix.gitlab(image: image ?? "$COSCI_IMAGE"))
+            case .k8s: Output.write(matrix.kubernetes(image: image ?? "cosci:latest"))
             }
         }
     }
