@@ -4,8 +4,9 @@ import Foundation
 
 /// Shows a build as it goes, on standard error: a live line on a terminal (done/running/queued, elapsed,
 /// what is running), cut to the terminal's width as it is at each redraw (so it follows resizes), with
-/// colour unless `NO_COLOR` is set; plain lines with group markers in CI (`::group::` on GitHub Actions,
-/// collapsible sections on GitLab), plain uncoloured lines otherwise.
+/// colour unless `NO_COLOR` is set; in CI, plain lines, each package's log after its line in a section of its
+/// own (`::group::` on GitHub Actions, a collapsible section on GitLab; open when it failed), plain uncoloured
+/// lines otherwise.
 final class ProgressView: BuildObserver, @unchecked Sendable {
     // @unchecked: every field is read and written under `lock`.
     private let lock = NSLock()
@@ -18,6 +19,9 @@ final class ProgressView: BuildObserver, @unchecked Sendable {
     private var running: [PackageID] = []
     private var line = ""
     private var total = 0
+    /// Packages this process started building, and how many of them have finished.
+    private var started: Set<PackageID> = []
+    private var finishedBuilds = 0
 
     enum Style { case github, gitlab, plain }
 
@@ -50,7 +54,8 @@ final class ProgressView: BuildObserver, @unchecked Sendable {
     func started(_ id: PackageID, counts: (done: Int, running: Int, queued: Int, failed: Int)) {
         lock.withLock {
             running.append(id)
-            if !live { emit(marker(open: true, id) ?? "cosci: build \(id)") }
+            started.insert(id)
+            if !live { emit("cosci: build \(id)") }
             redraw(counts)
         }
     }
@@ -65,10 +70,66 @@ final class ProgressView: BuildObserver, @unchecked Sendable {
             case .failed: word = paint("FAILED", 31)
             default: word = outcome.status.rawValue
             }
-            emit("[\(counts.done + counts.failed)/\(total)] \(word) \(outcome.id) (\(seconds))")
-            if !live, let close = marker(open: false, outcome.id) { emit(close) }
+            // Builds this process ran, out of those it had to run (packages awaited from other shards are not).
+            if started.contains(outcome.id) {
+                finishedBuilds += 1
+                emit("[\(finishedBuilds)/\(total)] \(word) \(outcome.id) (\(seconds))")
+            } else {
+                emit("\(word) \(outcome.id)\(outcome.message.map { ": \($0)" } ?? "")")
+            }
+            if !live { logGroup(outcome) }
             redraw(counts)
         }
+    }
+
+    /// In CI, the package's whole build log right after its line, in a section of its own: collapsed when the
+    /// build passed, open (and an error annotation on GitHub) when it failed. Build output cannot issue GitHub
+    /// workflow commands (it is wrapped in `::stop-commands::`).
+    private func logGroup(_ outcome: PackageOutcome) {
+        guard style != .plain, let path = outcome.log, let text = ProgressView.logText(path) else { return }
+        let failed = outcome.status == .failed
+        switch style {
+        case .github:
+            let token = "cosci-" + UUID().uuidString.lowercased()
+            if failed {
+                emit("::error title=cosci: \(outcome.id) failed::" + ProgressView.annotationText(outcome.message ?? "the build failed"))
+            } else {
+                emit("::group::log of \(outcome.id)")
+            }
+            emit("::stop-commands::\(token)")
+            emit(text)
+            emit("::\(token)::")
+            if !failed { emit("::endgroup::") }
+        case .gitlab:
+            let section = "cosci_" + outcome.id.fingerprint.map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined()
+            let now = Int(Date().timeIntervalSince1970)
+            emit("\u{1B}[0Ksection_start:\(now):\(section)[collapsed=\(failed ? "false" : "true")]\r\u{1B}[0Klog of \(outcome.id)")
+            emit(text)
+            emit("\u{1B}[0Ksection_end:\(now):\(section)\r\u{1B}[0K")
+        case .plain:
+            break
+        }
+    }
+
+    /// A build log to show in CI: the whole of it up to 256 KiB, else its end with a note of what was left out.
+    static func logText(_ path: String, limit: Int = 256 << 10) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let start = size > UInt64(limit) ? size - UInt64(limit) : 0
+        try? handle.seek(toOffset: start)
+        var text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        if start > 0 {
+            if let newline = text.firstIndex(of: "\n") { text = String(text[text.index(after: newline)...]) }
+            text = "(the first \(start) bytes are left out; the whole log is \(path))\n" + text
+        }
+        return text
+    }
+
+    /// A message as GitHub annotation text: `%`, CR and LF escaped.
+    static func annotationText(_ s: String) -> String {
+        s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
     }
 
     /// Clears the live line.
@@ -76,19 +137,6 @@ final class ProgressView: BuildObserver, @unchecked Sendable {
         lock.withLock {
             if live && !line.isEmpty { write("\r\u{1B}[K") }
             line = ""
-        }
-    }
-
-    private func marker(open: Bool, _ id: PackageID) -> String? {
-        let section = "cosci_" + id.fingerprint.map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined()
-        switch style {
-        case .github: return open ? "::group::build \(id)" : "::endgroup::"
-        case .gitlab:
-            let now = Int(Date().timeIntervalSince1970)
-            return open
-                ? "\u{1B}[0Ksection_start:\(now):\(section)[collapsed=true]\r\u{1B}[0Kbuild \(id)"
-                : "\u{1B}[0Ksection_end:\(now):\(section)\r\u{1B}[0K"
-        case .plain: return nil
         }
     }
 

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// What a build prints in CI, read as GitHub Actions and GitLab read it: each package's whole log right after
+/// its line in a section of its own (collapsed when it passed, open when it failed), sections never
+/// interleaved, progress counting only what this process builds, and no way for a build's output to issue a
+/// workflow command.
+@Suite(.serialized) struct CIOutput {
+    /// GitHub's reading of a log: the groups (title → lines) and the annotations, honouring `::stop-commands::`.
+    static func github(_ text: String) -> (groups: [String: [String]], errors: [String], commands: [String]) {
+        var groups: [String: [String]] = [:]
+        var errors: [String] = []
+        var commands: [String] = []
+        var open: String?
+        var stopToken: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if let token = stopToken {
+                if line == "::\(token)::" { stopToken = nil } else if let open { groups[open, default: []].append(line) }
+                continue
+            }
+            if line.hasPrefix("::stop-commands::") { stopToken = String(line.dropFirst("::stop-commands::".count)); continue }
+            if line.hasPrefix("::group::") {
+                #expect(open == nil, "a group opened inside another: \(line)")
+                open = String(line.dropFirst("::group::".count))
+                groups[open!] = []
+                continue
+            }
+            if line == "::endgroup::" { open = nil; continue }
+            if line.hasPrefix("::error") { errors.append(line); continue }
+            if line.hasPrefix("::") { commands.append(line) }
+            if let open { groups[open, default: []].append(line) }
+        }
+        #expect(open == nil && stopToken == nil, "every group and stop-commands block is closed")
+        return (groups, errors, commands)
+    }
+
+    @Test func githubGroupsHoldEachLogAndAFailureIsAnOpenAnnotatedLog() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        // A build whose output tries to issue a workflow command, and one that fails.
+        try repo.replace("packages/toolchain/yip/build.yaml", "steps:", "steps:\n- echo '::add-mask::leaked'; echo 'yip says hello'")
+        try repo.replace("packages/utils/k9s/build.yaml", "steps:", "steps:\n- echo 'k9s is broken' && exit 4")
+        let r = try repo.cosci(["build", "--all", "--keep-going", "--jobs", "4"], env: ["GITHUB_ACTIONS": "true"])
+        #expect(r.status != 0)
+        let read = Self.github(r.stderr)
+        #expect(read.commands.isEmpty, "a build's output issued workflow commands: \(read.commands)")
+        let yip = try #require(read.groups.first { $0.key.hasPrefix("log of toolchain/yip@") }?.value, "\(read.groups.keys.sorted())")
+        #expect(yip.contains("yip says hello") && yip.contains("::add-mask::leaked"), "the group holds the whole log: \(yip)")
+        #expect(!read.groups.values.joined().contains { $0.contains("k9s is broken") }, "the failing log is not in a collapsed group")
+        #expect(!read.groups.keys.contains { $0.contains("utils/k9s") }, "the failed build is not in a collapsed group")
+        #expect(read.errors.contains { $0.hasPrefix("::error title=cosci: utils/k9s@") }, "\(read.errors)")
+        #expect(r.stderr.contains("k9s is broken"), "its log is shown")
+        // Progress counts this process's builds: never beyond the total.
+        for line in r.stderr.split(separator: "\n") where line.hasPrefix("[") {
+            let parts = line.dropFirst().split(separator: "]")[0].split(separator: "/").compactMap { Int($0) }
+            #expect(parts.count == 2 && parts[0] <= parts[1], "\(line)")
+        }
+    }
+
+    @Test func gitlabSectionsAreCollapsedUnlessTheBuildFailed() throws {
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        try repo.replace("packages/utils/k9s/build.yaml", "steps:", "steps:\n- echo 'k9s is broken' && exit 4")
+        let r = try repo.cosci(["build", "--all", "--keep-going"], env: ["GITLAB_CI": "true"])
+        #expect(r.status != 0)
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        let starts = lines.filter { $0.contains("section_start:") }
+        let ends = lines.filter { $0.contains("section_end:") }
+        #expect(starts.count == ends.count && starts.count >= 20, "\(starts.count) sections, \(ends.count) ends")
+        #expect(starts.filter { $0.contains("[collapsed=false]") }.count == 1 && starts.contains { $0.contains("[collapsed=false]") && $0.contains("log of utils/k9s") })
+        // Sections follow one another: each ends before the next starts.
+        var depth = 0
+        for line in lines {
+            if line.contains("section_start:") { depth += 1 }
+            if line.contains("section_end:") { depth -= 1 }
+            #expect(depth == 0 || depth == 1, "sections interleave")
+        }
+    }
+}
