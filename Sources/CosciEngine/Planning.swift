@@ -74,9 +74,7 @@ public enum Planning {
         }
         context.flavor = project.flavor
         context.remoteCache = options.remoteCache
-        if let repo = try? GitRepository(discoveringFrom: project.root), let workdir = repo.workdir, project.root.hasPrefix(workdir + "/") {
-            context.tree = String(project.root.dropFirst(workdir.count + 1))
-        }
+        context.tree = project.pathInRepository ?? ""
         if let url = (try? GitRepository(discoveringFrom: project.root))?.remoteURL("origin") { context.repositoryURL = Redaction.url(url) }
         var cached = Set(keys.values.filter(cache.contains))
         if let remote = options.remoteCache {

@@ -271,6 +271,14 @@ public struct Project: Sendable {
     /// Where blob ids of work tree files are remembered between runs.
     public var blobIDFile: String { cacheRoot + "/tree/blob-ids" }
 
+    /// The project root relative to its git repository's root ("" at the root, `manifest` below it; nil
+    /// outside a repository): how CI systems, which work from the repository root, name its files.
+    public var pathInRepository: String? {
+        guard let repo = try? GitRepository(discoveringFrom: root), let workdir = repo.workdir else { return nil }
+        if root == workdir { return "" }
+        return root.hasPrefix(workdir + "/") ? String(root.dropFirst(workdir.count + 1)) : nil
+    }
+
     /// What a repository's `compilertree` archive holds: the project's trees.
     public var compilerTree: CompilerTree { CompilerTree(root: root, prefixes: trees.map(TreePaths.prefix)) }
 

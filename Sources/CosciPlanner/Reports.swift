@@ -223,6 +223,48 @@ public struct TreeReports: Sendable {
             "diagnostics": .list(list),
         ])
     }
+
+    /// `cosci check` as GitHub Actions workflow commands: one `::error`/`::warning` annotation per diagnostic,
+    /// its file given from the repository root (`prefix` is the project's directory there, "" or `manifest/`).
+    public static func githubAnnotations(_ diagnostics: [Diagnostic], prefix: String) -> String {
+        func property(_ s: String) -> String {
+            s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+                .replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C")
+        }
+        func data(_ s: String) -> String {
+            s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+        }
+        var out = ""
+        for d in diagnostics {
+            var properties: [String] = []
+            if let loc = d.location, !loc.file.isEmpty {
+                properties.append("file=" + property(loc.file.hasPrefix("/") ? loc.file : prefix + loc.file))
+                if loc.line > 0 { properties.append("line=\(loc.line)") }
+            }
+            properties.append("title=" + property("cosci check" + (d.field.map { ": \($0)" } ?? "")))
+            let text = d.message + (d.hint.map { "\n" + $0 } ?? "")
+            out += "::\(d.severity == .error ? "error" : "warning") \(properties.joined(separator: ","))::\(data(text))\n"
+        }
+        return out
+    }
+
+    /// `cosci check` as a GitLab code quality report (a JSON array of issues, paths from the repository root),
+    /// for `artifacts: reports: codequality:`.
+    public static func codeQuality(_ diagnostics: [Diagnostic], prefix: String) -> Value {
+        .list(
+            diagnostics.map { d in
+                let path = d.location.map { $0.file.hasPrefix("/") ? $0.file : prefix + $0.file } ?? prefix + "cosci.yaml"
+                let line = Swift.max(1, d.location?.line ?? 1)
+                let description = d.message + (d.hint.map { " (\($0))" } ?? "")
+                return .map([
+                    "description": .string(description),
+                    "check_name": .string("cosci/" + (d.field ?? d.kind.rawValue)),
+                    "fingerprint": .string(Digest.sha256(of: Array("\(path):\(line):\(d.field ?? ""):\(d.message)".utf8)).hex),
+                    "severity": .string(d.severity == .error ? "major" : "minor"),
+                    "location": .map(["path": .string(path), "lines": .map(["begin": .int(line)])]),
+                ])
+            })
+    }
 }
 
 /// Left-aligned columns separated by two spaces.

@@ -74,6 +74,12 @@ extension Cosci {
                 valueName: "rev"))
         var base: String?
         @Flag(help: "Fail (exit 2) on warnings too, for CI: luet incompatibilities, keys given twice, unknown fields.") var strict = false
+        @Option(help: ArgumentHelp("text, or github: also every diagnostic as a GitHub Actions annotation (paths from the repository root).", valueName: "format"))
+        var format: CheckFormat = .text
+        @Option(help: ArgumentHelp("Also write a GitLab code quality report (for artifacts: reports: codequality:) to this file.", valueName: "file"))
+        var codeQuality: String?
+
+        enum CheckFormat: String, ExpressibleByArgument { case text, github }
 
         func run() throws {
             let a = try options.analyse(tolerateErrors: true)
@@ -92,6 +98,12 @@ extension Cosci {
             }
             let errors = diagnostics.filter { $0.severity == .error }.count
             let warnings = diagnostics.count - errors
+            // Paths from the repository root, as CI systems show files.
+            let prefix = a.project.pathInRepository.map { $0.isEmpty ? "" : $0 + "/" } ?? ""
+            if let codeQuality {
+                try Output.writeFile(Output.absolute(codeQuality), CanonicalJSON.encode(TreeReports.codeQuality(diagnostics, prefix: prefix)) + "\n")
+            }
+            if format == .github { Output.write(TreeReports.githubAnnotations(diagnostics, prefix: prefix)) }
             if json {
                 Output.json(TreeReports.check(packages: a.tree.packages.count, diagnostics: diagnostics))
             } else {

@@ -77,3 +77,32 @@ import Testing
         }
     }
 }
+
+/// `cosci check` for CI: GitHub annotations and a GitLab code quality report, paths from the repository root.
+@Suite(.serialized) struct CheckForCI {
+    @Test func annotationsAndCodeQualityNameFilesFromTheRepositoryRoot() throws {
+        // The project in manifest/ of a repository, as the ci/ templates expect, with one error.
+        let root = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try BuildRepo.sh("""
+            mkdir -p manifest && tar -C '\(CLI.packageRoot.path)/manifest' --exclude=.cosci --exclude=dist -cf - . | tar -C manifest -xf -
+            mkdir -p manifest/packages/system/broken && printf 'name: broken\\ncategory: system\\nversion: "1.0"\\n' > manifest/packages/system/broken/definition.yaml
+            printf 'requires:\\n- {category: none, name: such, version: ">=1"}\\nsteps: [true]\\n' > manifest/packages/system/broken/build.yaml
+            git init -q -b main && git add -A && git -c user.name=T -c user.email=t@e commit -qm x
+            """, cwd: root)
+        let r = try CLI.run(["check", "--tree", "manifest", "--format", "github", "--code-quality", "cq.json"], cwd: root, env: ["CI": "true"])
+        #expect(r.status == 2, "\(r.stdout)\(r.stderr)")
+        let annotation = r.stdout.split(separator: "\n").first { $0.hasPrefix("::error ") }.map(String.init) ?? ""
+        #expect(annotation.hasPrefix("::error file=manifest/packages/system/broken/build.yaml,line=2,title=cosci check"), "\(r.stdout)")
+        #expect(annotation.contains("::missing dependency: system/broken@1.0 requires none/such >=1"), "\(annotation)")
+        // GitLab's report: a JSON array of issues with a path from the repository root and a line.
+        let data = try Data(contentsOf: root.appendingPathComponent("cq.json"))
+        let issues = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let issue = try #require(issues.first { ($0["description"] as? String)?.contains("none/such") == true })
+        let location = issue["location"] as? [String: Any]
+        #expect(location?["path"] as? String == "manifest/packages/system/broken/build.yaml")
+        #expect((location?["lines"] as? [String: Any])?["begin"] as? Int == 2)
+        #expect(issue["severity"] as? String == "major" && (issue["fingerprint"] as? String)?.count == 64)
+        #expect(Set(issues.compactMap { $0["fingerprint"] as? String }).count == issues.count, "fingerprints are unique")
+    }
+}
