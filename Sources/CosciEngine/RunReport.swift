@@ -148,7 +148,9 @@ public struct RunReport: Sendable {
         return out
     }
 
-    /// JUnit XML: one test case per package (failed → `<failure>` with the log tail, skipped and cached → `<skipped>`).
+    /// JUnit XML: one test case per package. Failed → `<failure>` with the log tail; a package in the cache
+    /// passes (it was built and tested before under the same key) with `<properties>` saying so; skipped (a
+    /// dependency failed) → `<skipped>`.
     public func junit() -> String {
         func esc(_ s: String) -> String {
             var o = ""
@@ -168,14 +170,15 @@ public struct RunReport: Sendable {
         let total = result.outcomes.map(\.seconds).reduce(0, +)
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         out += "<testsuites name=\"cosci\" tests=\"\(result.outcomes.count)\" failures=\"\(c["failed"]!)\">\n"
-        out += "  <testsuite name=\"cosci build \(esc(project.platform.description))\" tests=\"\(result.outcomes.count)\" failures=\"\(c["failed"]!)\" skipped=\"\(c["skipped"]! + c["cached"]!)\" time=\"\(String(format: "%.3f", total))\">\n"
+        out += "  <testsuite name=\"cosci build \(esc(project.platform.description))\" tests=\"\(result.outcomes.count)\" failures=\"\(c["failed"]!)\" skipped=\"\(c["skipped"]!)\" time=\"\(String(format: "%.3f", total))\">\n"
         for o in result.outcomes {
             out += "    <testcase classname=\"\(esc(o.id.category))\" name=\"\(esc(o.id.description))\" time=\"\(String(format: "%.3f", o.seconds))\">"
             switch o.status {
             case .built:
                 out += "</testcase>\n"
             case .cached:
-                out += "<skipped message=\"in the cache (key \(o.key.hex.prefix(12)))\"/></testcase>\n"
+                out += "\n      <properties>\n        <property name=\"cosci.status\" value=\"cached\"/>\n"
+                out += "        <property name=\"cosci.key\" value=\"\(o.key)\"/>\n      </properties>\n    </testcase>\n"
             case .skipped:
                 out += "<skipped message=\"\(esc(o.message ?? "skipped"))\"/></testcase>\n"
             case .failed:

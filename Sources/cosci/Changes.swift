@@ -13,9 +13,13 @@ extension Cosci {
 
         @OptionGroup var revisions: RevisionOptions
         @OptionGroup var options: TreeOptions
-        @Flag(help: "Print canonical JSON (schema cosci.affected/v1).") var json = false
+        @Flag(help: "Print canonical JSON (schema cosci.affected/v1); the same as --format json.") var json = false
+        @Option(help: ArgumentHelp("text, json, or names: one affected package per line (category/name@version), for scripts.", valueName: "format"))
+        var format: AffectedFormat = .text
         @Option(help: ArgumentHelp("Also write the canonical JSON report to this file.", valueName: "file"))
         var report: String?
+
+        enum AffectedFormat: String, ExpressibleByArgument { case text, json, names }
         @Option(help: ArgumentHelp("Write a Markdown summary (for $GITHUB_STEP_SUMMARY) to this file.", valueName: "file"))
         var summary: String?
 
@@ -33,7 +37,11 @@ extension Cosci {
             let document = result.document(platform: project.platform)
             if let report { try Output.writeFile(report, CanonicalJSON.encode(document, pretty: true) + "\n") }
             if let summary { try Output.writeFile(summary, result.markdown) }
-            if json { Output.json(document) } else { Output.write(result.text) }
+            switch json ? .json : format {
+            case .json: Output.json(document)
+            case .names: Output.write(result.set.affected.map { $0.id.description + "\n" }.joined())
+            case .text: Output.write(result.text)
+            }
             if !errors.isEmpty { throw ExitCode(ExitStatus.treeErrors) }
             Output.exitWithoutTeardown(result)
         }

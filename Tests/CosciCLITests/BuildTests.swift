@@ -194,6 +194,16 @@ func json(_ text: String) -> [String: Any] {
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("nothing to build: all 26 package(s) are in the cache"), "\(second.stdout)")
         #expect(second.stdout.contains("revision 1 (unchanged)"))
+        // Cached packages pass in JUnit (built and tested before under the same key), marked by a property: a CI's
+        // test view shows 26 passes, not 26 skips. Read with Python's XML parser, not ours.
+        let junitCheck = try capture("/usr/bin/python3", ["-c", """
+            import sys, xml.etree.ElementTree as ET
+            s = ET.parse(sys.argv[1]).getroot().find('testsuite')
+            cases = s.findall('testcase')
+            print(len(cases), s.get('skipped'), s.get('failures'), sum(1 for c in cases if c.find('skipped') is not None),
+                  sum(1 for c in cases for p in c.iter('property') if p.get('name') == 'cosci.status' and p.get('value') == 'cached'))
+            """, repo.path("dist/junit.xml").path])
+        #expect(junitCheck.out == "26 0 0 0 26\n", "testcases, skipped, failures, <skipped>, cached properties: \(junitCheck.out)")
 
         // A version bump: one package builds, the index keeps the old version too (revision 2).
         try repo.replace("packages/toolchain/shellkit/definition.yaml", "version: \"1.4.0\"", "version: \"1.4.1\"")

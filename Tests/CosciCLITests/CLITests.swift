@@ -268,6 +268,11 @@ struct ScratchRepo {
         #expect(try String(contentsOf: report, encoding: .utf8) == json.stdout, "--report writes the same canonical JSON")
         let doc = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(doc?["schema"] as? String == "cosci.affected/v1")
+        // For scripts: the same packages, one per line, nothing else.
+        let names = try CLI.run(["affected", "--format", "names"], cwd: repo.root, env: ["CI": "true"])
+        let ids = ((doc?["affected"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+        #expect(names.status == 0 && ids.count == 5)
+        #expect(names.stdout == ids.map { $0 + "\n" }.joined(), "\(names.stdout)")
 
         let github = try CLI.run(["plan", "--format", "github", "--shards", "2"], cwd: repo.root, env: ["CI": "true"])
         #expect(github.status == 0)
