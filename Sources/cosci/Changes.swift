@@ -36,7 +36,7 @@ extension Cosci {
             for d in result.diagnostics { Output.error(d.description) }
             let document = result.document(platform: project.platform)
             if let report { try Output.writeFile(report, CanonicalJSON.encode(document, pretty: true) + "\n") }
-            if let summary { try Output.writeFile(summary, result.markdown) }
+            if let summary { try Output.writeSummary(summary, result.markdown, whole: report) }
             switch json ? .json : format {
             case .json: Output.json(document)
             case .names: Output.write(result.set.affected.map { $0.id.description + "\n" }.joined())
@@ -104,7 +104,7 @@ extension Cosci {
             let renderer = PlanRenderer(plan: plan, context: context)
             let document = CanonicalJSON.encode(renderer.document(), pretty: true) + "\n"
             if let report { try Output.writeFile(report, document) }
-            if let summary { try Output.writeFile(summary, renderer.markdown()) }
+            if let summary { try Output.writeSummary(summary, renderer.markdown(), whole: report) }
             if plan.builds.isEmpty { Output.error("cosci: nothing to build (\(plan.entries.count) package(s) unchanged or cached)") }
             switch format {
             case .json: Output.write(document)
@@ -139,7 +139,7 @@ extension Cosci {
             let matrix = MatrixRenderer(variants.map { PlanRenderer(plan: $0.plan, context: $0.context) })
             let document = CanonicalJSON.encode(matrix.document(), pretty: true) + "\n"
             if let report { try Output.writeFile(report, document) }
-            if let summary { try Output.writeFile(summary, matrix.markdown()) }
+            if let summary { try Output.writeSummary(summary, matrix.markdown(), whole: report) }
             switch format {
             case .json: Output.write(document)
             case .github: Output.write(matrix.github())

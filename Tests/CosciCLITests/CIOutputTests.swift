@@ -106,3 +106,34 @@ import Testing
         #expect(Set(issues.compactMap { $0["fingerprint"] as? String }).count == issues.count, "fingerprints are unique")
     }
 }
+
+/// Step summaries stay within what GitHub shows (1 MiB), and say what they left out.
+@Suite(.serialized) struct SummaryLimit {
+    @Test func aSummaryOfThousandsOfPackagesIsCutBelowOneMiBWithANote() throws {
+        let root = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        // 4,500 packages with long names: the plan's table alone is well over 1 MiB.
+        try BuildRepo.sh("""
+            python3 -c '
+            import os
+            for i in range(1, 4501):
+                d = "packages/p%d" % i
+                os.makedirs(d)
+                open(d + "/definition.yaml", "w").write("name: a-package-with-a-rather-long-name-to-fill-the-summary-table-of-a-ci-step-with-many-rows-%d\\ncategory: generated\\nversion: \\"1.0\\"\\n" % i)
+                open(d + "/build.yaml", "w").write("steps: [true]\\n")
+            '
+            git init -q -b main && git add -A && git -c user.name=T -c user.email=t@e commit -qm many
+            """, cwd: root)
+        let r = try CLI.run(["plan", "--all", "--report", "plan.json", "--summary", "summary.md"], cwd: root, env: ["CI": "true"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try Data(contentsOf: root.appendingPathComponent("summary.md"))
+        #expect(summary.count <= 1_000_000 && summary.count > 900_000, "\(summary.count) bytes")
+        let text = String(decoding: summary, as: UTF8.self)
+        #expect(text.hasPrefix("## cosci plan"))
+        let last = text.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("> **Cut:** ") && last.contains("more line(s) are not shown") && last.contains("plan.json"), "\(last)")
+        // Only whole lines are kept.
+        let body = text.split(separator: "\n").dropLast().filter { $0.hasPrefix("| `generated/") }
+        #expect(body.allSatisfy { $0.hasSuffix("|") })
+    }
+}
