@@ -61,6 +61,8 @@ extension Cosci {
         var shard: String?
         @Option(help: ArgumentHelp("Seconds a shard waits for a dependency another shard builds.", valueName: "seconds"))
         var waitTimeout: Double = 3600
+        @Flag(help: "Print canonical JSON on standard output (the run report's document, schema cosci.run/v1, of the build stage).")
+        var json = false
         @OptionGroup var revisions: RevisionOptions
         @OptionGroup var buildFlags: BuildFlags
         @OptionGroup var uploads: UploadFlags
@@ -94,8 +96,14 @@ extension Cosci {
                 throw Output.fail(error)
             }
             progress.end()
-            Output.write(BuildSummary.text(result))
-            if !result.failed.isEmpty || result.outcomes.contains(where: { $0.status == .skipped }) {
+            let failed = !result.failed.isEmpty || result.outcomes.contains(where: { $0.status == .skipped })
+            if json {
+                let stage: StageOutcome = failed ? .failed("\(result.failed.count) failed") : .succeeded("\(result.outcomes.count) package(s)")
+                Output.json(RunReport(result: result, repository: nil, project: project, stages: [("build", stage)]).document(output: project.outputDirectory))
+            } else {
+                Output.write(BuildSummary.text(result))
+            }
+            if failed {
                 BuildSummary.printFailures(result)
                 throw ExitCode(ExitStatus.buildFailed)
             }

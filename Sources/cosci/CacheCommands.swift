@@ -158,6 +158,7 @@ extension Cosci {
             abstract: "Rebuild packages without the cache and compare with the cached artifacts, byte for byte.",
             discussion: "Each package is rebuilt with the SOURCE_DATE_EPOCH its cached artifact was built with. A package that differs is listed with the entries that differ. Exit codes: 0 all reproducible, 1 environment, 3 a package differs or could not be rebuilt.")
         @Flag(help: "Rebuild (the only mode so far; required for clarity).") var rebuild = false
+        @Flag(help: "Print canonical JSON (schema cosci.verify/v1).") var json = false
         @Argument(help: ArgumentHelp("Packages (default: every package of the tree whose artifact is cached).", valueName: "package"))
         var packages: [String] = []
         @OptionGroup var buildFlags: BuildFlags
@@ -179,7 +180,13 @@ extension Cosci {
             } catch {
                 throw Output.fail(error)
             }
-            var bad = 0
+            var bad = outcomes.filter { $0.status != .reproducible }.count
+            if json {
+                Output.json(CommandDocuments.verify(outcomes))
+                if bad > 0 { throw ExitCode(ExitStatus.buildFailed) }
+                return
+            }
+            bad = 0
             for v in outcomes {
                 switch v.status {
                 case .reproducible: Output.write("reproducible  \(v.id)  \(v.cached?.hex.prefix(12) ?? "")\n")

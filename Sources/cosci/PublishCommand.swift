@@ -59,6 +59,7 @@ extension Cosci {
         var force = false
         @Option(help: ArgumentHelp("The compression of package layers: gzip (the default) for every luet client; zstd keeps the artifact as built (its sha256 is then the layer digest) but needs a client newer than luet 0.35 — luet 0.35 and earlier, as cOS v0.8 systems ship (0.32.5), install an empty package from a zstd layer.", valueName: "gzip|zstd|none"))
         var layerCompression: Compression = .gzip
+        @Flag(help: "Print canonical JSON (schema cosci.publish/v1).") var json = false
         @OptionGroup var registry: RegistryFlags
         @OptionGroup var uploads: UploadFlags
         @OptionGroup var options: TreeOptions
@@ -74,7 +75,7 @@ extension Cosci {
             uploads.apply(to: &o.registry)
             do {
                 let r = try Publishing.publish(project, o)
-                Output.write(PublishSummary.text(r))
+                if json { Output.json(CommandDocuments.publish(r)) } else { Output.write(PublishSummary.text(r)) }
             } catch {
                 throw Output.fail(error)
             }
@@ -138,6 +139,7 @@ extension Cosci {
         @Argument(help: ArgumentHelp("Image names (default: every spec).", valueName: "image")) var images: [String] = []
         @Option(help: ArgumentHelp("Push to docker://HOST/PREFIX (each image to PREFIX/<name>).", valueName: "target")) var push: String?
         @Flag(help: "Also write the ISO of specs that have an iso: section.") var iso = false
+        @Flag(help: "Print canonical JSON (schema cosci.assemble/v1).") var json = false
         @Option(help: SharedHelp.localCache) var cache: String?
         @Option(help: SharedHelp.output) var output: String?
         @Option(help: ArgumentHelp("SOURCE_DATE_EPOCH (default: $SOURCE_DATE_EPOCH, else the head commit's time).", valueName: "seconds"))
@@ -156,9 +158,9 @@ extension Cosci {
             o.registry = registry.access
             uploads.apply(to: &o.registry)
             do {
-                for image in try Assembling.assemble(project, o) {
-                    Output.write(AssembleSummary.line(image))
-                }
+                let assembled = try Assembling.assemble(project, o)
+                if json { Output.json(CommandDocuments.assemble(assembled)) }
+                else { for image in assembled { Output.write(AssembleSummary.line(image)) } }
             } catch {
                 throw Output.fail(error)
             }
@@ -188,6 +190,7 @@ extension Cosci {
         @Flag(help: "Move the channel back to its previous release.") var rollback = false
         @Flag(help: "Release even when the channel's packages need at run time what the published repository lacks (the notes list it); by default that fails.")
         var allowPartial = false
+        @Flag(help: "Print canonical JSON (schema cosci.release/v1).") var json = false
         @Option(help: SharedHelp.output) var output: String?
         @OptionGroup var registry: RegistryFlags
         @OptionGroup var uploads: UploadFlags
@@ -207,7 +210,9 @@ extension Cosci {
             uploads.apply(to: &o.registry)
             do {
                 let r = try Releasing.release(project, o)
-                if rollback {
+                if json {
+                    Output.json(CommandDocuments.release(r, rollback: rollback))
+                } else if rollback {
                     Output.write("\(r.channel) rolled back from \(r.previous ?? "?") to \(r.id): \(r.target):repository.yaml → \(r.pointer)\n")
                 } else {
                     Output.write("\(r.channel) \(r.id): revision \(r.revision), \(r.target):repository.yaml → \(r.pointer)\n")

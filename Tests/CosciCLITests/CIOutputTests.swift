@@ -137,3 +137,29 @@ import Testing
         #expect(body.allSatisfy { $0.hasSuffix("|") })
     }
 }
+
+/// `--json` on the commands that act: one canonical document each on standard output, nothing else there.
+@Suite(.serialized) struct ActingCommandsJSON {
+    @Test func buildVerifyAndAssemblePrintTheirDocuments() throws {
+        let repo = try BuildRepo.built()
+        defer { repo.remove() }
+        try repo.replace("packages/utils/k9s/build.yaml", "steps:", "steps:\n- true")
+        let build = try repo.cosci(["build", "--all", "--json"])
+        #expect(build.status == 0, "\(build.stderr)")
+        let b = json(build.stdout)
+        #expect(b["schema"] as? String == "cosci.run/v1" && b["result"] as? String == "success")
+        #expect((b["counts"] as? [String: Int]) == ["built": 1, "cached": 25, "failed": 0, "skipped": 0], "\(b["counts"] ?? "")")
+
+        let verify = try repo.cosci(["verify", "--rebuild", "--json", "utils/k9s", "toolchain/yip"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let v = json(verify.stdout)
+        #expect(v["schema"] as? String == "cosci.verify/v1" && v["reproducible"] as? Int == 2, "\(verify.stdout)")
+
+        let assemble = try repo.cosci(["assemble", "--json"])
+        #expect(assemble.status == 0, "\(assemble.stderr)")
+        let a = json(assemble.stdout)
+        let images = (a["images"] as? [[String: Any]]) ?? []
+        #expect(a["schema"] as? String == "cosci.assemble/v1" && images.first?["name"] as? String == "cos", "\(assemble.stdout)")
+        #expect((images.first?["digest"] as? String)?.hasPrefix("sha256:") == true)
+    }
+}
