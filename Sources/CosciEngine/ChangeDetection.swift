@@ -14,6 +14,8 @@ public struct AffectedOptions: Sendable {
     public var dirty: Bool
     /// When the base cannot be found, treat every package as affected instead of failing.
     public var fallbackAll: Bool
+    /// A shared cache to read saved summaries from and write them to (`cosci plan --cache docker://…`).
+    public var summaries: RemoteCache?
 
     public init(base: String? = nil, head: String? = nil, dirty: Bool = false, fallbackAll: Bool = false) {
         self.base = base
@@ -101,7 +103,7 @@ public enum ChangeDetection {
         let head = revisions.head, base = revisions.base
 
         // Each side: saved, or to be loaded.
-        let store = SummaryStore(directory: project.summaryDirectory)
+        let store = SummaryStore(directory: project.summaryDirectory, remote: options.summaries)
         let headSource: Side.Source = options.dirty ? .workTree : .commit(head)
         let sources: [Side.Source] = [headSource] + (base.map { [.commit($0)] } ?? [])
         // Upstream repositories, per side as that side's cosci.lock pins them (unpinned: as they are now).

@@ -51,7 +51,9 @@ public enum Planning {
             context = PlanContext(base: nil, head: Building.headCommit(project) ?? "work tree", mergeBase: nil, platform: project.platform)
             diagnostics = analysis.diagnostics
         } else {
-            let (report, headSummary) = try ChangeDetection.affectedWithSummary(project, options.changes)
+            var changes = options.changes
+            if let remote = options.remoteCache { changes.summaries = RemoteCache(store: try options.registry.store(remote)) }
+            let (report, headSummary) = try ChangeDetection.affectedWithSummary(project, changes)
             if report.diagnostics.contains(where: { $0.severity == .error }) {
                 throw Diagnostic(at: nil, "the tree has errors at head; `cosci check` lists them")
             }

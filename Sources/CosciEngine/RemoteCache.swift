@@ -78,4 +78,33 @@ public struct RemoteCache: Sendable {
             throw CacheError("cannot store \(metadata.id) in the remote cache \(store.name): \(error)")
         }
     }
+
+    /// The tag of a change-detection summary: `summary-<id hex>` (the id covers everything the summary
+    /// depends on, so the tag names its content).
+    static func summaryTag(_ id: Digest) -> String { "summary-" + id.hex }
+
+    /// A saved summary's bytes (as `SummaryStore` keeps them, checksum first), or nil when there is none or
+    /// it cannot be read: a summary is an optimisation, never an error.
+    func summary(_ id: Digest, scratch: String) -> [UInt8]? {
+        guard let manifest = try? store.manifest(Self.summaryTag(id)), let layer = ImageJSON.layers(ofManifest: manifest).first,
+            layer.size < 512 << 20
+        else { return nil }
+        let file = "\(scratch)/.summary-\(id.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(file) }
+        guard (try? store.fetch(layer.digest, to: file)) != nil, let data = FileManager.default.contents(atPath: file) else { return nil }
+        return [UInt8](data)
+    }
+
+    /// Stores a summary's bytes under its tag, unless one is there already. Failing is not an error.
+    func pushSummary(_ id: Digest, bytes: [UInt8]) {
+        let tag = Self.summaryTag(id)
+        if ((try? store.digest(ofTag: tag)) ?? nil) != nil { return }
+        let config = Blob(mediaType: MediaType.cosciSummaryConfig, bytes: Array("{}".utf8))
+        let layer = Blob(mediaType: MediaType.cosciSummary, bytes: bytes)
+        let image = ImageJSON.manifest(config: config, layers: [layer], annotations: ["org.opencontainers.image.title": tag])
+        _ = try? store.push([config, layer])
+        try? store.putManifest(image)
+        try? store.tag([tag: image])
+    }
 }
+

@@ -19,6 +19,9 @@ struct SummaryStore {
     let directory: String
     /// How many summaries are kept (one of a 10,000-package tree takes about 5 MB).
     var kept = 24
+    /// A shared cache (`--cache docker://…`) summaries are also read from and written to, so a fresh CI
+    /// runner starts from what another runner analysed.
+    var remote: RemoteCache? = nil
 
     func path(_ id: Digest) -> String { "\(directory)/\(id.hex)" }
 
@@ -27,12 +30,24 @@ struct SummaryStore {
     /// id leaves them out, so that trees that never read them share summaries across epochs).
     func read(_ id: Digest, rendering environment: RenderEnvironment) -> KeyedSummary? {
         let file = path(id)
-        guard let bytes = try? ManifestFiles.read(file), bytes.count > 8 else { return nil }
+        if let bytes = try? ManifestFiles.read(file), let summary = Self.decode(bytes, environment) {
+            utimensat(AT_FDCWD, file, nil, 0)
+            return summary
+        }
+        // Not here: another runner may have saved it in the shared cache.
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard let remote, let bytes = remote.summary(id, scratch: directory), let summary = Self.decode(bytes, environment) else { return nil }
+        if (try? AtomicFile.write(file, bytes)) != nil { prune() }
+        return summary
+    }
+
+    /// A summary from its stored bytes (checksum, then the encoding), if they are whole and it holds for
+    /// `environment`.
+    static func decode(_ bytes: [UInt8], _ environment: RenderEnvironment) -> KeyedSummary? {
+        guard bytes.count > 8 else { return nil }
         let stored = bytes[..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard Checksum.of(bytes[8...]) == stored, let summary = try? KeyedSummary(decoding: bytes, from: 8) else { return nil }
-        guard environment.matches(summary.renderInputs) else { return nil }
-        utimensat(AT_FDCWD, file, nil, 0)
-        return summary
+        return environment.matches(summary.renderInputs) ? summary : nil
     }
 
     /// Saves a summary, then forgets the least recently used beyond `kept`. Failing to save is not an error:
@@ -41,6 +56,7 @@ struct SummaryStore {
         let body = summary.bytes[summary.start...]
         let sum = Checksum.of(body)
         let bytes = (0..<8).map { UInt8(truncatingIfNeeded: sum >> (56 - 8 * $0)) } + body
+        remote?.pushSummary(id, bytes: bytes)
         guard (try? AtomicFile.write(path(id), bytes)) != nil else { return }
         prune()
     }

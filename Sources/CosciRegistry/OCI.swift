@@ -10,6 +10,9 @@ public enum MediaType {
     /// A cache entry's artifact (stored as built, byte for byte) and its metadata.
     public static let cosciArtifact = "application/vnd.cosci.artifact.v1.tar"
     public static let cosciMetadata = "application/vnd.cosci.artifact.metadata.v1+yaml"
+    /// A change-detection summary in a shared cache, and its (empty) config.
+    public static let cosciSummary = "application/vnd.cosci.summary.v1"
+    public static let cosciSummaryConfig = "application/vnd.cosci.summary.config.v1+json"
 }
 
 /// A content descriptor.
