@@ -64,4 +64,60 @@ import Testing
             }
         }
     }
+
+    /// A linter of `scripts/bootstrap --test` (`.build/pytools/bin/NAME`); nil outside CI when it is missing.
+    static func linter(_ name: String) throws -> String? {
+        let path = CLI.packageRoot.appendingPathComponent(".build/pytools/bin/\(name)").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(name) is missing: run scripts/bootstrap --test"])
+        }
+        return nil
+    }
+
+    /// Runs a linter on files; its status and what it said.
+    static func lint(_ tool: String, _ args: [String]) throws -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, out)
+    }
+
+    @Test("the templates and rendered pipelines pass their CI's own schemas (check-jsonschema, kubernetes-validate --strict)")
+    func schemas() throws {
+        guard let jsonschema = try Self.linter("check-jsonschema"), let kubernetes = try Self.linter("kubernetes-validate") else {
+            return  // not bootstrapped here (outside CI): scripts/bootstrap --test installs them
+        }
+        let root = CLI.packageRoot.path
+        let github = try Self.lint(jsonschema, ["--builtin-schema", "vendor.github-workflows", root + "/ci/github/cosci-pipeline.yml", root + "/ci/github/cosci-check.yml"])
+        #expect(github.status == 0, "\(github.out)")
+        let gitlab = try Self.lint(jsonschema, ["--builtin-schema", "vendor.gitlab-ci", root + "/ci/gitlab/.gitlab-ci.yml"])
+        #expect(gitlab.status == 0, "\(gitlab.out)")
+
+        let repo = try BuildRepo()
+        defer { repo.remove() }
+        for (flags, name) in [(["--all", "--shards", "3"], "one"), (["--all", "--shards", "2", "--flavor", "all"], "matrix")] {
+            for format in ["gitlab", "k8s"] {
+                let r = try repo.cosci(["plan"] + flags + ["--format", format])
+                #expect(r.status == 0, "\(r.stderr)")
+                let file = repo.path("\(name)-\(format).yaml")
+                try r.stdout.write(to: file, atomically: true, encoding: .utf8)
+                let checked = format == "gitlab"
+                    ? try Self.lint(jsonschema, ["--builtin-schema", "vendor.gitlab-ci", file.path])
+                    : try Self.lint(kubernetes, ["--strict", "--kubernetes-version", "1.30.0", file.path])
+                #expect(checked.status == 0, "\(name) \(format): \(checked.out)")
+            }
+        }
+        // The linters catch a wrong field.
+        let wrong = repo.path("wrong.yaml")
+        try "apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\nspec: {completionz: 1, template: {spec: {containers: []}}}\n".write(to: wrong, atomically: true, encoding: .utf8)
+        #expect(try Self.lint(kubernetes, ["--strict", wrong.path]).status != 0)
+    }
 }
+
