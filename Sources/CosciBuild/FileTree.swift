@@ -88,23 +88,7 @@ enum FileTree {
     static func adopt(_ root: String, ownerOffset: Int64) throws(BuildFailure) {
         guard ownerOffset != 0 else { return }
         let offset = UInt32(ownerOffset)
-        func shift(_ path: String, _ st: stat) -> Bool {
-            guard st.st_uid < offset || st.st_gid < offset else { return true }
-            let uid = st.st_uid < offset ? st.st_uid &+ offset : st.st_uid
-            let gid = st.st_gid < offset ? st.st_gid &+ offset : st.st_gid
-            guard lchown(path, uid, gid) == 0 else { return false }
-            if (st.st_mode & S_IFMT) != S_IFLNK && (st.st_mode & 0o6000) != 0 { chmod(path, st.st_mode & 0o7777) }
-            return true
-        }
-        var st = stat()
-        var failed: String?
-        if lstat(root, &st) == 0, !shift(root, st) { failed = root }
-        walk(root, "") { rel, st in
-            if failed == nil, !shift(root + "/" + rel, st) { failed = root + "/" + rel }
-        }
-        if let failed {
-            throw BuildFailure(.environment, "cannot hand \(failed) to the build sandbox: \(String(cString: strerror(errno)))")
-        }
+        try remapOwners(root, { $0 < offset ? $0 &+ offset : nil }, failure: { "cannot hand \($0) to the build sandbox" })
     }
 
     /// Undoes `adopt`: ids shifted up by `ownerOffset` are shifted back down (what the sandbox's root made is
@@ -113,11 +97,16 @@ enum FileTree {
         guard ownerOffset != 0 else { return }
         let offset = UInt32(ownerOffset)
         let range = offset..<(offset &+ SandboxUsers.count)
+        try remapOwners(root, { range.contains($0) ? $0 &- offset : nil }, failure: { "cannot take \($0) back from the sandbox" })
+    }
+
+    /// Changes the owner and group of `root` and everything under it by `map` (nil: an id left as it is),
+    /// restoring modes a change of owner clears; `failure` names the first path that could not be changed.
+    private static func remapOwners(_ root: String, _ map: (UInt32) -> UInt32?, failure: (String) -> String) throws(BuildFailure) {
         func shift(_ path: String, _ st: stat) -> Bool {
-            guard range.contains(st.st_uid) || range.contains(st.st_gid) else { return true }
-            let uid = range.contains(st.st_uid) ? st.st_uid &- offset : st.st_uid
-            let gid = range.contains(st.st_gid) ? st.st_gid &- offset : st.st_gid
-            guard lchown(path, uid, gid) == 0 else { return false }
+            let uid = map(st.st_uid), gid = map(st.st_gid)
+            guard uid != nil || gid != nil else { return true }
+            guard lchown(path, uid ?? st.st_uid, gid ?? st.st_gid) == 0 else { return false }
             if (st.st_mode & S_IFMT) != S_IFLNK && (st.st_mode & 0o6000) != 0 { chmod(path, st.st_mode & 0o7777) }
             return true
         }
@@ -128,7 +117,7 @@ enum FileTree {
             if failed == nil, !shift(root + "/" + rel, st) { failed = root + "/" + rel }
         }
         if let failed {
-            throw BuildFailure(.environment, "cannot take \(failed) back from the sandbox: \(String(cString: strerror(errno)))")
+            throw BuildFailure(.environment, failure(failed) + ": \(String(cString: strerror(errno)))")
         }
     }
 
