@@ -215,24 +215,10 @@ final class FileServer: @unchecked Sendable {
     deinit { stop() }
 
     static func start(serving root: URL, user: String? = nil, password: String? = nil) throws -> FileServer {
-        let directory = try makeTemporaryDirectory(prefix: "cosci-file-server")
-        var arguments = [fixturePath("file_server.py"), "--port", "0", "--root", root.path]
+        var arguments = ["--root", root.path]
         if let user, let password { arguments += ["--user", user, "--password", password] }
-        do {
-            let child = try ChildProcess(
-                executable: try executablePath("python3"), arguments: arguments,
-                stdout: directory.appendingPathComponent("server.out"), stderr: directory.appendingPathComponent("server.log"))
-            do {
-                let port = try child.awaitPortLine(named: "file_server.py")
-                return FileServer(url: "http://127.0.0.1:\(port)", directory: directory, child: child)
-            } catch {
-                child.stop()
-                throw error
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: directory)
-            throw error
-        }
+        let (child, port, directory) = try startFixtureServer("file_server.py", arguments, directoryPrefix: "cosci-file-server")
+        return FileServer(url: "http://127.0.0.1:\(port)", directory: directory, child: child)
     }
 
     /// One line per request so far: method, path, whether credentials came, status.
@@ -246,6 +232,26 @@ final class FileServer: @unchecked Sendable {
         stopped = true
         child.stop()
         try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Starts one of the fixture servers (`script` with `--port 0` and `arguments`) with its output in a new
+/// temporary directory, and waits for its `PORT <n>` line. On failure nothing is left running or on disk.
+private func startFixtureServer(_ script: String, _ arguments: [String], directoryPrefix: String) throws -> (child: ChildProcess, port: Int, directory: URL) {
+    let directory = try makeTemporaryDirectory(prefix: directoryPrefix)
+    do {
+        let child = try ChildProcess(
+            executable: try executablePath("python3"), arguments: [fixturePath(script), "--port", "0"] + arguments,
+            stdout: directory.appendingPathComponent("server.out"), stderr: directory.appendingPathComponent("server.log"))
+        do {
+            return (child, try child.awaitPortLine(named: script), directory)
+        } catch {
+            child.stop()
+            throw error
+        }
+    } catch {
+        try? FileManager.default.removeItem(at: directory)
+        throw error
     }
 }
 
@@ -284,30 +290,15 @@ final class FaultProxy: @unchecked Sendable {
         rateDrop: Double = 0, retryAfter: Int = 1, onlyMethods: [String] = [], failAll: Bool = false,
         maxFaults: Int = 0
     ) throws -> FaultProxy {
-        let directory = try makeTemporaryDirectory(prefix: "cosci-fault-proxy")
-        do {
-            var arguments = [
-                fixturePath("fault_proxy.py"), "--port", "0", "--upstream", upstream, "--seed", String(seed),
-                "--rate-429", String(rate429), "--rate-500", String(rate500), "--rate-503", String(rate503),
-                "--rate-drop", String(rateDrop), "--retry-after", String(retryAfter), "--max-faults", String(maxFaults),
-            ]
-            if !onlyMethods.isEmpty { arguments += ["--only-methods", onlyMethods.joined(separator: ",")] }
-            if failAll { arguments.append("--fail-all") }
-            let child = try ChildProcess(
-                executable: try executablePath("python3"), arguments: arguments,
-                stdout: directory.appendingPathComponent("proxy.out"),
-                stderr: directory.appendingPathComponent("proxy.log"))
-            do {
-                let port = try child.awaitPortLine(named: "fault_proxy.py")
-                return FaultProxy(host: "127.0.0.1:\(port)", upstream: upstream, directory: directory, child: child)
-            } catch {
-                child.stop()
-                throw error
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: directory)
-            throw error
-        }
+        var arguments = [
+            "--upstream", upstream, "--seed", String(seed),
+            "--rate-429", String(rate429), "--rate-500", String(rate500), "--rate-503", String(rate503),
+            "--rate-drop", String(rateDrop), "--retry-after", String(retryAfter), "--max-faults", String(maxFaults),
+        ]
+        if !onlyMethods.isEmpty { arguments += ["--only-methods", onlyMethods.joined(separator: ",")] }
+        if failAll { arguments.append("--fail-all") }
+        let (child, port, directory) = try startFixtureServer("fault_proxy.py", arguments, directoryPrefix: "cosci-fault-proxy")
+        return FaultProxy(host: "127.0.0.1:\(port)", upstream: upstream, directory: directory, child: child)
     }
 
     /// Replaces the whole fault configuration (`POST /__config`): parameters left out go back to
