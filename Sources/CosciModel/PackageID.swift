@@ -8,12 +8,16 @@ public final class PackageID: Sendable, Hashable, Comparable, CustomStringConver
     public let version: Version
     /// `category/name@version`, the form cosci prints and accepts (kept: ids are compared and sorted often).
     public let description: String
+    /// `description`'s hash in this process, computed once: ids are looked up in dictionaries far more often
+    /// than they are made.
+    private let descriptionHash: Int
 
     public init(category: String, name: String, version: Version) {
         self.category = category
         self.name = name
         self.version = version
         self.description = "\(category)/\(name)@\(version.text)"
+        self.descriptionHash = description.hashValue
     }
 
     /// `category/name`, the package family without a version.
@@ -29,11 +33,11 @@ public final class PackageID: Sendable, Hashable, Comparable, CustomStringConver
     public var hasValidImageTag: Bool { ImageTagGrammar.isValid(imageTag) }
 
     public static func == (a: PackageID, b: PackageID) -> Bool {
-        a.description == b.description
+        a === b || (a.descriptionHash == b.descriptionHash && a.description == b.description)
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(description)
+        hasher.combine(descriptionHash)
     }
 
     /// Orders by the printed form's bytes (category, then name, then version text), which is stable and
