@@ -19,16 +19,27 @@ extension Cosci {
         @Option(help: ArgumentHelp("Also write the canonical JSON report to this file.", valueName: "file"))
         var report: String?
 
-        enum AffectedFormat: String, ExpressibleByArgument { case text, json, names }
         @Option(help: ArgumentHelp("Write a Markdown summary (for $GITHUB_STEP_SUMMARY) to this file.", valueName: "file"))
         var summary: String?
+        @Option(help: ArgumentHelp("A shared cache (docker://HOST/REPO) whose saved summaries are read first and where new ones are saved, so a fresh CI runner need not load the whole tree.", valueName: "docker://host/repo"))
+        var cache: String?
+        @OptionGroup var registry: RegistryFlags
+
+        enum AffectedFormat: String, ExpressibleByArgument { case text, json, names }
 
         func run() throws {
             let project = try options.project()
             for w in project.warnings { Output.error(w.description) }
             let result: AffectedReport
-            do {
-                result = try ChangeDetection.affected(project, revisions.affectedOptions)
+            do throws(Diagnostic) {
+                var changes = revisions.affectedOptions
+                if let cache {
+                    guard isRemote(cache) else {
+                        throw Diagnostic(at: nil, "--cache takes a shared cache (docker://HOST/REPO or oci:PATH), not \(cache)", kind: .usage)
+                    }
+                    changes.summaries = RemoteCache(store: try registry.access.store(cache))
+                }
+                result = try ChangeDetection.affected(project, changes)
             } catch {
                 throw Output.fail(error)
             }
@@ -102,7 +113,8 @@ extension Cosci {
             }
             for d in diagnostics { Output.error(d.description) }
             let renderer = PlanRenderer(plan: plan, context: context)
-            let document = CanonicalJSON.encode(renderer.document(), pretty: true) + "\n"
+            // The whole document only where it is wanted (large trees make it large).
+            let document = report != nil || format == .json ? CanonicalJSON.encode(renderer.document(), pretty: true) + "\n" : ""
             if let report { try Output.writeFile(report, document) }
             if let summary { try Output.writeSummary(summary, renderer.markdown(), whole: report) }
             if plan.builds.isEmpty { Output.error("cosci: nothing to build (\(plan.entries.count) package(s) unchanged or cached)") }
