@@ -142,14 +142,14 @@ import Testing
                 (try? String(contentsOf: URL(fileURLWithPath: log.path + ".status"), encoding: .utf8))
                     .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             }
-            var stopped = false
+            // A job may not have written its pid yet when another fails: it is stopped as soon as it has.
+            var stopped: Set<pid_t> = []
             while running.contains(where: { status($0.log) == nil }) {
-                if failFast && !stopped && running.contains(where: { (status($0.log) ?? 0) != 0 }) {
-                    stopped = true
+                if failFast && running.contains(where: { (status($0.log) ?? 0) != 0 }) {
                     for r in running where status(r.log) == nil {
                         let pid = (try? String(contentsOf: URL(fileURLWithPath: r.log.path + ".pid"), encoding: .utf8))
                             .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-                        if let pid { kill(-pid, SIGTERM) }
+                        if let pid, stopped.insert(pid).inserted { kill(-pid, SIGTERM) }
                     }
                 }
                 usleep(50_000)

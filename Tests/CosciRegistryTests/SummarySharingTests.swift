@@ -53,6 +53,14 @@ import Testing
             return ((doc?["packages"] as? [[String: Any]]) ?? []).map { "\($0["id"] ?? "") \($0["key"] ?? "") \($0["status"] ?? "")" }
         }
         #expect(!packages(second.out).isEmpty && packages(second.out) == packages(third.out))
+
+        // `cosci affected --cache` reads the shared summaries too: a fresh runner gets both sides from there.
+        let runner3 = try fresh(sample)
+        defer { try? FileManager.default.removeItem(at: runner3) }
+        let logBeforeAffected = registry.log.count
+        let affected = try Cosci.run(["affected", "--base", b, "--head", c, "--cache", cache, "--format", "names"], in: runner3)
+        #expect(affected.status == 0 && affected.out.contains("utils/k9s@"), "\(affected.out)\(affected.err)")
+        #expect(String(registry.log.dropFirst(logBeforeAffected)).components(separatedBy: "/manifests/summary-").count - 1 >= 2)
     }
 
     func fresh(_ sample: URL) throws -> URL {
