@@ -189,3 +189,22 @@ public struct RunReport: Sendable {
         return out
     }
 }
+
+/// Markdown meant for a CI step summary: GitHub shows at most 1 MiB of one and drops the rest, so a summary is
+/// cut at a line below that, with a last line saying how many lines were left out and where the whole is.
+public enum StepSummary {
+    public static let limit = 1_000_000
+
+    public static func capped(_ markdown: String, limit: Int = StepSummary.limit, whole: String?) -> String {
+        let bytes = Array(markdown.utf8)
+        guard bytes.count > limit else { return markdown }
+        // Room for the note, then back to the last line end.
+        var end = Swift.max(0, limit - 200)
+        while end > 0 && bytes[end - 1] != UInt8(ascii: "\n") { end -= 1 }
+        let kept = String(decoding: bytes[..<end], as: UTF8.self)
+        let left = bytes[end...].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count
+            - (bytes.last == UInt8(ascii: "\n") ? 1 : 0)
+        return kept + "\n> **Cut:** \(left) more line(s) are not shown (GitHub shows 1 MiB of a summary)"
+            + (whole.map { "; the whole report is `\($0)`" } ?? "; pass --report FILE for the whole report") + ".\n"
+    }
+}

@@ -144,7 +144,7 @@ public enum Running {
             written.append(name)
         }
         try put("report.json", CanonicalJSON.encode(report.document(output: output), pretty: true) + "\n")
-        try put("report.md", report.markdown(output: output))
+        try put("report.md", StepSummary.capped(report.markdown(output: output), whole: "report.json"))
         try put("junit.xml", report.junit())
         let timingsFile = output + "/report.timings.json"
         let previous = FileManager.default.fileExists(atPath: timingsFile) ? (try? Planning.readDurations(timingsFile)) ?? [:] : [:]

@@ -173,28 +173,9 @@ enum Output {
         FileHandle.standardOutput.write(Data(bytes))
     }
 
-    /// GitHub shows at most 1 MiB of a step's summary and drops the rest; summaries are cut below that.
-    static let summaryLimit = 1_000_000
-
-    /// Writes a Markdown summary (for `$GITHUB_STEP_SUMMARY`), cut at a line boundary below `summaryLimit`
-    /// bytes with a last line saying how much was left out and where the whole report is.
+    /// Writes a Markdown summary (for `$GITHUB_STEP_SUMMARY`), cut below what GitHub shows (`StepSummary`).
     static func writeSummary(_ path: String, _ markdown: String, whole report: String?) throws {
-        try writeFile(path, cappedSummary(markdown, limit: summaryLimit, whole: report))
-    }
-
-    static func cappedSummary(_ markdown: String, limit: Int, whole report: String?) -> String {
-        let bytes = Array(markdown.utf8)
-        guard bytes.count > limit else { return markdown }
-        let note = { (lines: Int) in
-            "\n> **Cut:** \(lines) more line(s) are not shown (GitHub shows 1 MiB of a summary)"
-                + (report.map { "; the whole report is `\(display($0))`" } ?? "; pass --report FILE for the whole report") + ".\n"
-        }
-        // Room for the note, then back to the last line end.
-        var end = limit - 200
-        while end > 0 && bytes[end - 1] != UInt8(ascii: "\n") { end -= 1 }
-        let kept = String(decoding: bytes[..<end], as: UTF8.self)
-        let left = bytes[end...].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count - (bytes.last == UInt8(ascii: "\n") ? 1 : 0)
-        return kept + note(left)
+        try writeFile(path, StepSummary.capped(markdown, whole: report.map(display)))
     }
 
     /// Writes a file atomically: a temporary file beside it, then a rename.
