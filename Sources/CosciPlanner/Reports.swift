@@ -227,13 +227,7 @@ public struct TreeReports: Sendable {
     /// `cosci check` as GitHub Actions workflow commands: one `::error`/`::warning` annotation per diagnostic,
     /// its file given from the repository root (`prefix` is the project's directory there, "" or `manifest/`).
     public static func githubAnnotations(_ diagnostics: [Diagnostic], prefix: String) -> String {
-        func property(_ s: String) -> String {
-            s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
-                .replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C")
-        }
-        func data(_ s: String) -> String {
-            s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
-        }
+        let property = GitHubCommand.property, data = GitHubCommand.data
         var out = ""
         for d in diagnostics {
             var properties: [String] = []
@@ -268,6 +262,19 @@ public struct TreeReports: Sendable {
 }
 
 /// Left-aligned columns separated by two spaces.
+/// Escaping for GitHub Actions workflow commands (`::error file=…,title=…::message`).
+public enum GitHubCommand {
+    /// A command's message: `%`, CR and LF escaped.
+    public static func data(_ s: String) -> String {
+        s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+    }
+
+    /// A property value: as `data`, and `:` and `,` too.
+    public static func property(_ s: String) -> String {
+        data(s).replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C")
+    }
+}
+
 public enum TextTable {
     public static func render(_ rows: [[String]]) -> String {
         let widths = (0..<(rows.map(\.count).max() ?? 0)).map { col in rows.map { col < $0.count ? $0[col].count : 0 }.max() ?? 0 }

@@ -1,5 +1,6 @@
 import CosciEngine
 import CosciModel
+import CosciPlanner
 import Foundation
 
 /// Shows a build as it goes, on standard error: a live line on a terminal (done/running/queued, elapsed,
@@ -92,7 +93,7 @@ final class ProgressView: BuildObserver, @unchecked Sendable {
         case .github:
             let token = "cosci-" + UUID().uuidString.lowercased()
             if failed {
-                emit("::error title=cosci: \(outcome.id) failed::" + ProgressView.annotationText(outcome.message ?? "the build failed"))
+                emit("::error title=cosci: \(outcome.id) failed::" + GitHubCommand.data(outcome.message ?? "the build failed"))
             } else {
                 emit("::group::log of \(outcome.id)")
             }
@@ -125,11 +126,6 @@ final class ProgressView: BuildObserver, @unchecked Sendable {
             text = "(the first \(start) bytes are left out; the whole log is \(path))\n" + text
         }
         return text
-    }
-
-    /// A message as GitHub annotation text: `%`, CR and LF escaped.
-    static func annotationText(_ s: String) -> String {
-        s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
     }
 
     /// Clears the live line.

@@ -197,19 +197,15 @@ final class LocalRegistry: @unchecked Sendable {
 /// `file_server.py` on a free port of 127.0.0.1, serving a directory (a luet `http` repository), optionally
 /// behind Basic auth.
 ///
-/// `@unchecked Sendable`: everything is immutable after `start` except `stopped`, which `lock` guards.
-final class FileServer: @unchecked Sendable {
+/// `Sendable`: immutable; the running server stops under its own lock.
+final class FileServer: Sendable {
     /// `http://127.0.0.1:PORT`.
     let url: String
-    private let directory: URL
-    private let child: ChildProcess
-    private let lock = NSLock()
-    private var stopped = false  // guarded by `lock`
+    private let server: RunningServer
 
-    private init(url: String, directory: URL, child: ChildProcess) {
+    private init(url: String, server: RunningServer) {
         self.url = url
-        self.directory = directory
-        self.child = child
+        self.server = server
     }
 
     deinit { stop() }
@@ -217,14 +213,60 @@ final class FileServer: @unchecked Sendable {
     static func start(serving root: URL, user: String? = nil, password: String? = nil) throws -> FileServer {
         var arguments = ["--root", root.path]
         if let user, let password { arguments += ["--user", user, "--password", password] }
-        let (child, port, directory) = try startFixtureServer("file_server.py", arguments, directoryPrefix: "cosci-file-server")
-        return FileServer(url: "http://127.0.0.1:\(port)", directory: directory, child: child)
+        let (server, port) = try RunningServer.start("file_server.py", arguments, directoryPrefix: "cosci-file-server")
+        return FileServer(url: "http://127.0.0.1:\(port)", server: server)
     }
 
     /// One line per request so far: method, path, whether credentials came, status.
-    var log: String { (try? String(contentsOf: child.stderr, encoding: .utf8)) ?? "" }
+    var log: String { server.log }
 
     /// Stops the server and removes its log directory. Safe to call more than once.
+    func stop() { server.stop() }
+}
+
+/// A fixture server (`file_server.py`, `fault_proxy.py`) that is running: its process and the temporary
+/// directory holding its output, both gone after `stop()`.
+///
+/// `@unchecked Sendable`: everything is immutable except `stopped`, which `lock` guards; the process is only
+/// stopped under `lock`.
+final class RunningServer: @unchecked Sendable {
+    private let child: ChildProcess
+    private let directory: URL
+    private let lock = NSLock()
+    private var stopped = false  // guarded by `lock`
+
+    private init(child: ChildProcess, directory: URL) {
+        self.child = child
+        self.directory = directory
+    }
+
+    deinit { stop() }
+
+    /// Starts `script` with `--port 0` and `arguments`, its output in a new temporary directory, and waits
+    /// for its `PORT <n>` line. On failure nothing is left running or on disk.
+    static func start(_ script: String, _ arguments: [String], directoryPrefix: String) throws -> (RunningServer, port: Int) {
+        let directory = try makeTemporaryDirectory(prefix: directoryPrefix)
+        do {
+            let child = try ChildProcess(
+                executable: try executablePath("python3"), arguments: [fixturePath(script), "--port", "0"] + arguments,
+                stdout: directory.appendingPathComponent("server.out"), stderr: directory.appendingPathComponent("server.log"))
+            do {
+                let port = try child.awaitPortLine(named: script)
+                return (RunningServer(child: child, directory: directory), port)
+            } catch {
+                child.stop()
+                throw error
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
+    }
+
+    /// What the server wrote to stderr so far (its request log).
+    var log: String { (try? String(contentsOf: child.stderr, encoding: .utf8)) ?? "" }
+
+    /// Stops the server (SIGTERM, then waits for it) and removes its directory. Safe to call more than once.
     func stop() {
         lock.lock()
         defer { lock.unlock() }
@@ -235,46 +277,21 @@ final class FileServer: @unchecked Sendable {
     }
 }
 
-/// Starts one of the fixture servers (`script` with `--port 0` and `arguments`) with its output in a new
-/// temporary directory, and waits for its `PORT <n>` line. On failure nothing is left running or on disk.
-private func startFixtureServer(_ script: String, _ arguments: [String], directoryPrefix: String) throws -> (child: ChildProcess, port: Int, directory: URL) {
-    let directory = try makeTemporaryDirectory(prefix: directoryPrefix)
-    do {
-        let child = try ChildProcess(
-            executable: try executablePath("python3"), arguments: [fixturePath(script), "--port", "0"] + arguments,
-            stdout: directory.appendingPathComponent("server.out"), stderr: directory.appendingPathComponent("server.log"))
-        do {
-            return (child, try child.awaitPortLine(named: script), directory)
-        } catch {
-            child.stop()
-            throw error
-        }
-    } catch {
-        try? FileManager.default.removeItem(at: directory)
-        throw error
-    }
-}
-
 /// `fault_proxy.py` on a free port of 127.0.0.1, forwarding to `upstream` and injecting faults.
 ///
-/// `@unchecked Sendable`: everything is immutable after `start` except `stopped`, which `lock`
-/// guards; the child process is only terminated under `lock`.
-final class FaultProxy: @unchecked Sendable {
+/// `Sendable`: immutable; the running proxy stops under its own lock.
+final class FaultProxy: Sendable {
     /// `127.0.0.1:PORT`: what a client uses instead of the upstream.
     let host: String
     /// The `HOST:PORT` requests are forwarded to.
     let upstream: String
 
-    private let directory: URL
-    private let child: ChildProcess
-    private let lock = NSLock()
-    private var stopped = false  // guarded by `lock`
+    private let server: RunningServer
 
-    private init(host: String, upstream: String, directory: URL, child: ChildProcess) {
+    private init(host: String, upstream: String, server: RunningServer) {
         self.host = host
         self.upstream = upstream
-        self.directory = directory
-        self.child = child
+        self.server = server
     }
 
     deinit { stop() }
@@ -297,8 +314,8 @@ final class FaultProxy: @unchecked Sendable {
         ]
         if !onlyMethods.isEmpty { arguments += ["--only-methods", onlyMethods.joined(separator: ",")] }
         if failAll { arguments.append("--fail-all") }
-        let (child, port, directory) = try startFixtureServer("fault_proxy.py", arguments, directoryPrefix: "cosci-fault-proxy")
-        return FaultProxy(host: "127.0.0.1:\(port)", upstream: upstream, directory: directory, child: child)
+        let (server, port) = try RunningServer.start("fault_proxy.py", arguments, directoryPrefix: "cosci-fault-proxy")
+        return FaultProxy(host: "127.0.0.1:\(port)", upstream: upstream, server: server)
     }
 
     /// Replaces the whole fault configuration (`POST /__config`): parameters left out go back to
@@ -332,17 +349,10 @@ final class FaultProxy: @unchecked Sendable {
     }
 
     /// The proxy's request log so far (one line per request, injected faults marked).
-    var log: String { (try? String(contentsOf: child.stderr, encoding: .utf8)) ?? "" }
+    var log: String { server.log }
 
     /// Stops the proxy (SIGTERM, then waits for it) and removes its log directory. Safe to call more than once.
-    func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        stopped = true
-        child.stop()
-        try? FileManager.default.removeItem(at: directory)
-    }
+    func stop() { server.stop() }
 }
 
 /// Runs a program to completion and returns its exit status, stdout and stderr. `path` is a path or a
