@@ -3,7 +3,7 @@ import CosciModel
 /// Everything a backend needs to build one package, as plain values: no tree, no graph, no cache.
 public struct BuildJob: Sendable {
     public let id: PackageID
-    public let key: Digest
+    public let key: CacheKey
     public let spec: BuildSpec
     /// The package directory, absolute.
     public let packageDirectory: String
@@ -27,7 +27,7 @@ public struct BuildJob: Sendable {
     public let workDirectory: String
 
     public init(
-        id: PackageID, key: Digest, spec: BuildSpec, packageDirectory: String, files: [String],
+        id: PackageID, key: CacheKey, spec: BuildSpec, packageDirectory: String, files: [String],
         dependencyArtifacts: [String], copies: [ResolvedCopy], network: Bool, workDirectory: String,
         baseImage: String? = nil, baseLayers: [String] = []
     ) {

@@ -92,7 +92,7 @@ public enum Assembling {
     /// upstream repositories (lowest priority value, then highest version), fetched into the cache.
     static func resolve(
         _ ref: PackageReference, _ analysis: Analysis, spec: ImageSpec, cache: LocalCache, access: RegistryAccess
-    ) throws(Diagnostic) -> (id: PackageID, key: Digest) {
+    ) throws(Diagnostic) -> (id: PackageID, key: CacheKey) {
         if let id = analysis.graph.order.filter(ref.matches).max(by: { $0.version < $1.version }), let key = analysis.keys[id]?.key {
             return (id, key)
         }

@@ -58,7 +58,7 @@ public struct PackageOutcome: Sendable {
     }
 
     public let id: PackageID
-    public let key: Digest
+    public let key: CacheKey
     public let status: Status
     /// Why the package was selected (the reason chain), or why it was skipped.
     public let reasons: [String]
@@ -435,7 +435,7 @@ public enum Building {
     }
 
     /// The job of a package: its files, its dependencies' artifacts (the sysroot), its copies.
-    static func makeJob(_ id: PackageID, spec: PackageSpec, key: Digest, _ c: JobContext, work: String) throws(BuildFailure) -> BuildJob {
+    static func makeJob(_ id: PackageID, spec: PackageSpec, key: CacheKey, _ c: JobContext, work: String) throws(BuildFailure) -> BuildJob {
         let graph = c.analysis.graph
         // Sysroot: the transitive closure of requires (and final-image) dependencies, dependencies first.
         var closure = Set<PackageID>()
@@ -560,7 +560,7 @@ public enum Building {
     /// Polls for a key another shard builds — the remote cache when there is one (then copies it into the
     /// local cache), else the local cache — with backoff (0.25 s doubling up to 15 s), up to `timeout` seconds.
     /// Whether it arrived.
-    static func waitFor(_ key: Digest, cache: LocalCache, remote: RemoteCache?, timeout: Double) async -> Bool {
+    static func waitFor(_ key: CacheKey, cache: LocalCache, remote: RemoteCache?, timeout: Double) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(timeout)
         var delay = 0.25

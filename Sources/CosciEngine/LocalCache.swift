@@ -24,18 +24,18 @@ public struct LocalCache: Sendable {
     }
 
     /// Where the artifact of `key` lives.
-    public func directory(for key: Digest) -> String {
+    public func directory(for key: CacheKey) -> String {
         "\(root)/\(key.hex.prefix(2))/\(key.hex)"
     }
 
     /// Whether a complete artifact for `key` is present.
-    public func contains(_ key: Digest) -> Bool {
+    public func contains(_ key: CacheKey) -> Bool {
         var st = stat()
         return stat(directory(for: key) + "/metadata.yaml", &st) == 0
     }
 
     /// The metadata of the artifact of `key`, or nil when absent.
-    public func metadata(for key: Digest) throws(CacheError) -> ArtifactMetadata? {
+    public func metadata(for key: CacheKey) throws(CacheError) -> ArtifactMetadata? {
         let file = directory(for: key) + "/metadata.yaml"
         guard let data = FileManager.default.contents(atPath: file) else { return nil }
         do {
@@ -48,7 +48,7 @@ public struct LocalCache: Sendable {
     /// The artifact file of `key`'s entry, verified against its metadata (a regular file of that size and
     /// sha256) before anyone uses it; nil when there is no entry. A damaged entry is removed from the cache and
     /// reported as an error naming the file and both digests (a build then makes it again).
-    public func artifact(for key: Digest) throws(CacheError) -> (path: String, metadata: ArtifactMetadata)? {
+    public func artifact(for key: CacheKey) throws(CacheError) -> (path: String, metadata: ArtifactMetadata)? {
         guard let m = try metadata(for: key) else { return nil }
         let path = directory(for: key) + "/" + m.path
         if let damage = ArtifactCheck.damage(of: path, expected: m) {
@@ -61,7 +61,7 @@ public struct LocalCache: Sendable {
 
     /// Whether a complete entry for `key` is present and its artifact verifies (a damaged one is removed, so that
     /// what follows builds it again). `reason` receives what was wrong with a removed entry.
-    public func containsVerified(_ key: Digest, reason: (String) -> Void = { _ in }) -> Bool {
+    public func containsVerified(_ key: CacheKey, reason: (String) -> Void = { _ in }) -> Bool {
         guard contains(key) else { return false }
         do { return try artifact(for: key) != nil } catch {
             reason(error.message)
@@ -70,7 +70,7 @@ public struct LocalCache: Sendable {
     }
 
     /// Removes `key`'s entry: renamed aside first, so no reader sees half of it.
-    public func evict(_ key: Digest) {
+    public func evict(_ key: CacheKey) {
         let dir = directory(for: key)
         let aside = AtomicFile.temporaryPath(for: dir)
         if rename(dir, aside) == 0 { try? FileManager.default.removeItem(atPath: aside) }
@@ -119,7 +119,7 @@ public struct LocalCache: Sendable {
 
     /// Stores a built artifact: moves `artifact` into a new entry with its metadata, atomically. When another
     /// process stored the same key meanwhile, its entry is kept (same key, same content).
-    public func store(_ key: Digest, artifact: String, metadata: ArtifactMetadata) throws(CacheError) {
+    public func store(_ key: CacheKey, artifact: String, metadata: ArtifactMetadata) throws(CacheError) {
         let final = directory(for: key)
         let parent = (final as NSString).deletingLastPathComponent
         let temp = AtomicFile.temporaryPath(for: final)
@@ -149,14 +149,14 @@ public struct LocalCache: Sendable {
     }
 
     /// Records that `key` was used now (what `gc` trims by).
-    public func touch(_ key: Digest) {
+    public func touch(_ key: CacheKey) {
         let stamp = directory(for: key) + "/used"
         let fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         if fd >= 0 { close(fd) }
     }
 
     /// Takes the lock of `key` (blocking until another process releases it).
-    public func lock(_ key: Digest) throws(CacheError) -> FileLock {
+    public func lock(_ key: CacheKey) throws(CacheError) -> FileLock {
         try FileLock(path: "\(root)/locks/\(key.hex).lock", exclusive: true)
     }
 
@@ -167,7 +167,7 @@ public struct LocalCache: Sendable {
 
     /// One entry, for `cosci cache ls`.
     public struct Entry: Sendable {
-        public let key: Digest
+        public let key: CacheKey
         public let id: PackageID
         public let file: String
         public let size: Int64
@@ -181,7 +181,7 @@ public struct LocalCache: Sendable {
         let fm = FileManager.default
         for prefix in ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted() where prefix.count == 2 {
             for hex in ((try? fm.contentsOfDirectory(atPath: root + "/" + prefix)) ?? []).sorted() {
-                guard let key = try? Digest(parsing: "sha256:" + hex), let m = try? metadata(for: key) else { continue }
+                guard let key = try? CacheKey(hex: hex), let m = try? metadata(for: key) else { continue }
                 var st = stat()
                 let dir = directory(for: key)
                 let size: Int64 = stat(dir + "/" + m.path, &st) == 0 ? Int64(st.st_size) : 0
@@ -195,7 +195,7 @@ public struct LocalCache: Sendable {
     /// Removes entries: those not used for `olderThan` seconds, then the least recently used until the cache is
     /// at most `maxSize` bytes. Keys in `keep` stay whatever their age. Returns the removed entries.
     public func collectGarbage(
-        maxSize: Int64?, olderThan: Int64?, keep: Set<Digest>, now: Int64, dryRun: Bool
+        maxSize: Int64?, olderThan: Int64?, keep: Set<CacheKey>, now: Int64, dryRun: Bool
     ) throws(CacheError) -> [Entry] {
         let lock = try FileLock(path: "\(root)/locks/gc.lock", exclusive: true)
         defer { withExtendedLifetime(lock) {} }

@@ -34,7 +34,7 @@ public enum Planning {
             ?? (FileManager.default.fileExists(atPath: lastRun) ? (try? readDurations(lastRun)) ?? [:] : [:])
 
         let graph: any PlanGraph
-        let keys: [PackageID: Digest]
+        let keys: [PackageID: CacheKey]
         var selected: Set<PackageID>
         var reasons: [PackageID: [String]] = [:]
         var context: PlanContext

@@ -123,7 +123,7 @@ public enum Publishing {
         let tag: String
         let image: ImageContent
         /// The key, for package images.
-        let key: Digest?
+        let key: CacheKey?
     }
 
     public static func publish(_ project: Project, _ options: PublishOptions) throws(Diagnostic) -> PublishReport {

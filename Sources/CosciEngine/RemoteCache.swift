@@ -20,21 +20,21 @@ public struct RemoteCache: Sendable {
     }
 
     /// Every key present (one paginated tag listing).
-    public func keys() throws(Diagnostic) -> Set<Digest> {
+    public func keys() throws(Diagnostic) -> Set<CacheKey> {
         do {
-            return Set(try store.tags().compactMap { $0.count == 64 ? try? Digest(parsing: "sha256:" + $0) : nil })
+            return Set(try store.tags().compactMap { $0.count == 64 ? try? CacheKey(hex: $0) : nil })
         } catch {
             throw Diagnostic(at: nil, "cannot list the remote cache \(store.name): \(error)")
         }
     }
 
     /// Whether one key is present (a HEAD on its tag).
-    public func contains(_ key: Digest) -> Bool {
+    public func contains(_ key: CacheKey) -> Bool {
         ((try? store.digest(ofTag: key.hex)) ?? nil) != nil
     }
 
     /// Copies the entry of `key` into the local cache.
-    public func fetch(_ key: Digest, into local: LocalCache) throws(CacheError) {
+    public func fetch(_ key: CacheKey, into local: LocalCache) throws(CacheError) {
         do {
             guard let manifest = try store.manifest(key.hex), let config = ImageJSON.config(ofManifest: manifest),
                 let layer = ImageJSON.layers(ofManifest: manifest).first
@@ -61,7 +61,7 @@ public struct RemoteCache: Sendable {
     }
 
     /// Stores an artifact under its key (blobs first, the tag last).
-    public func push(_ key: Digest, artifact: String, metadata: ArtifactMetadata) throws(CacheError) {
+    public func push(_ key: CacheKey, artifact: String, metadata: ArtifactMetadata) throws(CacheError) {
         let yaml = Array(metadata.yamlText.utf8)
         let config = Blob(mediaType: MediaType.cosciMetadata, bytes: yaml)
         let layer = Blob(

@@ -21,9 +21,9 @@ public struct KeyedTree: Sendable {
 /// A package whose key at head differs from its key at base, or that is new at head.
 public struct AffectedPackage: Sendable, Hashable {
     public let id: PackageID
-    public let key: Digest
+    public let key: CacheKey
     /// nil for a package new at head.
-    public let baseKey: Digest?
+    public let baseKey: CacheKey?
     /// Why: each a chain from a change to this package, e.g.
     /// `packages/toolchain/yq/build.yaml changed → toolchain/yq@4.30.1 → (build dependency) system/cos@0.8.14-21`.
     public let reasons: [String]
@@ -36,7 +36,7 @@ public struct AffectedSet: Sendable {
     /// Sorted by id.
     public let affected: [AffectedPackage]
     /// Packages at base that are gone at head, with their base keys; sorted by id.
-    public let removed: [(id: PackageID, key: Digest)]
+    public let removed: [(id: PackageID, key: CacheKey)]
     /// How many packages kept their key.
     public let unchanged: Int
 

@@ -28,9 +28,9 @@ public struct CacheKeyComponents: Sendable {
     /// The base image field as hashed ("" when the package has no `image:`).
     public let image: String
     /// The dependencies' keys, sorted by key.
-    public let dependencyKeys: [(id: PackageID, key: Digest)]
+    public let dependencyKeys: [(id: PackageID, key: CacheKey)]
     /// The key.
-    public let key: Digest
+    public let key: CacheKey
 }
 
 /// Computes cache keys for a build graph, dependencies first.
@@ -53,17 +53,17 @@ public enum CacheKeys {
 
     /// The key an upstream package stands for among its dependents' dependency keys: its id and its published
     /// artifact's sha256, so a re-release upstream moves exactly the keys of the packages that use it.
-    public static func upstreamKey(_ package: UpstreamPackage) -> Digest {
+    public static func upstreamKey(_ package: UpstreamPackage) -> CacheKey {
         var h = FramedHasher()
         h.add("cosci-upstream/1")
         h.add(package.id.description)
         h.add(package.sha256.description)
-        return h.finalize()
+        return CacheKey(h.finalize())
     }
 
     /// The key of one package given its dependencies' keys.
     public static func components(
-        _ spec: PackageSpec, platform: Platform, images: [String: Digest], dependencyKeys: [(id: PackageID, key: Digest)]
+        _ spec: PackageSpec, platform: Platform, images: [String: Digest], dependencyKeys: [(id: PackageID, key: CacheKey)]
     ) -> CacheKeyComponents {
         let image = hashedImage(spec.build.image, images: images)
         let sortedDeps = dependencyKeys.sorted { $0.key.hex < $1.key.hex }
@@ -85,8 +85,8 @@ public enum CacheKeys {
 
     /// The key from its parts (see `CacheKeyComponents`); `dependencyKeys` in any order.
     public static func key(
-        platform: Platform, specDigest: Digest, stanzaDigest: Digest, contentDigest: Digest, image: String, dependencyKeys: [Digest]
-    ) -> Digest {
+        platform: Platform, specDigest: Digest, stanzaDigest: Digest, contentDigest: Digest, image: String, dependencyKeys: [CacheKey]
+    ) -> CacheKey {
         let sorted = dependencyKeys.sorted { $0.hex < $1.hex }
         var h = FramedHasher()
         h.add(CacheKeyComponents.scheme)
@@ -97,7 +97,7 @@ public enum CacheKeys {
         h.add("image", image)
         h.add("deps", String(sorted.count))
         for d in sorted { h.add(d.description) }
-        return h.finalize()
+        return CacheKey(h.finalize())
     }
 }
 

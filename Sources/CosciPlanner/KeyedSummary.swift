@@ -70,7 +70,7 @@ public struct KeyedSummary: Sendable {
             w.int(id.name.utf8.count)
             if let key = tree.keys[id]?.key {
                 w.bool(true)
-                w.bytes.append(contentsOf: key.rawBytes)
+                w.bytes.append(contentsOf: key.digest.rawBytes)
             } else {
                 w.bool(false)
             }
@@ -205,9 +205,9 @@ public struct KeyedSummary: Sendable {
     }
 
     /// The key at a position; nil when the package could not be keyed.
-    public func key(at i: Int) -> Digest? {
+    public func key(at i: Int) -> CacheKey? {
         let k = keyStart[i]
-        return k < 0 ? nil : Digest(rawBytes: bytes[k..<k + 32])
+        return k < 0 ? nil : CacheKey(Digest(rawBytes: bytes[k..<k + 32]))
     }
 
     /// Byte order of the ids at `i` here and at `j` in `other`: negative, zero or positive.
@@ -286,7 +286,7 @@ public struct KeyedSummary: Sendable {
             guard spec != nil || record.dependencies.contains(where: { moved[$0] }) else { continue }
             let dependencyKeys = record.dependencies.compactMap { keys[$0] }
             guard dependencyKeys.count == record.dependencies.count else { return nil }
-            let key: Digest
+            let key: CacheKey
             if let spec {
                 key = CacheKeys.key(
                     platform: platform, specDigest: spec.specDigest, stanzaDigest: spec.stanzaDigest, contentDigest: spec.contentDigest,
@@ -319,7 +319,7 @@ public struct KeyedSummary: Sendable {
             w.int(nameLength[p])
             if let key = keys[p] {
                 w.bool(true)
-                w.bytes.append(contentsOf: key.rawBytes)
+                w.bytes.append(contentsOf: key.digest.rawBytes)
             } else {
                 w.bool(false)
             }

@@ -18,7 +18,7 @@ public struct Plan: Sendable {
 
     public struct Entry: Sendable {
         public let id: PackageID
-        public let key: Digest
+        public let key: CacheKey
         public let status: Status
         public let reasons: [String]
         public let dependencies: [PackageID]
@@ -62,7 +62,7 @@ public struct Plan: Sendable {
     ///   - durations: seconds per `category/name` from earlier runs.
     public static func make(
         graph: BuildGraph, keys: [PackageID: CacheKeyComponents], selected: Set<PackageID>, reasons: [PackageID: [String]],
-        cached: Set<Digest>, durations: [String: Double], shards: Int
+        cached: Set<CacheKey>, durations: [String: Double], shards: Int
     ) -> Plan {
         make(
             graph: graph, keys: keys.mapValues(\.key), selected: selected, reasons: reasons, cached: cached, durations: durations,
@@ -71,8 +71,8 @@ public struct Plan: Sendable {
 
     /// Builds the plan from any keyed graph (a loaded tree's, or a saved summary's `SummaryGraph`).
     public static func make(
-        graph: some PlanGraph, keys: [PackageID: Digest], selected: Set<PackageID>, reasons: [PackageID: [String]],
-        cached: Set<Digest>, durations: [String: Double], shards: Int
+        graph: some PlanGraph, keys: [PackageID: CacheKey], selected: Set<PackageID>, reasons: [PackageID: [String]],
+        cached: Set<CacheKey>, durations: [String: Double], shards: Int
     ) -> Plan {
         let shards = max(1, shards)
         var dependents: [PackageID: [PackageID]] = [:]
@@ -190,13 +190,13 @@ extension BuildGraph: PlanGraph {}
 /// A saved summary's graph and keys, decoded whole (what a plan needs, without the tree's specs).
 public struct SummaryGraph: PlanGraph, Sendable {
     public let order: [PackageID]
-    public let keys: [PackageID: Digest]
+    public let keys: [PackageID: CacheKey]
     private let edges: [PackageID: [PackageID]]
 
     public init(_ summary: KeyedSummary) {
         let ids = (0..<summary.count).map(summary.id(at:))
         order = Array(ids.prefix(summary.keyedCount))
-        var keys: [PackageID: Digest] = [:]
+        var keys: [PackageID: CacheKey] = [:]
         var edges: [PackageID: [PackageID]] = [:]
         for p in 0..<summary.keyedCount {
             keys[ids[p]] = summary.key(at: p)

@@ -12,7 +12,7 @@ public struct ArtifactMetadata: Sendable, Hashable {
     public let id: PackageID
     /// The artifact's file name (`name-category-version.package.tar.zst`).
     public let path: String
-    public let key: Digest
+    public let key: CacheKey
     /// SHA-256 of the compressed file.
     public let sha256: Digest
     public let size: Int64
@@ -35,7 +35,7 @@ public struct ArtifactMetadata: Sendable, Hashable {
     public let sourceDateEpoch: Int64
 
     public init(
-        id: PackageID, path: String, key: Digest, sha256: Digest, size: Int64, compression: Compression, files: [String],
+        id: PackageID, path: String, key: CacheKey, sha256: Digest, size: Int64, compression: Compression, files: [String],
         spec: Value, runtime: Value, platform: Platform, sourceDateEpoch: Int64
     ) {
         self.id = id
@@ -142,7 +142,7 @@ public struct ArtifactMetadata: Sendable, Hashable {
         guard let shaText = m["checksums"]?["sha256"]?.stringValue, let sha = try? Digest(parsing: "sha256:" + shaText)
         else { throw fail("field checksums.sha256: missing or not 64 hex digits") }
         let cosci = m["cosci"]?.mapValue ?? [:]
-        guard let keyText = cosci["key"]?.stringValue, let key = try? Digest(parsing: keyText) else {
+        guard let keyText = cosci["key"]?.stringValue, let key = try? CacheKey(parsing: keyText) else {
             throw fail("field cosci.key: missing (not written by cosci?)")
         }
         var specMap = spec.mapValue ?? [:]

@@ -95,7 +95,7 @@ extension Cosci {
                 Output.write("\(leftovers.count) leftover(s) of interrupted runs removed\n")
             }
             guard olderThan != nil || maxSize != nil else { return }
-            var keep = Set<Digest>()
+            var keep = Set<CacheKey>()
             if !includeCurrent {
                 let analysis = Analysis.run(project)
                 keep = Set(analysis.keys.values.map(\.key))

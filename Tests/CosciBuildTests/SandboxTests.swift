@@ -25,7 +25,7 @@ private func job(
     spec.steps = steps
     spec.unpack = unpack
     return BuildJob(
-        id: PackageID(category: "test", name: name, version: try! Version("1.0")), key: Digest(rawBytes: [UInt8](repeating: 7, count: 32)),
+        id: PackageID(category: "test", name: name, version: try! Version("1.0")), key: CacheKey(Digest(rawBytes: [UInt8](repeating: 7, count: 32))),
         spec: spec, packageDirectory: package, files: [], dependencyArtifacts: dependencies, copies: [], network: false,
         workDirectory: work)
 }

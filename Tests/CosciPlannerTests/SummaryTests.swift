@@ -86,7 +86,7 @@ import Testing
         let tool = try #require(graph.order.first { $0.name == "tool" })
         let other = try #require(graph.order.first { $0.name == "other" })
         for shards in [1, 2, 3] {
-            let cached: Set<Digest> = [try #require(keys[other]?.key)]
+            let cached: Set<CacheKey> = [try #require(keys[other]?.key)]
             let loaded = Plan.make(
                 graph: graph, keys: keys, selected: [tool, other], reasons: [tool: ["edited"]], cached: cached,
                 durations: ["utils/tool": 30], shards: shards)

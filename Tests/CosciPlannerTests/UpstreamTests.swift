@@ -49,7 +49,7 @@ import Testing
     @Test("an upstream re-release moves the keys of exactly the packages that use it")
     func keysFollowUpstream() {
         let f = derivative()
-        func keys(_ sha: Character) -> [PackageID: Digest] {
+        func keys(_ sha: Character) -> [PackageID: CacheKey] {
             let (graph, _) = BuildGraph.resolve(f.specs, upstream: [upstream("system/cos@0.8.14-21", sha: sha)], repositories: ["cos"])
             return CacheKeys.compute(graph, platform: .linuxAMD64).mapValues(\.key)
         }

@@ -8,7 +8,7 @@ import Testing
 private func metadata(_ name: String, _ version: String, content: String) -> ArtifactMetadata {
     let id = PackageID(category: "test", name: name, version: try! Version(version))
     return ArtifactMetadata(
-        id: id, path: ArtifactMetadata.fileName(id, .zstd), key: .sha256(of: Array("key \(name) \(version)".utf8)),
+        id: id, path: ArtifactMetadata.fileName(id, .zstd), key: CacheKey(.sha256(of: Array("key \(name) \(version)".utf8))),
         sha256: .sha256(of: Array(content.utf8)), size: Int64(content.utf8.count), compression: .zstd, files: ["usr/", "usr/bin/\(name)"],
         spec: .map(["steps": .list([.string("make install")]), "package_dir": .string("/luetbuild/out")]),
         runtime: .map(["name": .string(name), "category": .string("test"), "version": .string(version), "license": .string("MIT")]),
@@ -126,7 +126,7 @@ private func metadata(_ name: String, _ version: String, content: String) -> Art
         if !requires.isEmpty { runtime["requires"] = refs(requires) }
         if !provides.isEmpty { runtime["provides"] = refs(provides.map { ($0, ">=0") }) }
         return ArtifactMetadata(
-            id: id, path: ArtifactMetadata.fileName(id, .gzip), key: .sha256(of: Array(family.utf8)), sha256: .sha256(of: Array(version.utf8)),
+            id: id, path: ArtifactMetadata.fileName(id, .gzip), key: CacheKey(.sha256(of: Array(family.utf8))), sha256: .sha256(of: Array(version.utf8)),
             size: 1, compression: .gzip, files: [], spec: .map([:]), runtime: .map(runtime), platform: .linuxAMD64, sourceDateEpoch: 0)
     }
 
