@@ -7,13 +7,24 @@ public struct Plan: Sendable {
     public static let schema = "cosci.plan/v1"
 
     /// What happens to a package.
-    public enum Status: String, Sendable {
-        /// Selected (or depends on something that builds) and its key has no artifact in the cache.
-        case build
+    public enum Status: Sendable, Equatable {
+        /// Selected (or depends on something that builds) and its key has no artifact in the cache: it builds
+        /// in `wave` (the longest path among the packages that build; 0 needs nothing that builds) on the
+        /// 0-based `shard`.
+        case build(wave: Int, shard: Int)
         /// Selected, but an artifact for its key is already in the cache.
         case cached
         /// Not selected: its key did not change.
         case unchanged
+
+        /// `build`, `cached` or `unchanged`, as plan documents and reports write it.
+        public var name: String {
+            switch self {
+            case .build: "build"
+            case .cached: "cached"
+            case .unchanged: "unchanged"
+            }
+        }
     }
 
     public struct Entry: Sendable {
@@ -22,12 +33,19 @@ public struct Plan: Sendable {
         public let status: Status
         public let reasons: [String]
         public let dependencies: [PackageID]
-        /// Longest-path level among the packages that build (0: needs nothing that builds); nil unless building.
-        public let wave: Int?
-        /// 0-based shard; nil unless building.
-        public let shard: Int?
         /// Estimated duration in seconds (from earlier runs, else 1).
         public let estimate: Double
+    }
+
+    /// A package that builds, with where and when.
+    public struct Build: Sendable {
+        public let entry: Entry
+        public let wave: Int
+        public let shard: Int
+        public var id: PackageID { entry.id }
+        public var key: CacheKey { entry.key }
+        public var dependencies: [PackageID] { entry.dependencies }
+        public var reasons: [String] { entry.reasons }
     }
 
     /// All packages, sorted by id.
@@ -36,20 +54,24 @@ public struct Plan: Sendable {
     public let shardCount: Int
 
     /// Packages that build.
-    public var builds: [Entry] { entries.filter { $0.status == .build } }
+    public var builds: [Build] {
+        entries.compactMap { e in
+            guard case .build(let wave, let shard) = e.status else { return nil }
+            return Build(entry: e, wave: wave, shard: shard)
+        }
+    }
 
     /// Packages of one shard, in the order it builds them (wave, then id).
-    public func packages(ofShard shard: Int) -> [Entry] {
-        builds.filter { $0.shard == shard }.sorted { ($0.wave ?? 0, $0.id) < ($1.wave ?? 0, $1.id) }
+    public func packages(ofShard shard: Int) -> [Build] {
+        builds.filter { $0.shard == shard }.sorted { ($0.wave, $0.id) < ($1.wave, $1.id) }
     }
 
     /// Shards that depend on another shard's output: shard → the shards it waits for.
     public func shardDependencies() -> [Int: [Int]] {
-        let shardOf = Dictionary(uniqueKeysWithValues: builds.compactMap { e in e.shard.map { (e.id, $0) } })
+        let shardOf = Dictionary(uniqueKeysWithValues: builds.map { ($0.id, $0.shard) })
         var out: [Int: Set<Int>] = [:]
         for e in builds {
-            guard let s = e.shard else { continue }
-            for d in e.dependencies { if let t = shardOf[d], t != s { out[s, default: []].insert(t) } }
+            for d in e.dependencies { if let t = shardOf[d], t != e.shard { out[e.shard, default: []].insert(t) } }
         }
         return out.mapValues { $0.sorted() }
     }
@@ -87,7 +109,7 @@ public struct Plan: Sendable {
             guard closure.insert(id).inserted else { continue }
             stack.append(contentsOf: dependents[id] ?? [])
         }
-        var status: [PackageID: Status] = [:]
+        var status: [PackageID: Decision] = [:]
         for id in graph.order {
             guard let key = keys[id] else { continue }
             status[id] = closure.contains(id) ? (cached.contains(key) ? .cached : .build) : .unchanged
@@ -124,14 +146,23 @@ public struct Plan: Sendable {
             shards: shards)
 
         let entries = graph.order.sorted().compactMap { id -> Entry? in
-            guard let key = keys[id], let s = status[id] else { return nil }
+            guard let key = keys[id], let decision = status[id] else { return nil }
+            let s: Status
+            switch decision {
+            case .build: s = .build(wave: wave[id] ?? 0, shard: shardOf[id] ?? 0)
+            case .cached: s = .cached
+            case .unchanged: s = .unchanged
+            }
             return Entry(
                 id: id, key: key, status: s,
                 reasons: s == .unchanged ? [] : (reasons[id] ?? missingReasons[id] ?? inheritedReason(id, graph, selected)),
-                dependencies: graph.dependencies(of: id), wave: wave[id], shard: shardOf[id], estimate: estimate(id))
+                dependencies: graph.dependencies(of: id), estimate: estimate(id))
         }
         return Plan(entries: entries, shardCount: shards)
     }
+
+    /// What the plan decides for a package before it places the builds in waves and shards.
+    private enum Decision { case build, cached, unchanged }
 
     static func inheritedReason(_ id: PackageID, _ graph: some PlanGraph, _ selected: Set<PackageID>) -> [String] {
         let deps = graph.dependencies(of: id).filter(selected.contains)

@@ -55,7 +55,7 @@ public struct PlanRenderer: Sendable {
     }
 
     /// Shards that have work, in order.
-    var usedShards: [Int] { Array(Set(plan.builds.compactMap(\.shard))).sorted() }
+    var usedShards: [Int] { Array(Set(plan.builds.map(\.shard))).sorted() }
 
     /// The canonical plan document (schema `cosci.plan/v1`).
     public func document() -> Value {
@@ -70,11 +70,12 @@ public struct PlanRenderer: Sendable {
             "shards": .int(plan.shardCount),
             "packages": .list(
                 plan.entries.map { e in
-                    .map([
-                        "id": .string(e.id.description), "key": .string(e.key.description), "status": .string(e.status.rawValue),
+                    var placement: (wave: Value, shard: Value) = (.null, .null)
+                    if case .build(let wave, let shard) = e.status { placement = (.int(wave), .int(shard)) }
+                    return .map([
+                        "id": .string(e.id.description), "key": .string(e.key.description), "status": .string(e.status.name),
                         "reasons": .list(e.reasons.map(Value.string)), "deps": .list(e.dependencies.map { .string($0.description) }),
-                        "wave": e.wave.map(Value.int) ?? .null, "shard": e.shard.map(Value.int) ?? .null,
-                        "estimate": .double(e.estimate),
+                        "wave": placement.wave, "shard": placement.shard, "estimate": .double(e.estimate),
                     ])
                 }),
             "counts": .map([
@@ -87,7 +88,7 @@ public struct PlanRenderer: Sendable {
                     let pkgs = plan.packages(ofShard: s)
                     return .map([
                         "shard": .int(s), "packages": .list(pkgs.map { .string($0.id.description) }),
-                        "estimate": .double(pkgs.map(\.estimate).reduce(0, +)),
+                        "estimate": .double(pkgs.map(\.entry.estimate).reduce(0, +)),
                         "waitsFor": .list((waits[s] ?? []).map(Value.int)),
                     ])
                 }),
@@ -282,9 +283,9 @@ public struct PlanRenderer: Sendable {
             return out
         }
         out += "| package | wave | shard | why |\n|---|---:|---:|---|\n"
-        for e in builds.sorted(by: { ($0.wave ?? 0, $0.id) < ($1.wave ?? 0, $1.id) }) {
+        for e in builds.sorted(by: { ($0.wave, $0.id) < ($1.wave, $1.id) }) {
             let why = (e.reasons.first ?? "").replacingAll("|", with: "\\|")
-            out += "| `\(e.id)` | \(e.wave ?? 0) | \(e.shard ?? 0) | \(why) |\n"
+            out += "| `\(e.id)` | \(e.wave) | \(e.shard) | \(why) |\n"
         }
         return out
     }

@@ -94,8 +94,6 @@ import Testing
                 graph: view, keys: view.keys, selected: [tool, other], reasons: [tool: ["edited"]], cached: cached,
                 durations: ["utils/tool": 30], shards: shards)
             #expect(summarised.entries.map(\.id) == loaded.entries.map(\.id))
-            #expect(summarised.entries.map(\.shard) == loaded.entries.map(\.shard))
-            #expect(summarised.entries.map(\.wave) == loaded.entries.map(\.wave))
             #expect(summarised.entries.map(\.status) == loaded.entries.map(\.status))
             #expect(summarised.entries.map(\.reasons) == loaded.entries.map(\.reasons))
             #expect(summarised.entries.map(\.dependencies) == loaded.entries.map(\.dependencies))
