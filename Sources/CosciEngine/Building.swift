@@ -45,38 +45,107 @@ public struct BuildOptions: Sendable {
     public init() {}
 }
 
-/// What happened to one package.
+/// What happened to one package. What each result carries is what it has: a built package has its artifact,
+/// log, time and backend; a cached one its artifact; a failed one its failure; a skipped one why.
 public struct PackageOutcome: Sendable {
-    public enum Status: String, Sendable {
-        /// Built in this run.
-        case built
-        /// The cache already had its key.
-        case cached
-        case failed
+    /// An artifact and where its file is (in the cache, or the work directory for `rebuild`).
+    public struct Artifact: Sendable {
+        public let metadata: ArtifactMetadata
+        public let path: String
+    }
+
+    /// Why a package failed, with its log when it got as far as having one.
+    public struct Failure: Sendable {
+        public let message: String
+        public let kind: BuildFailure.Kind
+        public let log: String?
+        /// The last lines of the log.
+        public let logTail: [String]
+        public let seconds: Double
+    }
+
+    public enum Result: Sendable {
+        /// Built in this run, by `backend`, in `seconds`.
+        case built(Artifact, log: String, seconds: Double, backend: String)
+        /// The cache already had its key (or another process or shard built it meanwhile).
+        case cached(Artifact)
+        case failed(Failure)
         /// Not built: a dependency failed, or fail-fast stopped the run.
-        case skipped
+        case skipped(why: String)
+    }
+
+    /// The result's name, as reports write it.
+    public enum Status: String, Sendable {
+        case built, cached, failed, skipped
     }
 
     public let id: PackageID
     public let key: CacheKey
-    public let status: Status
-    /// Why the package was selected (the reason chain), or why it was skipped.
+    /// Why the package was selected (the reason chain).
     public let reasons: [String]
+    public let result: Result
+
+    public init(id: PackageID, key: CacheKey, reasons: [String], result: Result) {
+        self.id = id
+        self.key = key
+        self.reasons = reasons
+        self.result = result
+    }
+
+    public var status: Status {
+        switch result {
+        case .built: .built
+        case .cached: .cached
+        case .failed: .failed
+        case .skipped: .skipped
+        }
+    }
+
+    /// The artifact, built or cached.
+    public var built: Artifact? {
+        switch result {
+        case .built(let a, _, _, _), .cached(let a): a
+        case .failed, .skipped: nil
+        }
+    }
+
     /// The artifact's metadata (built or cached).
-    public let artifact: ArtifactMetadata?
-    /// Where the artifact file is (in the cache, or the work directory for `rebuild`).
-    public let artifactPath: String?
-    /// The failure, for failed packages.
-    public let message: String?
-    public let failureKind: BuildFailure.Kind?
-    /// The package's log (built or failed).
-    public let log: String?
-    /// The last lines of the log, for failed packages.
-    public let logTail: [String]
+    public var artifact: ArtifactMetadata? { built?.metadata }
+    /// Where the artifact file is.
+    public var artifactPath: String? { built?.path }
+
+    /// The failure, or why it was skipped.
+    public var message: String? {
+        switch result {
+        case .failed(let f): f.message
+        case .skipped(let why): why
+        case .built, .cached: nil
+        }
+    }
+
+    /// The package's log (built, or failed once it had one).
+    public var log: String? {
+        switch result {
+        case .built(_, let log, _, _): log
+        case .failed(let f): f.log
+        case .cached, .skipped: nil
+        }
+    }
+
     /// Wall-clock seconds of the build (0 when not built).
-    public let seconds: Double
+    public var seconds: Double {
+        switch result {
+        case .built(_, _, let s, _): s
+        case .failed(let f): f.seconds
+        case .cached, .skipped: 0
+        }
+    }
+
     /// The backend that built it.
-    public var backend: String? = nil
+    public var backend: String? {
+        if case .built(_, _, _, let b) = result { return b }
+        return nil
+    }
 }
 
 /// The outcome of a build.
@@ -92,6 +161,9 @@ public struct BuildResult: Sendable {
 
     public var failed: [PackageOutcome] { outcomes.filter { $0.status == .failed } }
     public var built: [PackageOutcome] { outcomes.filter { $0.status == .built } }
+
+    /// Whether every package the build was about is there: none failed, none skipped.
+    public var succeeded: Bool { outcomes.allSatisfy { $0.status == .built || $0.status == .cached } }
 }
 
 /// Receives build events (progress views implement it).
@@ -215,11 +287,13 @@ public enum Building {
             let key = analysis.keys[id]!.key
             let found = try? cache.artifact(for: key)
             if found != nil { cache.touch(key) }
+            let why = (reasons[id] ?? []) + (fetched.contains(id) ? ["fetched from the remote cache \(remote?.store.name ?? "")"] : [])
             outcomes[id] = PackageOutcome(
-                id: id, key: key, status: .cached,
-                reasons: (reasons[id] ?? []) + (fetched.contains(id) ? ["fetched from the remote cache \(remote?.store.name ?? "")"] : []),
-                artifact: found?.metadata,
-                artifactPath: found?.path, message: nil, failureKind: nil, log: nil, logTail: [], seconds: 0)
+                id: id, key: key, reasons: why,
+                result: found.map { .cached(.init(metadata: $0.metadata, path: $0.path)) }
+                    ?? .failed(.init(
+                        message: "\(id): the cached artifact of key \(key) went away during the run (another `cosci cache gc`?); run again",
+                        kind: .environment, log: nil, logTail: [], seconds: 0)))
         }
 
         let scheduled = graph.order.filter { toBuild.contains($0) || waits.contains($0) }
@@ -239,12 +313,12 @@ public enum Building {
                     group.addTask {
                         let arrived = await waitFor(key, cache: cache, remote: remote, timeout: timeout)
                         let found = arrived ? try? cache.artifact(for: key) : nil
-                        let message = found != nil ? nil :
-                            "\(id) (key \(key)) is built by another shard and did not arrive within \(Int(timeout)) s (check that shard's job; --wait-timeout sets how long to wait)"
+                        let missing = PackageOutcome.Failure(
+                            message: "\(id) (key \(key)) is built by another shard and did not arrive within \(Int(timeout)) s (check that shard's job; --wait-timeout sets how long to wait)",
+                            kind: .environment, log: nil, logTail: [], seconds: 0)
                         return (PackageOutcome(
-                            id: id, key: key, status: found != nil ? .cached : .failed, reasons: why, artifact: found?.metadata,
-                            artifactPath: found?.path, message: message, failureKind: found != nil ? nil : .environment,
-                            log: nil, logTail: [], seconds: 0), true)
+                            id: id, key: key, reasons: why,
+                            result: found.map { .cached(.init(metadata: $0.metadata, path: $0.path)) } ?? .failed(missing)), true)
                     }
                 }
                 while running < width, let id = scheduler.next(where: { !waits.contains($0) }) {
@@ -264,9 +338,7 @@ public enum Building {
         }
         for (id, state) in scheduler.states {
             if case .skipped(let why) = state {
-                outcomes[id] = PackageOutcome(
-                    id: id, key: analysis.keys[id]!.key, status: .skipped, reasons: [why], artifact: nil, artifactPath: nil,
-                    message: why, failureKind: nil, log: nil, logTail: [], seconds: 0)
+                outcomes[id] = PackageOutcome(id: id, key: analysis.keys[id]!.key, reasons: [why], result: .skipped(why: why))
             }
         }
         let sorted = outcomes.values.sorted { $0.id < $1.id }
@@ -328,20 +400,21 @@ public enum Building {
         let key = c.analysis.keys[id]!.key
         let spec = c.analysis.graph.packages[id]!
         let logPath = "\(c.logs)/\(id.fingerprint).log"
-        var usedBackend: String?
-        func outcome(_ status: PackageOutcome.Status, artifact: ArtifactMetadata? = nil, path: String? = nil,
-                     failure: BuildFailure? = nil, log: LogFile? = nil) -> PackageOutcome {
+        func seconds() -> Double {
             let d = clock.now - start
-            return PackageOutcome(
-                id: id, key: key, status: status, reasons: c.reasons[id] ?? [], artifact: artifact, artifactPath: path,
-                message: failure?.message, failureKind: failure?.kind, log: log?.path, logTail: failure == nil ? [] : (log?.tail(30) ?? []),
-                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18,
-                backend: status == .built ? usedBackend : nil)
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+        func outcome(_ result: PackageOutcome.Result) -> PackageOutcome {
+            PackageOutcome(id: id, key: key, reasons: c.reasons[id] ?? [], result: result)
+        }
+        func failed(_ failure: BuildFailure, log: LogFile? = nil) -> PackageOutcome {
+            outcome(.failed(.init(
+                message: failure.message, kind: failure.kind, log: log?.path, logTail: log?.tail(30) ?? [], seconds: seconds())))
         }
         let log: LogFile
-        do { log = try LogFile(path: logPath) } catch { return outcome(.failed, failure: error) }
+        do { log = try LogFile(path: logPath) } catch { return failed(error) }
         guard !c.backends.isEmpty else {
-            return outcome(.failed, failure: BuildFailure(.environment, "no backend"), log: log)
+            return failed(BuildFailure(.environment, "no backend"), log: log)
         }
         // Another process may be building the same key: wait for it, then take its artifact.
         let lock: FileLock?
@@ -349,11 +422,11 @@ public enum Building {
             lock = nil
         } else {
             do { lock = try c.cache.lock(key) } catch {
-                return outcome(.failed, failure: BuildFailure(.environment, error.description), log: log)
+                return failed(BuildFailure(.environment, error.description), log: log)
             }
             if let found = try? c.cache.artifact(for: key) {
                 log.note("\(id): built meanwhile by another cosci process; taken from the cache")
-                return outcome(.cached, artifact: found.metadata, path: found.path, log: log)
+                return outcome(.cached(.init(metadata: found.metadata, path: found.path)))
             }
         }
         defer { withExtendedLifetime(lock) {} }
@@ -372,7 +445,6 @@ public enum Building {
             guard let backend = chosen else {
                 throw BuildFailure(.unsupported, "\(id) cannot build with \(reasons.joined(separator: "; "))")
             }
-            usedBackend = backend.name
             if backend is Rootfs, let image = job.baseImage {
                 log.note("pull \(image)")
                 do {
@@ -414,7 +486,7 @@ public enum Building {
                 try? FileManager.default.removeItem(atPath: keep)
                 try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
                 _ = rename(artifactPath, keep + "/" + fileName)
-                return outcome(.built, artifact: metadata, path: keep + "/" + fileName, log: log)
+                return outcome(.built(.init(metadata: metadata, path: keep + "/" + fileName), log: log.path, seconds: seconds(), backend: backend.name))
             }
             do { try c.cache.store(key, artifact: artifactPath, metadata: metadata) } catch {
                 throw BuildFailure(.environment, "\(id): \(error.description)")
@@ -427,10 +499,12 @@ public enum Building {
                     throw BuildFailure(.environment, "\(id): \(error.description)")
                 }
             }
-            return outcome(.built, artifact: metadata, path: c.cache.directory(for: key) + "/" + fileName, log: log)
+            return outcome(.built(
+                .init(metadata: metadata, path: c.cache.directory(for: key) + "/" + fileName), log: log.path, seconds: seconds(),
+                backend: backend.name))
         } catch {
             log.note("FAILED: \(error.message)")
-            return outcome(.failed, failure: error, log: log)
+            return failed(error, log: log)
         }
     }
 

@@ -35,7 +35,7 @@ public struct RunReport: Sendable {
 
     /// The run's real outcome: every package built or cached, and no stage failed.
     var succeeded: Bool {
-        result.failed.isEmpty && !result.outcomes.contains { $0.status == .skipped }
+        result.succeeded
             && !stages.contains { if case .failed = $0.outcome { true } else { false } }
     }
 
@@ -72,7 +72,7 @@ public struct RunReport: Sendable {
                     }
                     if o.status == .built || o.status == .failed { m["log"] = relative(o.log, to: output) }
                     if let message = o.message { m["message"] = .string(message) }
-                    if let kind = o.failureKind { m["failure"] = .string(kind.rawValue) }
+                    if case .failed(let failure) = o.result { m["failure"] = .string(failure.kind.rawValue) }
                     return .map(m)
                 }),
         ]
@@ -142,8 +142,9 @@ public struct RunReport: Sendable {
             }
             out += "\n"
         }
-        for o in result.failed {
-            out += "<details><summary>\(o.id): log tail</summary>\n\n```\n\(o.logTail.joined(separator: "\n"))\n```\n</details>\n\n"
+        for o in result.outcomes {
+            guard case .failed(let failure) = o.result else { continue }
+            out += "<details><summary>\(o.id): log tail</summary>\n\n```\n\(failure.logTail.joined(separator: "\n"))\n```\n</details>\n\n"
         }
         return out
     }
@@ -173,16 +174,16 @@ public struct RunReport: Sendable {
         out += "  <testsuite name=\"cosci build \(esc(project.platform.description))\" tests=\"\(result.outcomes.count)\" failures=\"\(c["failed"]!)\" skipped=\"\(c["skipped"]!)\" time=\"\(String(format: "%.3f", total))\">\n"
         for o in result.outcomes {
             out += "    <testcase classname=\"\(esc(o.id.category))\" name=\"\(esc(o.id.description))\" time=\"\(String(format: "%.3f", o.seconds))\">"
-            switch o.status {
+            switch o.result {
             case .built:
                 out += "</testcase>\n"
             case .cached:
                 out += "\n      <properties>\n        <property name=\"cosci.status\" value=\"cached\"/>\n"
                 out += "        <property name=\"cosci.key\" value=\"\(o.key)\"/>\n      </properties>\n    </testcase>\n"
-            case .skipped:
-                out += "<skipped message=\"\(esc(o.message ?? "skipped"))\"/></testcase>\n"
-            case .failed:
-                out += "\n      <failure message=\"\(esc(o.message ?? "failed"))\" type=\"\(o.failureKind?.rawValue ?? "build")\">\(esc(o.logTail.joined(separator: "\n")))</failure>\n    </testcase>\n"
+            case .skipped(let why):
+                out += "<skipped message=\"\(esc(why))\"/></testcase>\n"
+            case .failed(let failure):
+                out += "\n      <failure message=\"\(esc(failure.message))\" type=\"\(failure.kind.rawValue)\">\(esc(failure.logTail.joined(separator: "\n")))</failure>\n    </testcase>\n"
             }
         }
         out += "  </testsuite>\n</testsuites>\n"

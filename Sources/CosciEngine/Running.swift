@@ -85,7 +85,7 @@ public enum Running {
         let output = project.outputDirectory
         var repository: RepositoryResult?
         var repositoryMillis: Double = 0
-        if result.failed.isEmpty && !result.outcomes.contains(where: { $0.status == .skipped }) {
+        if result.succeeded {
             let repoStart = clock.now
             repository = try writeRepository(project, result, options, output: output)
             repositoryMillis = seconds(clock.now - repoStart)

@@ -96,7 +96,7 @@ extension Cosci {
                 throw Output.fail(error)
             }
             progress.end()
-            let failed = !result.failed.isEmpty || result.outcomes.contains(where: { $0.status == .skipped })
+            let failed = !result.succeeded
             if json {
                 let stage: StageOutcome = failed ? .failed("\(result.failed.count) failed") : .succeeded("\(result.outcomes.count) package(s)")
                 Output.json(RunReport(result: result, repository: nil, project: project, stages: [("build", stage)]).document(output: project.outputDirectory))
@@ -219,12 +219,13 @@ enum BuildSummary {
             Output.error("skipped \(ids.count) package(s): \(why)")
             Output.error("  " + ids.joined(separator: ", "))
         }
-        for o in result.failed {
-            let message = o.message ?? "failed"
+        for o in result.outcomes {
+            guard case .failed(let failure) = o.result else { continue }
+            let message = failure.message
             Output.error("FAILED  " + (message.hasPrefix(o.id.description) ? message : "\(o.id): \(message)"))
-            if let log = o.log {
-                Output.error("  log: \(Output.display(log)) (last \(o.logTail.count) lines)")
-                for line in o.logTail { Output.error("  | \(line)") }
+            if let log = failure.log {
+                Output.error("  log: \(Output.display(log)) (last \(failure.logTail.count) lines)")
+                for line in failure.logTail { Output.error("  | \(line)") }
             }
         }
     }
