@@ -416,6 +416,11 @@ public enum Building {
         guard !c.backends.isEmpty else {
             return failed(BuildFailure(.environment, "no backend"), log: log)
         }
+        // Building reads the package's documents (its artifact metadata holds them); a package restored from
+        // the load memo has only their digests.
+        guard let documents = spec.documents else {
+            return failed(BuildFailure(.environment, "\(id): restored from the load memo without its documents (a cosci bug: builds load the tree without the memo)"), log: log)
+        }
         // Another process may be building the same key: wait for it, then take its artifact.
         let lock: FileLock?
         if c.rebuild {
@@ -435,7 +440,7 @@ public enum Building {
         try? FileManager.default.removeItem(atPath: work)
         defer { try? FileManager.default.removeItem(atPath: work) }
         do throws(BuildFailure) {
-            var job = try makeJob(id, spec: spec, key: key, c, work: work)
+            var job = try makeJob(id, spec: spec, documents: documents, key: key, c, work: work)
             // The first backend that supports the package (with `auto`, several are candidates).
             var reasons: [String] = []
             var chosen: (any BuildBackend)?
@@ -477,8 +482,8 @@ public enum Building {
             }
             let metadata = ArtifactMetadata(
                 id: id, path: fileName, key: key, sha256: packed.sha256, size: packed.size, compression: c.compression,
-                files: ArtifactMetadata.fileList(packed.entries, hidden: spec.stanza["hidden"] == .bool(true)),
-                spec: spec.build.document, runtime: spec.stanza,
+                files: ArtifactMetadata.fileList(packed.entries, hidden: documents.stanza["hidden"] == .bool(true)),
+                spec: documents.build, runtime: documents.stanza,
                 platform: c.project.platform, sourceDateEpoch: c.epoch)
             log.note("artifact \(fileName): \(packed.entries.count) entries, \(packed.size) bytes, \(packed.sha256)")
             if c.rebuild {
@@ -509,7 +514,9 @@ public enum Building {
     }
 
     /// The job of a package: its files, its dependencies' artifacts (the sysroot), its copies.
-    static func makeJob(_ id: PackageID, spec: PackageSpec, key: CacheKey, _ c: JobContext, work: String) throws(BuildFailure) -> BuildJob {
+    static func makeJob(
+        _ id: PackageID, spec: PackageSpec, documents: PackageSpec.Documents, key: CacheKey, _ c: JobContext, work: String
+    ) throws(BuildFailure) -> BuildJob {
         let graph = c.analysis.graph
         // Sysroot: the transitive closure of requires (and final-image) dependencies, dependencies first.
         var closure = Set<PackageID>()
@@ -537,7 +544,7 @@ public enum Building {
             copies.append(
                 ResolvedCopy(package: r.chosen, artifact: try artifactFile(r.chosen, c), source: copy.source, destination: copy.destination))
         }
-        let network = c.network || spec.stanza["labels"]?["cosci.io/network"]?.scalarText == "true"
+        let network = c.network || documents.stanza["labels"]?["cosci.io/network"]?.scalarText == "true"
         return BuildJob(
             id: id, key: key, spec: spec.build, packageDirectory: c.project.root + "/" + spec.path,
             files: spec.content.map(\.path), dependencyArtifacts: artifacts, copies: copies, network: network,

@@ -83,7 +83,7 @@ extension BinaryWriter {
         location(p.definedAt)
         string(p.buildFile)
         // The stanza and the rendered document are not kept: planning needs only their digests (kept below),
-        // and they are most of a spec's size. Restored specs carry `.null` there.
+        // and they are most of a spec's size. Restored specs have no `documents`; the slot stays null.
         value(.null)
         requirements(p.runtimeRequires)
         requirements(p.provides)
@@ -138,7 +138,7 @@ extension BinaryReader {
         let path = try string()
         guard let definedAt = try location() else { throw Malformed() }
         let buildFile = try string()
-        let stanza = try value()
+        _ = try value()
         let runtime = try requirements()
         let provides = try requirements()
         var b = BuildSpec()
@@ -161,13 +161,13 @@ extension BinaryReader {
         b.includes = try strings()
         b.excludes = try strings()
         b.retrieve = try strings()
-        b.document = try value()
+        _ = try value()
         guard let specDigest = try? Digest(parsing: "sha256:" + string()),
             let stanzaDigest = try? Digest(parsing: "sha256:" + string())
         else { throw Malformed() }
         return PackageSpec(
             restoring: PackageID(category: category, name: name, version: version), path: path, definedAt: definedAt,
-            buildFile: buildFile, stanza: stanza, runtimeRequires: runtime, provides: provides, build: b,
+            buildFile: buildFile, runtimeRequires: runtime, provides: provides, build: b,
             specDigest: specDigest, stanzaDigest: stanzaDigest)
     }
 

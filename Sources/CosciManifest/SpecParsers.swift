@@ -187,9 +187,10 @@ enum BuildSpecParser {
         "network",
     ]
 
+    /// The build spec and the whole rendered document it was read from.
     static func parse(
         _ rendered: RenderedText, file: String, package: PackageID, warnings: inout [Diagnostic]
-    ) throws(Diagnostic) -> BuildSpec {
+    ) throws(Diagnostic) -> (BuildSpec, document: Value) {
         let doc = try YAMLDocument(text: rendered.text, file: file) { line in
             // A YAML error at the end of input is reported past the last line: use the last line that has an origin.
             var l = line
@@ -200,8 +201,8 @@ enum BuildSpecParser {
             return SourceLocation(file: file, line: 0)
         }
         var spec = BuildSpec()
-        guard let root = doc.root else { return spec }
-        if root.isNull { return spec }
+        // An empty document reads as an empty mapping (as the key has always hashed it).
+        guard let root = doc.root, !root.isNull else { return (spec, .map([:])) }
         guard case .mapping = root else {
             throw Diagnostic(
                 at: doc.location(of: root), "the rendered build spec of \(package) must be a mapping, found \(root.kindName)")
@@ -228,7 +229,7 @@ enum BuildSpecParser {
         spec.retrieve = try f.strings("retrieve")
         if let copy = root.entry("copy") {
             guard case .sequence(let items, _) = copy else {
-                if copy.isNull { return try finish(spec, root, doc) }
+                if copy.isNull { return (spec, try root.value(in: doc)) }
                 throw Diagnostic(at: doc.location(of: copy), field: "copy", "expected a list of copy entries, found \(f.describe(copy))")
             }
             for (i, item) in items.enumerated() {
@@ -249,13 +250,7 @@ enum BuildSpecParser {
                         destination: try sub.requiredString("destination")))
             }
         }
-        return try finish(spec, root, doc)
-    }
-
-    private static func finish(_ spec: BuildSpec, _ root: YAMLNode, _ doc: YAMLDocument) throws(Diagnostic) -> BuildSpec {
-        var spec = spec
-        spec.document = try root.value(in: doc)
-        return spec
+        return (spec, try root.value(in: doc))
     }
 }
 

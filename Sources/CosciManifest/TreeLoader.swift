@@ -346,12 +346,12 @@ public enum TreeLoader {
                         at: SourceLocation(file: error.file, line: error.line), "template: \(error.message)",
                         hint: hint(forTemplateError: error.message, package: stanza.id))
                 }
-                let build = try BuildSpecParser.parse(rendered, file: buildFile, package: stanza.id, warnings: &diagnostics)
+                let (build, document) = try BuildSpecParser.parse(rendered, file: buildFile, package: stanza.id, warnings: &diagnostics)
                 packages.append(
                     PackageSpec(
                         id: stanza.id, path: shownDir.isEmpty ? "." : shownDir, definedAt: doc.location(of: node),
                         buildFile: buildFile, stanza: stanza.value, runtimeRequires: stanza.requires,
-                        provides: stanza.provides + build.provides, build: build, content: content))
+                        provides: stanza.provides + build.provides, build: build, document: document, content: content))
             } catch let error as Diagnostic {
                 diagnostics.append(error)
             } catch {

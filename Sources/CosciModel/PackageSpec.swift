@@ -54,9 +54,6 @@ public struct BuildSpec: Sendable, Hashable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var retrieve: [String] = []
-    /// The whole rendered document, as parsed: what the cache key hashes. `.null` when the spec was restored
-    /// from the load memo (`PackageSpec.specDigest` stays valid); load without the memo to see it.
-    public var document: Value = .map([:])
 
     public init() {}
 }
@@ -103,10 +100,18 @@ public final class PackageSpec: Sendable {
     public let definedAt: SourceLocation
     /// The build spec file (`<path>/build.yaml`).
     public let buildFile: String
-    /// The package's own stanza (definition.yaml, or its entry of collection.yaml), merge keys resolved.
-    /// `.null` when the spec was restored from the load memo (`stanzaDigest` stays valid); load without the
-    /// memo to see it.
-    public let stanza: Value
+    /// The documents a package was parsed from, as values.
+    public struct Documents: Sendable {
+        /// The package's own stanza (definition.yaml, or its entry of collection.yaml), merge keys resolved.
+        public let stanza: Value
+        /// The whole rendered build spec, as parsed: what the key's `spec` field hashes (volatile fields dropped).
+        public let build: Value
+    }
+
+    /// The stanza and build document: present when the package was loaded from the tree; nil when it was
+    /// restored from the load memo, which keeps only their digests (`stanzaDigest`, `specDigest`). What needs
+    /// them (building, artifact metadata) loads without the memo.
+    public let documents: Documents?
     /// Runtime `requires` of the definition.
     public let runtimeRequires: [Requirement]
     /// `provides` of the definition and the build spec.
@@ -127,7 +132,7 @@ public final class PackageSpec: Sendable {
 
     /// Every stored field, given.
     private init(
-        id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
+        id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, documents: Documents?,
         runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, content: [ContentEntry],
         specDigest: Digest, stanzaDigest: Digest
     ) {
@@ -135,7 +140,7 @@ public final class PackageSpec: Sendable {
         self.path = path
         self.definedAt = definedAt
         self.buildFile = buildFile
-        self.stanza = stanza
+        self.documents = documents
         self.runtimeRequires = runtimeRequires
         self.provides = provides
         self.build = build
@@ -148,26 +153,26 @@ public final class PackageSpec: Sendable {
     /// Restores a package saved earlier (its digests are trusted as saved: they were computed from the same
     /// stanza and build spec).
     public convenience init(
-        restoring id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
+        restoring id: PackageID, path: String, definedAt: SourceLocation, buildFile: String,
         runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, specDigest: Digest, stanzaDigest: Digest
     ) {
         self.init(
-            id: id, path: path, definedAt: definedAt, buildFile: buildFile, stanza: stanza, runtimeRequires: runtimeRequires,
+            id: id, path: path, definedAt: definedAt, buildFile: buildFile, documents: nil, runtimeRequires: runtimeRequires,
             provides: provides, build: build, content: [], specDigest: specDigest, stanzaDigest: stanzaDigest)
     }
 
     /// The same package with another directory content (as when only non-definition files changed).
     public func with(content newContent: [ContentEntry]) -> PackageSpec {
         PackageSpec(
-            id: id, path: path, definedAt: definedAt, buildFile: buildFile, stanza: stanza, runtimeRequires: runtimeRequires,
+            id: id, path: path, definedAt: definedAt, buildFile: buildFile, documents: documents, runtimeRequires: runtimeRequires,
             provides: provides, build: build, content: newContent, specDigest: specDigest, stanzaDigest: stanzaDigest)
     }
 
-    /// The canonical JSON that `specDigest` hashes.
-    public var specJSON: [UInt8] { PackageSpec.canonicalJSON(of: build) }
+    /// The canonical JSON that `specDigest` hashes (nil for a restored package).
+    public var specJSON: [UInt8]? { documents.map { PackageSpec.canonicalJSON(ofBuild: $0.build) } }
 
-    static func canonicalJSON(of build: BuildSpec) -> [UInt8] {
-        var document = build.document
+    static func canonicalJSON(ofBuild document: Value) -> [UInt8] {
+        var document = document
         if case .map(var m) = document {
             for f in PackageSpec.volatileSpecFields { m[f] = nil }
             document = .map(m)
@@ -175,18 +180,19 @@ public final class PackageSpec: Sendable {
         return CanonicalJSON.bytes(document)
     }
 
-    /// The canonical JSON that `stanzaDigest` hashes.
-    public var stanzaJSON: [UInt8] { CanonicalJSON.bytes(stanza) }
+    /// The canonical JSON that `stanzaDigest` hashes (nil for a restored package).
+    public var stanzaJSON: [UInt8]? { documents.map { CanonicalJSON.bytes($0.stanza) } }
 
-    /// A freshly loaded package; its spec and stanza digests are computed here, where loading runs in parallel.
+    /// A freshly loaded package, from its stanza and its rendered build document (`build` is what was parsed
+    /// of it); the digests are computed here, where loading runs in parallel.
     public convenience init(
         id: PackageID, path: String, definedAt: SourceLocation, buildFile: String, stanza: Value,
-        runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, content: [ContentEntry]
+        runtimeRequires: [Requirement], provides: [Requirement], build: BuildSpec, document: Value, content: [ContentEntry]
     ) {
         self.init(
-            id: id, path: path, definedAt: definedAt, buildFile: buildFile, stanza: stanza, runtimeRequires: runtimeRequires,
-            provides: provides, build: build, content: content, specDigest: .sha256(of: PackageSpec.canonicalJSON(of: build)),
-            stanzaDigest: .sha256(of: CanonicalJSON.bytes(stanza)))
+            id: id, path: path, definedAt: definedAt, buildFile: buildFile, documents: Documents(stanza: stanza, build: document),
+            runtimeRequires: runtimeRequires, provides: provides, build: build, content: content,
+            specDigest: .sha256(of: PackageSpec.canonicalJSON(ofBuild: document)), stanzaDigest: .sha256(of: CanonicalJSON.bytes(stanza)))
     }
 }
 

@@ -155,8 +155,8 @@ public struct TreeReports: Sendable {
             "path": .string(spec.path),
             "definedAt": .string(spec.definedAt.description),
             "platform": .string(k.platform.description),
-            "spec": .map(["digest": .string(k.specDigest.description), "json": .string(String(decoding: spec.specJSON, as: UTF8.self))]),
-            "stanza": .map(["digest": .string(k.stanzaDigest.description), "json": .string(String(decoding: spec.stanzaJSON, as: UTF8.self))]),
+            "spec": .map(["digest": .string(k.specDigest.description), "json": spec.specJSON.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null]),
+            "stanza": .map(["digest": .string(k.stanzaDigest.description), "json": spec.stanzaJSON.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null]),
             "content": .map([
                 "digest": .string(k.contentDigest.description),
                 "files": .list(
@@ -178,7 +178,7 @@ public struct TreeReports: Sendable {
             out += "\(id)\n"
             out += "  key       \(k.key)   (\(CacheKeyComponents.scheme): framed SHA-256 of the fields below)\n"
             out += "  platform  \(k.platform)\n"
-            out += "  spec      \(k.specDigest)   rendered \(spec.buildFile), canonical JSON, \(spec.specJSON.count) bytes\n"
+            out += "  spec      \(k.specDigest)   rendered \(spec.buildFile), canonical JSON\(spec.specJSON.map { ", \($0.count) bytes" } ?? "")\n"
             out += "  stanza    \(k.stanzaDigest)   \(spec.definedAt)\n"
             out += "  content   \(k.contentDigest)   \(spec.content.count) file(s) in \(spec.path)\n"
             for e in spec.content.sorted(by: { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }) {

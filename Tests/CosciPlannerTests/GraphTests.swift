@@ -28,14 +28,14 @@ struct Fixture {
         build.copy = copy.map { CopySpec(package: $0, image: nil, source: "/x", destination: "/y") }
         build.requiresFinalImages = finalImages
         build.steps = steps
-        build.document = .map(["steps": .list(steps.map(Value.string))])
         let content = files.map { ContentEntry(path: $0.key, mode: 0o100644, blobID: String(repeating: "0", count: 39) + String($0.value.count % 10)) }
         specs.append(
             PackageSpec(
                 id: id, path: "packages/\(id.name)", definedAt: SourceLocation(file: "packages/\(id.name)/definition.yaml", line: 1),
                 buildFile: "packages/\(id.name)/build.yaml",
                 stanza: .map(["name": .string(id.name), "category": .string(id.category), "version": .string(id.version.text)]),
-                runtimeRequires: runtime, provides: provides, build: build, content: content))
+                runtimeRequires: runtime, provides: provides, build: build,
+                document: .map(["steps": .list(steps.map(Value.string))]), content: content))
         return id
     }
 
@@ -168,8 +168,8 @@ struct Fixture {
         s.image = "registry.example/os/base:15.3"
         let p = spec.specs[0]
         let withImage = PackageSpec(
-            id: p.id, path: p.path, definedAt: p.definedAt, buildFile: p.buildFile, stanza: p.stanza,
-            runtimeRequires: [], provides: [], build: s, content: p.content)
+            id: p.id, path: p.path, definedAt: p.definedAt, buildFile: p.buildFile, stanza: p.documents!.stanza,
+            runtimeRequires: [], provides: [], build: s, document: p.documents!.build, content: p.content)
         let d1 = try Digest(parsing: "sha256:" + String(repeating: "a", count: 64))
         let d2 = try Digest(parsing: "sha256:" + String(repeating: "b", count: 64))
         let k1 = CacheKeys.components(withImage, platform: .linuxAMD64, images: ["registry.example/os/base:15.3": d1], dependencyKeys: [])
