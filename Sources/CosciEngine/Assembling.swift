@@ -47,13 +47,17 @@ public struct AssembledImage: Sendable {
 /// layer or one layer per package, with a deterministic config (`created` from the epoch, `rootfs.diff_ids`,
 /// `history`, `org.opencontainers.image.*` annotations). Layers are gzip (every OCI client reads them).
 public enum Assembling {
-    public static func assemble(_ project: Project, _ options: AssembleOptions) throws(Diagnostic) -> [AssembledImage] {
+    /// `analysis` and `specs` are what the caller already has (`cosci run` passes its build's); nil: read here.
+    public static func assemble(
+        _ project: Project, _ options: AssembleOptions, analysis given: Analysis? = nil, specs loaded: [ImageSpec]? = nil
+    ) throws(Diagnostic) -> [AssembledImage] {
         guard let imagesDir = project.config.images else {
             throw Diagnostic(
                 at: SourceLocation(file: project.configFile ?? project.root + "/cosci.yaml", line: 0), field: "images",
                 "the project declares no images directory", hint: "add `images: images` to cosci.yaml and an image spec there")
         }
-        var specs = try ImageSpec.load(directory: imagesDir, projectRoot: project.root)
+        var specs: [ImageSpec]
+        if let loaded { specs = loaded } else { specs = try ImageSpec.load(directory: imagesDir, projectRoot: project.root) }
         if !options.names.isEmpty {
             for n in options.names where !specs.contains(where: { $0.name == n }) {
                 throw Diagnostic(
@@ -62,7 +66,7 @@ public enum Assembling {
             }
             specs = specs.filter { options.names.contains($0.name) }
         }
-        let analysis = Analysis.run(project)
+        let analysis = given ?? Analysis.run(project)
         if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
         // Several platforms in cosci.yaml: one image per platform under a multi-arch index.
         var others: [(Platform, Analysis)] = []

@@ -182,6 +182,8 @@ public enum Building {
         _ project: Project, _ options: BuildOptions, observer: (any BuildObserver)? = nil
     ) async throws(Diagnostic) -> BuildResult {
         let analysis = try resolvingImages(Analysis.run(project, useMemo: false), options)
+        // The project as analysed: with the lock file resolving images may have just written.
+        let project = analysis.project
         // An environment failure (an unreachable repository) first: the tree errors that follow come from it.
         let errors = analysis.diagnostics.filter { $0.severity == .error }
         if let first = errors.first(where: { $0.kind == .environment }) ?? errors.first {
@@ -369,10 +371,11 @@ public enum Building {
             }
         }
         guard images.count > locked.count else { return analysis }
-        try Locking.write(images, to: project.lockFile)
+        let lock = try Locking.write(images, to: project.lockFile)
         FileHandle.standardError.write(Data("cosci: pinned \(images.count - locked.count) base image(s) in \(project.lockFile) (commit it)\n".utf8))
         let keys = CacheKeys.compute(analysis.graph, platform: project.platform, images: images)
-        return Analysis(project: project, tree: analysis.tree, graph: analysis.graph, keys: keys, diagnostics: analysis.diagnostics)
+        return Analysis(
+            project: project.with(lock: lock), tree: analysis.tree, graph: analysis.graph, keys: keys, diagnostics: analysis.diagnostics)
     }
 
     /// Everything a build job reads, shared by the workers.
@@ -657,10 +660,7 @@ public enum Building {
     }
 
 
-    static func headCommit(_ project: Project) -> String? {
-        guard let repo = try? GitRepository(discoveringFrom: project.root), let head = try? repo.commit("HEAD") else { return nil }
-        return head.hex
-    }
+    static func headCommit(_ project: Project) -> String? { project.checkout?.head }
 
     /// `SOURCE_DATE_EPOCH`: the option, else the project's (`Project.sourceDateEpoch`).
     static func sourceDateEpoch(_ project: Project, _ options: BuildOptions) -> Int64 {

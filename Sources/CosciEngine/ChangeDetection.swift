@@ -112,7 +112,7 @@ public enum ChangeDetection {
             for (i, source) in sources.enumerated() {
                 let lock: LockFile
                 switch source {
-                case .workTree: lock = LockFile.read(project.lockFile)
+                case .workTree: lock = project.lock
                 case .commit(let commit): lock = lockFile(at: commit, repo, prefix: projectPrefix)
                 }
                 sideUpstreams[i] = try Upstream.read(project, locked: lock.repositories)
@@ -474,7 +474,8 @@ public enum ChangeDetection {
     /// The lock file as committed at `commit` (empty when there is none).
     static func lockFile(at commit: ObjectID, _ repo: GitRepository, prefix: String) -> LockFile {
         guard let blob = try? repo.blobID(at: commit, path: prefix + "cosci.lock"), let bytes = try? repo.blob(blob) else { return LockFile() }
-        return LockFile.parse(Data(bytes))
+        // A commit's lock file that cannot be read pins nothing there (history is not this run's input to fix).
+        return (try? LockFile.parse(Data(bytes), file: "cosci.lock at \(commit.hex.prefix(12))")) ?? LockFile()
     }
 
     /// The merge-base, or nil when none is reachable (including a shallow history that ends first).

@@ -164,20 +164,53 @@ public struct LockFile: Sendable, Equatable {
     public var images: [String: Digest] = [:]
     public var repositories: [String: Repository] = [:]
 
-    /// The lock file at `path`; empty when there is none.
-    public static func read(_ path: String) -> LockFile {
+    /// The file's name in the project root.
+    public static let fileName = "cosci.lock"
+
+    /// The lock file at `path`; empty when there is none. A file that is not a lock file is an error naming it
+    /// and what is wrong: pins silently dropped would move keys.
+    public static func read(_ path: String) throws(Diagnostic) -> LockFile {
         guard let data = FileManager.default.contents(atPath: path) else { return LockFile() }
-        return parse(data)
+        return try parse(data, file: LockFile.fileName)
     }
 
-    /// A lock file's bytes (as read from disk or from a commit).
-    public static func parse(_ data: Data) -> LockFile {
-        guard let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return LockFile() }
+    /// The document as `cosci lock` writes it.
+    private struct Document: Decodable {
+        struct PinnedRepository: Decodable {
+            let index: Digest
+            let revision: Int
+            let url: String
+        }
+        let images: [String: Digest]?
+        let repositories: [String: PinnedRepository]?
+    }
+
+    /// A lock file's bytes (as read from disk or from a commit); `file` names it in errors.
+    public static func parse(_ data: Data, file: String) throws(Diagnostic) -> LockFile {
+        let doc: Document
+        do { doc = try JSONDecoder().decode(Document.self, from: data) } catch {
+            var field: String?
+            var what = "not a lock file (JSON with `images` and `repositories`)"
+            switch error as? DecodingError {
+            case .dataCorrupted(let c)?:
+                field = c.codingPath.isEmpty ? nil : c.codingPath.map(\.stringValue).joined(separator: ".")
+                what = c.codingPath.isEmpty ? "not valid JSON" : c.debugDescription
+            case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?:
+                field = c.codingPath.map(\.stringValue).joined(separator: ".")
+                what = c.debugDescription
+            case .keyNotFound(let key, let c)?:
+                field = (c.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+                what = "missing"
+            default: break
+            }
+            throw Diagnostic(
+                at: SourceLocation(file: file, line: 0), field: field, "invalid lock file: \(what)",
+                hint: "run `cosci lock` to write it again (or restore it from git)", kind: .tree)
+        }
         var lock = LockFile()
-        lock.images = ((doc["images"] as? [String: String]) ?? [:]).compactMapValues { try? Digest(parsing: $0) }
-        for (name, entry) in (doc["repositories"] as? [String: [String: Any]]) ?? [:] {
-            guard let text = entry["index"] as? String, let index = try? Digest(parsing: text) else { continue }
-            lock.repositories[name] = Repository(index: index, revision: entry["revision"] as? Int ?? 0, url: entry["url"] as? String ?? "")
+        lock.images = doc.images ?? [:]
+        for (name, r) in doc.repositories ?? [:] {
+            lock.repositories[name] = Repository(index: r.index, revision: r.revision, url: r.url)
         }
         return lock
     }
@@ -215,7 +248,7 @@ public enum Locking {
     /// `cosci.lock`. Repositories already pinned stay where they are unless named in `update` (nil: none;
     /// empty: all).
     public static func lock(_ project: Project, access: RegistryAccess, update: Set<String>? = nil) throws(Diagnostic) -> Result {
-        var lock = LockFile.read(project.lockFile)
+        var lock = try LockFile.read(project.lockFile)
         let enabled = project.config.enabledRepositories
         if let update {
             for name in update where !enabled.contains(where: { $0.name == name }) {
@@ -237,7 +270,7 @@ public enum Locking {
         lock.repositories = pinned
         try lock.write(to: project.lockFile)
         // Base images, resolved against the tree as it resolves with the pinned repositories.
-        let analysis = Analysis.run(project)
+        let analysis = Analysis.run(project.with(lock: lock))
         if let first = analysis.diagnostics.first(where: { $0.severity == .error }) { throw first }
         let puller = ImagePuller(cacheRoot: project.cacheRoot, access: access, platform: project.platform)
         var images: [String: Digest] = [:]
@@ -250,10 +283,12 @@ public enum Locking {
         return Result(images: images, repositories: moved.sorted { $0.name < $1.name })
     }
 
-    /// Writes a lock file with these images, keeping the repositories it pins.
-    public static func write(_ pinned: [String: Digest], to file: String) throws(Diagnostic) {
-        var lock = LockFile.read(file)
+    /// Writes a lock file with these images, keeping the repositories it pins; returns what it wrote.
+    @discardableResult
+    public static func write(_ pinned: [String: Digest], to file: String) throws(Diagnostic) -> LockFile {
+        var lock = try LockFile.read(file)
         lock.images = pinned
         try lock.write(to: file)
+        return lock
     }
 }

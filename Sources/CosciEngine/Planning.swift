@@ -77,7 +77,7 @@ public enum Planning {
         context.flavor = project.flavor
         context.remoteCache = options.remoteCache
         context.tree = project.pathInRepository ?? ""
-        if let url = (try? GitRepository(discoveringFrom: project.root))?.remoteURL("origin") { context.repositoryURL = Redaction.url(url) }
+        if let url = project.checkout?.originURL { context.repositoryURL = Redaction.url(url) }
         var cached = Set(keys.values.filter(cache.contains))
         if let remote = options.remoteCache {
             cached.formUnion(try RemoteCache(store: try options.registry.store(remote)).keys())

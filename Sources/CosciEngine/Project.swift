@@ -54,6 +54,27 @@ public struct Setting: Sendable, Equatable {
     public var environmentVariable: String { "COSCI_" + name.uppercased().replacingOccurrences(of: "-", with: "_") }
 }
 
+/// What the project's git repository says, read once when the project is resolved (one open of the
+/// repository per command; change detection opens its own handle for the history it walks).
+public struct Checkout: Sendable, Equatable {
+    /// The repository's working directory, without a trailing slash.
+    public let workdir: String
+    /// The head commit's id (nil on an unborn branch).
+    public let head: String?
+    /// The head commit's committer time.
+    public let headTime: Int64?
+    /// The `origin` remote's URL as configured; it may carry credentials, so redact it before showing it.
+    public let originURL: String?
+
+    /// Reads the repository that holds `path`; nil outside one (or for a bare repository).
+    static func read(at path: String) -> Checkout? {
+        guard let repo = try? GitRepository(discoveringFrom: path), let workdir = repo.workdir else { return nil }
+        let head = try? repo.commit("HEAD")
+        return Checkout(
+            workdir: workdir, head: head?.hex, headTime: head.flatMap { try? repo.commitTime($0) }, originURL: repo.remoteURL("origin"))
+    }
+}
+
 /// The project a command works on, with every setting resolved: flags win over `COSCI_*` environment
 /// variables, which win over `cosci.yaml`, which wins over the embedded defaults.
 public struct Project: Sendable {
@@ -81,6 +102,10 @@ public struct Project: Sendable {
     /// What build specs may read when rendered: the epoch and the environment variables cosci.yaml allows
     /// (`environment:`), with their values here.
     public let renderEnvironment: RenderEnvironment
+    /// `cosci.lock`, read once: the base images and upstream repositories the project is pinned to.
+    public let lock: LockFile
+    /// The git checkout the project is in (nil outside a repository).
+    public let checkout: Checkout?
     /// Every setting resolved here, with its source, in a fixed order.
     public let settings: [Setting]
     /// Warnings from reading the configuration.
@@ -209,7 +234,8 @@ public struct Project: Sendable {
             Setting(
                 name: "values", value: values.isEmpty ? "(none)" : values.joined(separator: ","),
                 source: !flags.values.isEmpty ? .flag : env("VALUES") != nil ? .environment : values.isEmpty ? .default : .config))
-        let epoch = try sourceDateEpoch(flags.sourceDateEpoch, environment: environment, root: root)
+        let checkout = Checkout.read(at: root)
+        let epoch = try sourceDateEpoch(flags.sourceDateEpoch, environment: environment, checkout: checkout)
         settings.append(epoch.setting)
         var variables: [String: String] = [:]
         for name in config.environment { variables[name] = environment[name] ?? "" }
@@ -217,16 +243,18 @@ public struct Project: Sendable {
             Setting(
                 name: "environment", value: config.environment.isEmpty ? "(none)" : config.environment.joined(separator: ","),
                 source: config.environment.isEmpty ? .default : .config))
+        let lock = try LockFile.read(root + "/" + LockFile.fileName)
         return Project(
             root: root, configFile: configFile, config: config,
             valuesFiles: values, flavor: flavor, platform: platform, jobs: jobs, buildJobs: buildJobs.flatMap { $0 > 0 ? $0 : nil },
             cacheRoot: cache, outputDirectory: output, sourceDateEpoch: epoch.value,
-            renderEnvironment: RenderEnvironment(epoch: epoch.value, variables: variables), settings: settings, warnings: warnings)
+            renderEnvironment: RenderEnvironment(epoch: epoch.value, variables: variables), lock: lock, checkout: checkout,
+            settings: settings, warnings: warnings)
     }
 
     /// `SOURCE_DATE_EPOCH`: the flag, the environment variable, the head commit's committer time, else 0.
     static func sourceDateEpoch(
-        _ flag: Int64?, environment: [String: String], root: String
+        _ flag: Int64?, environment: [String: String], checkout: Checkout?
     ) throws(Diagnostic) -> (value: Int64, setting: Setting) {
         let name = "source-date-epoch"
         if let flag { return (flag, Setting(name: name, value: String(flag), source: .flag)) }
@@ -238,7 +266,7 @@ public struct Project: Sendable {
             }
             return (e, Setting(name: name, value: text, source: .environment))
         }
-        if let repo = try? GitRepository(discoveringFrom: root), let head = try? repo.commit("HEAD"), let time = try? repo.commitTime(head) {
+        if let time = checkout?.headTime {
             return (time, Setting(name: name, value: "\(time) (the head commit's time)", source: .default))
         }
         return (0, Setting(name: name, value: "0 (no git history)", source: .default))
@@ -249,18 +277,26 @@ public struct Project: Sendable {
         Project(
             root: root, configFile: configFile, config: config, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
             jobs: jobs, buildJobs: buildJobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, sourceDateEpoch: sourceDateEpoch,
-            renderEnvironment: renderEnvironment, settings: settings, warnings: warnings)
+            renderEnvironment: renderEnvironment, lock: lock, checkout: checkout, settings: settings, warnings: warnings)
     }
 
-    /// The lock file pinning base images (`cosci lock`): `cosci.lock` in the project root.
-    public var lockFile: String { root + "/cosci.lock" }
+    /// The same project after its lock file was written with `lock`.
+    public func with(lock: LockFile) -> Project {
+        Project(
+            root: root, configFile: configFile, config: config, valuesFiles: valuesFiles, flavor: flavor, platform: platform,
+            jobs: jobs, buildJobs: buildJobs, cacheRoot: cacheRoot, outputDirectory: outputDirectory, sourceDateEpoch: sourceDateEpoch,
+            renderEnvironment: renderEnvironment, lock: lock, checkout: checkout, settings: settings, warnings: warnings)
+    }
+
+    /// The lock file pinning base images and repositories (`cosci lock`): `cosci.lock` in the project root.
+    public var lockFile: String { root + "/" + LockFile.fileName }
 
     /// Base image references pinned by the lock file, with their digests (empty without a lock file). A key
     /// hashes `reference@digest` for a pinned image, the reference as written otherwise.
-    public var lockedImages: [String: Digest] { LockFile.read(lockFile).images }
+    public var lockedImages: [String: Digest] { lock.images }
 
     /// Upstream repositories pinned by the lock file (`cosci lock`), by name.
-    public var lockedRepositories: [String: LockFile.Repository] { LockFile.read(lockFile).repositories }
+    public var lockedRepositories: [String: LockFile.Repository] { lock.repositories }
 
     /// Where parsed package directories are remembered between runs.
     public var loadMemoFile: String { cacheRoot + "/tree/load-memo" }
@@ -274,7 +310,7 @@ public struct Project: Sendable {
     /// The project root relative to its git repository's root ("" at the root, `manifest` below it; nil
     /// outside a repository): how CI systems, which work from the repository root, name its files.
     public var pathInRepository: String? {
-        guard let repo = try? GitRepository(discoveringFrom: root), let workdir = repo.workdir else { return nil }
+        guard let workdir = checkout?.workdir else { return nil }
         if root == workdir { return "" }
         return root.hasPrefix(workdir + "/") ? String(root.dropFirst(workdir.count + 1)) : nil
     }

@@ -105,11 +105,14 @@ public enum Running {
             stages.append(("images", .skipped("not asked for")))
         } else {
             do throws(Diagnostic) {
-                if let dir = project.config.images, !(try ImageSpec.load(directory: dir, projectRoot: project.root)).isEmpty {
+                let specs = try project.config.images.map { dir throws(Diagnostic) in
+                    try ImageSpec.load(directory: dir, projectRoot: project.root)
+                } ?? []
+                if !specs.isEmpty {
                     var a = AssembleOptions()
                     a.sourceDateEpoch = result.sourceDateEpoch
                     a.iso = options.iso
-                    images = try Assembling.assemble(project, a)
+                    images = try Assembling.assemble(result.analysis.project, a, analysis: result.analysis, specs: specs)
                     stages.append(("images", .succeeded("\(images.count) image(s)")))
                 } else {
                     stages.append(("images", .skipped("no image specs")))

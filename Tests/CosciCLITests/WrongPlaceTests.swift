@@ -25,6 +25,29 @@ import Testing
         #expect(inside.stdout.contains("toolchain/yq@4.30.1"))
     }
 
+    @Test func aDamagedLockFileIsAnErrorNamingTheFieldNotAnEmptyLock() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pkg = dir.appendingPathComponent("packages/tool")
+        try FileManager.default.createDirectory(at: pkg, withIntermediateDirectories: true)
+        try "name: tool\ncategory: utils\nversion: \"1.0\"\n".write(to: pkg.appendingPathComponent("definition.yaml"), atomically: true, encoding: .utf8)
+        try "image: alpine:3.19\nsteps: [\"true\"]\n".write(to: pkg.appendingPathComponent("build.yaml"), atomically: true, encoding: .utf8)
+        try "tree: packages\n".write(to: dir.appendingPathComponent("cosci.yaml"), atomically: true, encoding: .utf8)
+        let lock = dir.appendingPathComponent("cosci.lock")
+        // A pin that does not read would silently key `alpine:3.19` by its tag: every key would move.
+        try #"{"images": {"alpine:3.19": "sha256:not-a-digest"}, "schema": "cosci.lock/v1"}"#.write(to: lock, atomically: true, encoding: .utf8)
+        for command in [["list"], ["plan", "--all"], ["build", "--all"]] {
+            let r = try CLI.run(command, cwd: dir, env: ["CI": "true"])
+            #expect(r.status == 2, "\(command): \(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("cosci.lock"), "\(r.stderr)")
+            #expect(r.stderr.contains("images.alpine:3.19"), "the field is named: \(r.stderr)")
+            #expect(r.stderr.contains("cosci lock"), "says how to mend it: \(r.stderr)")
+        }
+        try "not json".write(to: lock, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["list"], cwd: dir, env: ["CI": "true"])
+        #expect(r.status == 2 && r.stderr.contains("invalid lock file: not valid JSON"), "\(r.stderr)")
+    }
+
     @Test func buildJobsIsJobsOnBuildCommands() throws {
         let help = try CLI.run(["run", "--help"])
         #expect(help.stdout.contains("-j, --jobs, --build-jobs <n>"), "\(help.stdout)")
