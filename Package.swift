@@ -67,10 +67,13 @@ let package = Package(
         .target(
             name: "CosciArchive",
             dependencies: ["CosciModel", "CArchive", .product(name: "Crypto", package: "swift-crypto")]),
+        /** OCI image documents as Codable types (descriptor, manifest, index, configuration) and the canonical
+            JSON cosci writes them in. Pure. */
+        .target(name: "CosciImage", dependencies: ["CosciModel"]),
         /** OCI registry client over libcurl, OCI image layouts, credentials. */
         .target(
             name: "CosciRegistry",
-            dependencies: ["CosciModel", "CosciFiles", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CosciModel", "CosciImage", "CosciFiles", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
 
         /** Build backends (bubblewrap host sandbox, podman), the worker pool scheduler, artifact assembly. */
         .target(
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "CosciEngine",
             dependencies: [
-                "CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciRegistry", "CosciBuild",
+                "CosciModel", "CosciManifest", "CosciPlanner", "CosciGit", "CosciArchive", "CosciImage", "CosciRegistry", "CosciBuild",
                 "CosciRepository", "CosciFiles", "CosciYAML", "CosciTemplate",
             ],
             exclude: ["README.md"]),
@@ -111,7 +114,8 @@ let package = Package(
         .testTarget(name: "CosciArchiveTests", dependencies: ["CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciBuildTests", dependencies: ["CosciBuild", "CosciArchive", "CosciModel"]),
         .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciYAML", "CosciModel"]),
-        .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciImage", "CosciModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "CosciImageTests", dependencies: ["CosciImage", "CosciModel"]),
         .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel", "CosciTemplate"]),
         .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
     ]

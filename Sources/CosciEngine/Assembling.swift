@@ -4,6 +4,7 @@
 import CosciArchive
 import CosciBuild
 import CosciManifest
+import CosciImage
 import CosciModel
 import CosciPlanner
 import CosciRegistry
@@ -240,7 +241,7 @@ public enum Assembling {
         var annotations = [
             "org.opencontainers.image.title": spec.name,
             "org.opencontainers.image.version": base.id.version.text,
-            "org.opencontainers.image.created": ImageJSON.timestamp(epoch),
+            "org.opencontainers.image.created": ImageConfig.timestamp(epoch),
         ]
         if let d = spec.description { annotations["org.opencontainers.image.description"] = d }
         if let head { annotations["org.opencontainers.image.revision"] = head }
@@ -320,7 +321,7 @@ public enum Assembling {
         }
         return AssembledImage(
             name: spec.name, version: tag, digest: image.digest,
-            layers: ImageJSON.layers(ofManifest: (children.first ?? image).manifest).count,  // per platform, for an index
+            layers: ((try? Manifest.decode((children.first ?? image).manifest))?.layers.count) ?? 0,  // per platform, for an index
             layout: layout, pushed: pushed, iso: isoPath, isoDigest: isoDigest, platforms: max(1, children.count))
     }
 }

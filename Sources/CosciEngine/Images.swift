@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciFiles
+import CosciImage
 import CosciModel
 import CosciRegistry
 import Foundation
@@ -108,7 +109,11 @@ public struct ImagePuller: Sendable {
             }
             try? FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
             var paths: [String] = []
-            for layer in ImageJSON.layers(ofManifest: manifest) {
+            let layers: [Descriptor]
+            do { layers = try Manifest.decode(manifest).layers } catch {
+                throw Diagnostic(at: nil, "cannot pull the image \(image): \(error)", kind: .environment)
+            }
+            for layer in layers {
                 let path = blobs + "/" + layer.digest.hex
                 if !FileManager.default.fileExists(atPath: path) {
                     // Several builds may pull the same layer at once: each into its own file, then a rename.

@@ -4,6 +4,7 @@
 import CosciArchive
 import CosciFiles
 import CosciManifest
+import CosciImage
 import CosciModel
 import CosciRegistry
 import CosciRepository
@@ -216,7 +217,7 @@ public enum Publishing {
                 continue
             }
             if let key = p.key {
-                let published = try store.manifest(digest.description).map(ImageJSON.annotations(ofManifest:))?[keyAnnotation]
+                let published = try store.manifest(digest.description).flatMap { try? Manifest.decode($0) }?.annotations?[keyAnnotation]
                 if published == key.description && !force {
                     kept.append(p.tag)
                     continue
@@ -324,7 +325,7 @@ public enum Publishing {
             annotations: [
                 keyAnnotation: a.key.description, "org.opencontainers.image.title": a.id.fingerprint,
                 "org.opencontainers.image.version": a.id.version.text,
-                "org.opencontainers.image.created": ImageJSON.timestamp(a.sourceDateEpoch),
+                "org.opencontainers.image.created": ImageConfig.timestamp(a.sourceDateEpoch),
             ])
         return PlannedImage(tag: a.id.imageTag, image: image, key: a.key)
     }

@@ -5,6 +5,7 @@ import CosciArchive
 import CosciFiles
 import CosciGit
 import CosciManifest
+import CosciImage
 import CosciModel
 import CosciYAML
 import CosciRegistry
@@ -243,13 +244,13 @@ public enum Releasing {
     /// The bytes of the file carried by a one-layer file image (`tag`), read out of its layer.
     static func readFile(_ store: RegistryStore, tag: String, scratch: String, member: String? = nil) throws(Diagnostic) -> [UInt8] {
         do {
-            guard let manifest = try store.manifest(tag), let layer = ImageJSON.layers(ofManifest: manifest).first else {
+            guard let bytes = try store.manifest(tag), let manifest = try? Manifest.decode(bytes), let layer = manifest.layers.first else {
                 throw Diagnostic(at: nil, "\(store.name) has no \(tag)", hint: "publish the repository there first (cosci publish)")
             }
             let file = scratch + "/" + layer.digest.hex
             try store.fetch(layer.digest, to: file)
             defer { unlink(file) }
-            let wanted = member ?? ImageJSON.annotations(ofManifest: manifest)["org.opencontainers.image.title"] ?? tag
+            let wanted = member ?? manifest.annotations?["org.opencontainers.image.title"] ?? tag
             guard let bytes = try TarArchive.read(member: wanted, of: file) else {
                 throw Diagnostic(at: nil, "the image \(store.name):\(tag) does not hold \(wanted)")
             }

@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciArchive
+import CosciImage
 import CosciModel
 import CosciYAML
 import CosciRegistry
@@ -36,13 +37,12 @@ public struct RemoteCache: Sendable {
     /// Copies the entry of `key` into the local cache.
     public func fetch(_ key: CacheKey, into local: LocalCache) throws(CacheError) {
         do {
-            guard let manifest = try store.manifest(key.hex), let config = ImageJSON.config(ofManifest: manifest),
-                let layer = ImageJSON.layers(ofManifest: manifest).first
+            guard let bytes = try store.manifest(key.hex), let manifest = try? Manifest.decode(bytes), let layer = manifest.layers.first
             else { throw CacheError("the remote cache \(store.name) has no usable entry for \(key)") }
             let scratch = "\(local.root)/.fetch-\(key.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: scratch) }
-            try store.fetch(config.digest, to: scratch + "/metadata.yaml")
+            try store.fetch(manifest.config.digest, to: scratch + "/metadata.yaml")
             let text = (try? String(contentsOfFile: scratch + "/metadata.yaml", encoding: .utf8)) ?? ""
             let metadata: ArtifactMetadata
             do { metadata = try ArtifactMetadata(yaml: text, file: "\(store.name):\(key.hex)") } catch {
@@ -86,7 +86,7 @@ public struct RemoteCache: Sendable {
     /// A saved summary's bytes (as `SummaryStore` keeps them, checksum first), or nil when there is none or
     /// it cannot be read: a summary is an optimisation, never an error.
     func summary(_ id: Digest, scratch: String) -> [UInt8]? {
-        guard let manifest = try? store.manifest(Self.summaryTag(id)), let layer = ImageJSON.layers(ofManifest: manifest).first,
+        guard let bytes = try? store.manifest(Self.summaryTag(id)), let layer = (try? Manifest.decode(bytes))?.layers.first,
             layer.size < 512 << 20
         else { return nil }
         let file = "\(scratch)/.summary-\(id.hex.prefix(12))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

@@ -4,6 +4,7 @@
 import CosciArchive
 import CosciFiles
 import CosciManifest
+import CosciImage
 import CosciModel
 import CosciPlanner
 import CosciRegistry
@@ -269,7 +270,7 @@ extension Upstream {
         case .docker:
             let store = try Releasing.registryStore("docker://" + url, access)
             do {
-                guard let manifest = try store.manifest(package.id.imageTag), let layer = ImageJSON.layers(ofManifest: manifest).first else {
+                guard let bytes = try store.manifest(package.id.imageTag), let layer = (try? Manifest.decode(bytes))?.layers.first else {
                     throw Diagnostic(at: nil, "cannot fetch \(where_): no image \(package.id.imageTag)", kind: .environment)
                 }
                 fileName = ArtifactMetadata.fileName(package.id, .gzip)

@@ -123,10 +123,12 @@ public struct CredentialStore: Sendable {
         p.waitUntilExit()
         let data = reader.data
         guard p.terminationStatus == 0 else { return nil }  // "credentials not found"
-        guard let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let user = doc["Username"] as? String, let secret = doc["Secret"] as? String
-        else { throw CredentialError(message: "docker-credential-\(name) answered something other than {Username, Secret} for \(host)") }
-        return RegistryCredentials(username: user, secret: secret)
+        struct HelperAnswer: Decodable {
+            let Username: String
+            let Secret: String
+        }
+        guard let answer = try? JSONDecoder().decode(HelperAnswer.self, from: data) else { throw CredentialError(message: "docker-credential-\(name) answered something other than {Username, Secret} for \(host)") }
+        return RegistryCredentials(username: answer.Username, secret: answer.Secret)
     }
 }
 

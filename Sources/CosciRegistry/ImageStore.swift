@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciImage
 import CosciModel
 import Foundation
 
@@ -206,8 +207,9 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
         guard let manifest = try source.manifest(reference) else {
             throw RegistryError(method: "GET", path: "/v2/\(source.repository.name)/manifests/\(reference)", status: 404, code: "MANIFEST_UNKNOWN", message: "not published", hint: "publish it first")
         }
-        let mediaType = (try? JSONSerialization.jsonObject(with: Data(manifest)) as? [String: Any])?["mediaType"] as? String ?? MediaType.manifest
-        let descriptors = [ImageJSON.config(ofManifest: manifest)].compactMap { $0 } + ImageJSON.layers(ofManifest: manifest)
+        let mediaType = MediaTypeProbe.of(manifest) ?? MediaType.manifest
+        let parsed = try? Manifest.decode(manifest)
+        let descriptors = (parsed.map { [$0.config] + $0.layers }) ?? []
         for d in descriptors {
             try withClient { (c) throws(RegistryError) in
                 if try c.blobSize(d.digest, scopes: c.pushScopes) != nil { return }

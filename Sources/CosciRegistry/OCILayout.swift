@@ -2,6 +2,7 @@
     import Glibc
 #endif
 import CosciFiles
+import CosciImage
 import CosciModel
 import Foundation
 
@@ -105,13 +106,15 @@ public struct OCILayout: Sendable {
 
     /// The manifest descriptors by tag.
     public func tags() throws(RegistryError) -> [String: Descriptor] {
-        guard let data = FileManager.default.contents(atPath: path + "/index.json"),
-            let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw Self.error("\(path)/index.json is missing or not JSON") }
+        guard let data = FileManager.default.contents(atPath: path + "/index.json") else {
+            throw Self.error("\(path)/index.json is missing")
+        }
+        let index: ImageIndex
+        do { index = try ImageIndex.decode(Array(data)) } catch { throw Self.error("\(path)/index.json: \(error)") }
         var out: [String: Descriptor] = [:]
-        for m in (doc["manifests"] as? [[String: Any]]) ?? [] {
-            guard let d = ImageJSON.descriptor(m), let tag = d.annotations[Self.refName] else { continue }
-            out[tag] = d
+        for entry in index.manifests {
+            guard let tag = entry.descriptor.annotations[Self.refName] else { continue }
+            out[tag] = entry.descriptor
         }
         return out
     }
@@ -136,9 +139,7 @@ public struct OCILayout: Sendable {
     }
 
     static func indexBytes(_ manifests: [Descriptor]) -> [UInt8] {
-        Array(CanonicalJSON.encode(.map([
-            "schemaVersion": .int(2), "mediaType": .string(MediaType.index), "manifests": .list(manifests.map(\.value)),
-        ])).utf8)
+        ImageIndex(manifests: manifests.map { ImageIndex.Entry($0) }).json
     }
 
     static func atomicWrite(_ path: String, _ bytes: [UInt8]) throws {

@@ -126,8 +126,8 @@ public final class RegistryAuth: @unchecked Sendable {
                 message: "the token server refused \(all.joined(separator: " "))",
                 hint: credentials == nil ? "no credentials were found for this registry; pass --authfile or log in" : "check registry credentials")
         }
-        guard let doc = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any],
-            let token = (doc["token"] as? String) ?? (doc["access_token"] as? String)
+        guard let answer = try? JSONDecoder().decode(RegistryAPI.Token.self, from: Data(reply.body)),
+            let token = answer.token ?? answer.access_token
         else {
             throw RegistryError(method: "GET", path: Redaction.path(realm), status: reply.status, code: nil, message: "the token server's answer holds no token", hint: nil)
         }
@@ -253,11 +253,9 @@ public final class RegistryClient {
     func failure(_ method: String, _ url: String, _ r: HTTPResponse, hint: String? = nil) -> RegistryError {
         var code: String?
         var message = "unexpected answer"
-        if let doc = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
-            let errors = doc["errors"] as? [[String: Any]], let first = errors.first
-        {
-            code = first["code"] as? String
-            message = (first["message"] as? String) ?? message
+        if let first = (try? JSONDecoder().decode(RegistryAPI.Errors.self, from: Data(r.body)))?.errors.first {
+            code = first.code
+            message = first.message ?? message
         } else if !r.body.isEmpty, r.body.count < 300 {
             message = String(decoding: r.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -449,8 +447,8 @@ public final class RegistryClient {
             let r = try send("GET", url, scopes: [pullScope])
             if r.status == 404 { return out }
             guard r.status == 200 else { throw failure("GET", url, r) }
-            let doc = (try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:]
-            for t in (doc["tags"] as? [String]) ?? [] where seen.insert(t).inserted { out.append(t) }
+            let list = try? JSONDecoder().decode(RegistryAPI.TagList.self, from: Data(r.body))
+            for t in list?.tags ?? [] where seen.insert(t).inserted { out.append(t) }
             guard let link = r.header("link"), let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"),
                 link.contains("rel=\"next\"")
             else { return out }
@@ -470,5 +468,28 @@ extension Redaction {
         }
         if let q = s.firstIndex(of: "?") { s = String(s[..<q]) }
         return s
+    }
+}
+
+/// The registry API's JSON answers cosci reads (distribution spec).
+enum RegistryAPI {
+    /// A token server's answer (`token`, or OAuth2's `access_token`).
+    struct Token: Decodable {
+        let token: String?
+        let access_token: String?
+    }
+
+    /// An error answer: `{"errors": [{"code", "message"}]}`.
+    struct Errors: Decodable {
+        struct Entry: Decodable {
+            let code: String?
+            let message: String?
+        }
+        let errors: [Entry]
+    }
+
+    /// `GET /v2/NAME/tags/list` (tags may be null for a repository without any).
+    struct TagList: Decodable {
+        let tags: [String]?
     }
 }

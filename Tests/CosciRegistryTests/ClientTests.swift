@@ -1,3 +1,4 @@
+import CosciImage
 import CosciModel
 import CosciRegistry
 import Foundation
