@@ -5,7 +5,7 @@ import PackageDescription
 // The pure core (CosciModel, CosciTemplate, CosciPlanner) imports no C module and does no I/O.
 let package = Package(
     name: "cosci",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cosci", targets: ["cosci"])
     ],

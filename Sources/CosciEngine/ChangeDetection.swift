@@ -3,6 +3,7 @@ import CosciManifest
 import CosciModel
 import CosciPlanner
 import Foundation
+import Synchronization
 
 /// What `cosci affected` compares, as the user asked for it.
 public struct AffectedOptions: Sendable {
@@ -124,11 +125,14 @@ public enum ChangeDetection {
             return summaryID(repo, commit: commit, project: project, prefix: projectPrefix, upstream: upstreams[i])
         }
         // Saved summaries are read on other threads while this one diffs the commits.
-        let saved = Slots<KeyedSummary>(count: sources.count)
+        let saved = Mutex([KeyedSummary?](repeating: nil, count: sources.count))
         let reads = DispatchGroup()
         for i in sources.indices where !(i == 0 && headTree) {
             guard let id = ids[i] else { continue }
-            DispatchQueue.global().async(group: reads) { saved[i] = store.read(id, rendering: project.renderEnvironment) }
+            DispatchQueue.global().async(group: reads) {
+                let summary = store.read(id, rendering: project.renderEnvironment)
+                saved.withLock { $0[i] = summary }
+            }
         }
         // Committed changes (base to head), then uncommitted ones when the head is the work tree.
         var committed: [ChangedPath] = []
@@ -148,7 +152,7 @@ public enum ChangeDetection {
         }
         let changes = committed + local
         reads.wait()
-        var summaries = saved.values
+        var summaries = saved.withLock { $0 }
         var origins: [SideOrigin] = summaries.map { $0 == nil ? .loaded : .saved }
         // A new head commit next to a saved base: derived from the base and the diff when the change allows.
         if summaries.count == 2, summaries[0] == nil, !headTree, case .commit = headSource, let baseSummary = summaries[1],
@@ -180,16 +184,10 @@ public enum ChangeDetection {
             if toLoad.count == 2 && savedMemo.count > 0 && !headIsCommit {
                 // A work tree head and a saved memo: the two sides load in parallel (each opens its own
                 // repository handle). A commit head goes first instead, for the base may be derived from it.
-                let slots = Slots<Result<Side, Diagnostic>>(count: 2)
-                DispatchQueue.concurrentPerform(iterations: 2) { i in
-                    slots[i] = Result { () throws(Diagnostic) -> Side in
-                        try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: savedMemo, upstream: upstreams[i])
-                    }
+                let sides = try parallelMap(2, width: 2) { i throws(Diagnostic) in
+                    try Side.load(sources[i], project, workdir: workdir, prefix: projectPrefix, memo: savedMemo, upstream: upstreams[i])
                 }
-                for i in 0..<2 {
-                    guard let result = slots[i] else { throw Diagnostic(at: nil, "internal error: a side did not load") }
-                    loaded[i] = try result.get()
-                }
+                for i in 0..<2 { loaded[i] = sides[i] }
             } else {
                 // The base waits for the head: it is derived from the head's summary and the diff when the
                 // change allows (as a new head is from a saved base), else loaded reusing what the head parsed.

@@ -365,12 +365,6 @@ public enum Publishing {
 
     /// `body(0..<count)` on every core, results in order; the first error is thrown.
     static func inParallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws(Diagnostic) -> T) throws(Diagnostic) -> [T] {
-        let results = Slots<Result<T, Diagnostic>>(count: count)
-        DispatchQueue.concurrentPerform(iterations: count) { i in
-            results[i] = Result { () throws(Diagnostic) -> T in try body(i) }
-        }
-        var out: [T] = []
-        for r in results.values { out.append(try r!.get()) }
-        return out
+        try parallelMap(count, width: ProcessInfo.processInfo.activeProcessorCount, body)
     }
 }

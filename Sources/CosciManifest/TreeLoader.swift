@@ -163,32 +163,20 @@ public enum TreeLoader {
             templates = .empty
         }
 
-        // Package directories, in parallel; each slot is written by exactly one iteration.
+        // Package directories, in parallel.
         let dirs = layout.packageDirectories
-        let results = Slots<(key: String?, result: LoadMemo.Entry, reused: Bool)>(count: dirs.count)
         let context = DirectoryContext(
             snapshot: snapshot, values: values, templates: templates, environment: environment.finalize().hex, memo: memo,
             render: options.render)
         let workers = options.jobs > 0 ? options.jobs : ProcessorCount.online
-        if workers <= 1 || dirs.count < 8 {
-            for i in dirs.indices { results[i] = loadDirectory(dirs[i], context) }
-        } else {
-            let stride = max(1, dirs.count / (workers * 8))
-            let chunks = (dirs.count + stride - 1) / stride
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                for i in (chunk * stride)..<min(dirs.count, (chunk + 1) * stride) {
-                    results[i] = loadDirectory(dirs[i], context)
-                }
-            }
-        }
+        let loaded = parallelMap(dirs.count, width: dirs.count < 8 ? 1 : workers) { i in loadDirectory(dirs[i], context) }
 
         // Gather, and reject duplicate identities (luet silently keeps the first; we say so).
         var packages: [PackageSpec] = []
         var seen: [PackageID: SourceLocation] = [:]
         var nextMemo = LoadMemo()
         var reused = 0
-        for slot in results.values {
-            guard let slot else { continue }
+        for slot in loaded {
             if slot.reused { reused += 1 }
             if let key = slot.key { nextMemo.entries[key] = slot.result }
             diagnostics.append(contentsOf: slot.result.diagnostics)
@@ -206,7 +194,7 @@ public enum TreeLoader {
         }
         packages.sort { $0.id < $1.id }
         var inputs: [String: String] = [:]
-        for slot in results.values { inputs.merge(slot?.result.inputs ?? [:]) { a, _ in a } }
+        for slot in loaded { inputs.merge(slot.result.inputs) { a, _ in a } }
         return LoadedTree(
             packages: packages, diagnostics: Array(Set(diagnostics)).sorted(),
             templateFiles: layout.templateFiles.map(\.path), valuesFiles: options.valuesFiles, memo: nextMemo,
@@ -380,32 +368,6 @@ public enum TreeLoader {
         return Diagnostic(at: SourceLocation(file: file, line: 0), "\(error)")
     }
 
-}
-
-/// Fixed-size result slots for a parallel loop, in memory allocated once. `@unchecked Sendable`: each index
-/// is written by exactly one iteration of `DispatchQueue.concurrentPerform`, and reads happen after it returns
-/// (its completion is the synchronization point).
-public final class Slots<T>: @unchecked Sendable {
-    private let base: UnsafeMutablePointer<T?>
-    public let count: Int
-
-    public init(count: Int) {
-        self.count = count
-        base = .allocate(capacity: max(count, 1))
-        base.initialize(repeating: nil, count: count)
-    }
-
-    deinit {
-        base.deinitialize(count: count)
-        base.deallocate()
-    }
-
-    public subscript(i: Int) -> T? {
-        get { base[i] }
-        set { base[i] = newValue }
-    }
-
-    public var values: [T?] { (0..<count).map { base[$0] } }
 }
 
 enum ProcessorCount {

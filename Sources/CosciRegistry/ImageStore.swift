@@ -125,15 +125,12 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
     public func push(_ blobs: [Blob], mountFrom: [Digest: String]) throws(RegistryError) -> (bytes: Int64, skipped: Int, mounted: Int) {
         // Largest first, so the long uploads start early; the first failure stops new uploads.
         let ordered = blobs.sorted { $0.descriptor.size > $1.descriptor.size }
-        let results = Locked<[BlobPush]>(Array(repeating: .existed, count: ordered.count))
-        try parallel(ordered.count) { i throws(RegistryError) in
+        let pushes = try parallelMap(ordered.count, width: parallelism) { i throws(RegistryError) in
             let b = ordered[i]
-            let r = try withClient { (c) throws(RegistryError) in
+            return try withClient { (c) throws(RegistryError) in
                 try c.pushBlob(b.descriptor.digest, size: b.descriptor.size, from: b.body, mountFrom: mountFrom[b.descriptor.digest])
             }
-            results.withLock { $0[i] = r }
         }
-        let pushes = results.value
         return (pushes.map(\.bytesSent).reduce(0, +), pushes.filter { $0 == .existed }.count, pushes.filter { $0 == .mounted }.count)
     }
 
@@ -146,33 +143,12 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
     }
 
     public func digests(ofTags tags: [String]) throws(RegistryError) -> [String: Digest] {
-        let results = Locked<[Result<Digest?, RegistryError>]>(Array(repeating: .success(nil), count: tags.count))
-        try parallel(tags.count) { i throws(RegistryError) in
-            let d = try digest(ofTag: tags[i])
-            results.withLock { $0[i] = .success(d) }
-        }
+        let digests = try parallelMap(tags.count, width: parallelism) { i throws(RegistryError) in try digest(ofTag: tags[i]) }
         var out: [String: Digest] = [:]
-        for (i, r) in results.value.enumerated() {
-            if case .success(let d?) = r { out[tags[i]] = d }
+        for (i, d) in digests.enumerated() {
+            if let d { out[tags[i]] = d }
         }
         return out
-    }
-
-    /// Runs `body` for 0..<count on `parallelism` threads; the first error is thrown.
-    func parallel(_ count: Int, _ body: @Sendable (Int) throws(RegistryError) -> Void) throws(RegistryError) {
-        let next = Locked(0)
-        let failure = Locked<RegistryError?>(nil)
-        DispatchQueue.concurrentPerform(iterations: min(parallelism, max(1, count))) { _ in
-            while failure.value == nil {
-                let i: Int = next.withLock { n in
-                    defer { n += 1 }
-                    return n
-                }
-                guard i < count else { return }
-                do throws(RegistryError) { try body(i) } catch { failure.withLock { $0 = $0 ?? error } }
-            }
-        }
-        if let e = failure.value { throw e }
     }
 
     public func putManifest(_ image: ImageContent) throws(RegistryError) {
@@ -183,13 +159,13 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
 
     /// Stores several manifests by digest, in parallel.
     public func putManifests(_ images: [ImageContent]) throws(RegistryError) {
-        try parallel(images.count) { i throws(RegistryError) in try putManifest(images[i]) }
+        _ = try parallelMap(images.count, width: parallelism) { i throws(RegistryError) in try putManifest(images[i]) }
     }
 
     /// Tags in parallel (the order among them does not matter; callers tag the index in a later call).
     public func tag(_ tags: [String: ImageContent]) throws(RegistryError) {
         let list = tags.sorted(by: { $0.key < $1.key })
-        try parallel(list.count) { i throws(RegistryError) in
+        _ = try parallelMap(list.count, width: parallelism) { i throws(RegistryError) in
             _ = try withClient { (c) throws(RegistryError) in
                 try c.putManifest(list[i].value.manifest, mediaType: list[i].value.mediaType, reference: list[i].key)
             }
@@ -230,18 +206,5 @@ public final class RegistryStore: ImageStore, @unchecked Sendable {
 
     public func fetch(_ digest: Digest, to path: String) throws(RegistryError) {
         try withClient { (c) throws(RegistryError) in try c.downloadBlob(digest, to: path) }
-    }
-}
-
-/// A value behind a lock.
-final class Locked<T>: @unchecked Sendable {
-    // @unchecked: `value` is only touched under `lock`.
-    private let lock = NSLock()
-    private(set) var value: T
-
-    init(_ value: T) { self.value = value }
-
-    func withLock<R>(_ body: (inout T) -> R) -> R {
-        lock.withLock { body(&value) }
     }
 }
