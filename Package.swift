@@ -116,6 +116,7 @@ let package = Package(
         .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciYAML", "CosciModel"]),
         .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciImage", "CosciModel"], exclude: ["Fixtures"]),
         .testTarget(name: "CosciImageTests", dependencies: ["CosciImage", "CosciModel"]),
+        .testTarget(name: "CosciGitTests", dependencies: ["CosciGit"]),
         .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel", "CosciTemplate"]),
         .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
     ]
