@@ -14,6 +14,13 @@ public struct Analysis: Sendable {
     /// Every problem: configuration warnings, loading, resolution. Sorted, without duplicates.
     public let diagnostics: [Diagnostic]
 
+    /// The cache key of a package of the graph. Every package of `graph.order` is keyed (keys are computed
+    /// over that order), so asking for another is a bug in the caller, stopped here with its name.
+    public func key(_ id: PackageID) -> CacheKey {
+        guard let k = keys[id] else { preconditionFailure("\(id) is not in the build graph: it has no cache key") }
+        return k.key
+    }
+
     /// Whether any diagnostic is an error.
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 

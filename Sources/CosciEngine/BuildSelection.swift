@@ -25,7 +25,7 @@ extension Building {
         }
         if options.all {
             for id in analysis.graph.order {
-                let key = analysis.keys[id]!.key
+                let key = analysis.key(id)
                 reasons[id] = [cache.contains(key) ? "in the cache" : "no artifact for key \(key.hex.prefix(12)) in the cache"]
             }
             return (analysis.graph.order, reasons, [])
@@ -95,7 +95,7 @@ extension Building {
                     at: here, field: "packages", "\(text) is in the plan but not in the tree",
                     hint: "the plan was made for another revision; run `cosci plan` again on this checkout")
             }
-            let key = analysis.keys[id]!.key
+            let key = analysis.key(id)
             guard key.description == keyText else {
                 throw Diagnostic(
                     at: here, field: "packages", "\(text) has key \(key) here but \(keyText) in the plan",

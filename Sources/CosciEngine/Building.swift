@@ -204,7 +204,7 @@ public enum Building {
         // Every cached artifact this run would use is verified first: a damaged one is removed, so it is built.
         var damaged: [PackageID: String] = [:]
         func present(_ id: PackageID) -> Bool {
-            cache.containsVerified(analysis.keys[id]!.key) { damaged[id] = $0 }
+            cache.containsVerified(analysis.key(id)) { damaged[id] = $0 }
         }
         for id in targets { _ = present(id) }
         // The targets and every dependency whose artifact is missing (built here unless another shard builds it).
@@ -221,7 +221,7 @@ public enum Building {
         var fetched = Set<PackageID>()
         if let remote {
             for id in graph.order where needed.contains(id) && !(options.rebuild && targetSet.contains(id)) {
-                let key = analysis.keys[id]!.key
+                let key = analysis.key(id)
                 guard !cache.contains(key), remoteKeys.contains(key) else { continue }
                 do { try remote.fetch(key, into: cache) } catch {
                     throw Diagnostic(at: nil, error.description, hint: "check the remote cache, or build without --cache docker://…")
@@ -230,7 +230,7 @@ public enum Building {
             }
         }
         let toBuild = graph.order.filter {
-            needed.contains($0) && (options.rebuild && targetSet.contains($0) || !cache.contains(analysis.keys[$0]!.key))
+            needed.contains($0) && (options.rebuild && targetSet.contains($0) || !cache.contains(analysis.key($0)))
         }
         // Upstream packages the builds stand on (sysroots, final images, copies) come into the local cache,
         // verified, under their keys: from then on they are used exactly as built artifacts.
@@ -267,7 +267,7 @@ public enum Building {
         // Dependencies of this shard that another shard builds are awaited in the cache, as part of the schedule:
         // this shard builds what it can meanwhile (waiting for all of them first could deadlock two shards).
         let awaitedNeeded = graph.order.filter { id in
-            awaited.contains(id) && !cache.contains(analysis.keys[id]!.key)
+            awaited.contains(id) && !cache.contains(analysis.key(id))
                 && needed.contains { graph.dependencies(of: $0).contains(id) }
         }
         let waits = Set(awaitedNeeded)
@@ -286,7 +286,7 @@ public enum Building {
 
         var outcomes: [PackageID: PackageOutcome] = [:]
         for id in needed where !toBuild.contains(id) {
-            let key = analysis.keys[id]!.key
+            let key = analysis.key(id)
             let found = try? cache.artifact(for: key)
             if found != nil { cache.touch(key) }
             let why = (reasons[id] ?? []) + (fetched.contains(id) ? ["fetched from the remote cache \(remote?.store.name ?? "")"] : [])
@@ -310,7 +310,7 @@ public enum Building {
             func start(_ group: inout TaskGroup<(PackageOutcome, Bool)>) {
                 while let id = scheduler.next(where: waits.contains) {
                     observer?.waiting(for: id)
-                    let key = analysis.keys[id]!.key
+                    let key = analysis.key(id)
                     let why = reasons[id] ?? []
                     group.addTask {
                         let arrived = await waitFor(key, cache: cache, remote: remote, timeout: timeout)
@@ -340,7 +340,7 @@ public enum Building {
         }
         for (id, state) in scheduler.states {
             if case .skipped(let why) = state {
-                outcomes[id] = PackageOutcome(id: id, key: analysis.keys[id]!.key, reasons: [why], result: .skipped(why: why))
+                outcomes[id] = PackageOutcome(id: id, key: analysis.key(id), reasons: [why], result: .skipped(why: why))
             }
         }
         let sorted = outcomes.values.sorted { $0.id < $1.id }
@@ -400,7 +400,7 @@ public enum Building {
     static func buildOne(_ id: PackageID, _ c: JobContext) -> PackageOutcome {
         let clock = ContinuousClock()
         let start = clock.now
-        let key = c.analysis.keys[id]!.key
+        let key = c.analysis.key(id)
         let spec = c.analysis.graph.packages[id]!
         let logPath = "\(c.logs)/\(id.fingerprint).log"
         func seconds() -> Double {

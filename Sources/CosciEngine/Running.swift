@@ -223,7 +223,7 @@ public enum RepositoryWriting {
         var artifacts: [(ArtifactMetadata, String)] = []
         var missing: [PackageID] = []
         for id in analysis.graph.order.sorted() {
-            let key = analysis.keys[id]!.key
+            let key = analysis.key(id)
             let cached: (path: String, metadata: ArtifactMetadata)?
             do { cached = try cache.artifact(for: key) } catch {
                 throw Diagnostic(at: nil, error.message, hint: "build it again: cosci build \(id.family)")

@@ -32,14 +32,14 @@ public enum Verification {
         let cache = LocalCache(root: project.cacheRoot)
         var ids: [PackageID] = []
         if packages.isEmpty {
-            ids = analysis.graph.order.filter { cache.contains(analysis.keys[$0]!.key) }
+            ids = analysis.graph.order.filter { cache.contains(analysis.key($0)) }
         } else {
             for p in packages { ids += try analysis.packages(matching: p) }
         }
         var outcomes: [VerifyOutcome] = []
         var byEpoch: [Int64: [PackageID]] = [:]
         for id in ids {
-            let key = analysis.keys[id]!.key
+            let key = analysis.key(id)
             guard let cached = try? cache.metadata(for: key) else {
                 outcomes.append(VerifyOutcome(
                     id: id, status: .failed, cached: nil, rebuilt: nil, differences: [],
