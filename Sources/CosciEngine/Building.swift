@@ -218,15 +218,21 @@ public enum Building {
         }
         for (id, why) in damaged { reasons[id] = [why] }
         // What the remote cache has comes down into the local one instead of being built.
+        // Transfers block (libcurl): they run on a thread of their own, off the cooperative pool.
         var fetched = Set<PackageID>()
         if let remote {
-            for id in graph.order where needed.contains(id) && !(options.rebuild && targetSet.contains(id)) {
-                let key = analysis.key(id)
-                guard !cache.contains(key), remoteKeys.contains(key) else { continue }
-                do { try remote.fetch(key, into: cache) } catch {
-                    throw Diagnostic(at: nil, error.description, hint: "check the remote cache, or build without --cache docker://…")
+            let wanted = graph.order.filter { id in
+                needed.contains(id) && !(options.rebuild && targetSet.contains(id))
+                    && !cache.contains(analysis.key(id)) && remoteKeys.contains(analysis.key(id))
+            }
+            fetched = Set(wanted)
+            let keys = wanted.map(analysis.key)
+            try await offPool { () throws(Diagnostic) in
+                for key in keys {
+                    do throws(CacheError) { try remote.fetch(key, into: cache) } catch {
+                        throw Diagnostic(at: nil, error.description, hint: "check the remote cache, or build without --cache docker://…")
+                    }
                 }
-                fetched.insert(id)
             }
         }
         let toBuild = graph.order.filter {
@@ -234,8 +240,14 @@ public enum Building {
         }
         // Upstream packages the builds stand on (sysroots, final images, copies) come into the local cache,
         // verified, under their keys: from then on they are used exactly as built artifacts.
-        for package in upstreamNeeded(by: toBuild, graph) {
-            try Upstream.fetch(package, from: analysis.upstream, into: cache, project: project, access: options.registry)
+        let upstreamPackages = upstreamNeeded(by: toBuild, graph)
+        if !upstreamPackages.isEmpty {
+            let upstream = analysis.upstream, access = options.registry
+            try await offPool { () throws(Diagnostic) in
+                for package in upstreamPackages {
+                    try Upstream.fetch(package, from: upstream, into: cache, project: project, access: access)
+                }
+            }
         }
 
         // Builds create files with the modes their steps ask for, whatever the caller's umask.
@@ -603,6 +615,11 @@ public enum Building {
         } catch {
             throw BuildFailure(.environment, "\(error)")
         }
+    }
+
+    /// Runs blocking work that may fail on a thread of its own, off the cooperative pool.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws(Diagnostic) -> T) async throws(Diagnostic) -> T {
+        try await onThread { Result { () throws(Diagnostic) -> T in try body() } }.get()
     }
 
     /// Runs blocking work on a thread of its own, off the cooperative pool.
