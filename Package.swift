@@ -107,17 +107,21 @@ let package = Package(
         .executableTarget(name: "cosci-fuzz", dependencies: ["CosciModel", "CosciTemplate", "CosciYAML"]),
 
         // MARK: Tests
+        /** What tests share: the one process runner, the binary locator, the git fixture, loopback servers. */
+        .target(name: "CosciTestSupport", path: "Tests/CosciTestSupport", exclude: ["Fixtures"]),
         .testTarget(name: "CosciModelTests", dependencies: ["CosciModel"]),
         .testTarget(name: "CosciTemplateTests", dependencies: ["CosciTemplate", "CosciYAML", "CosciModel"]),
-        .testTarget(name: "CosciManifestTests", dependencies: ["CosciManifest", "CosciModel", "CosciTemplate"]),
+        .testTarget(name: "CosciManifestTests", dependencies: ["CosciManifest", "CosciModel", "CosciTemplate", "CosciTestSupport"]),
         .testTarget(name: "CosciPlannerTests", dependencies: ["CosciPlanner", "CosciModel"]),
-        .testTarget(name: "CosciArchiveTests", dependencies: ["CosciArchive", "CosciModel"]),
-        .testTarget(name: "CosciBuildTests", dependencies: ["CosciBuild", "CosciArchive", "CosciModel"]),
+        .testTarget(name: "CosciArchiveTests", dependencies: ["CosciArchive", "CosciModel", "CosciTestSupport"]),
+        .testTarget(name: "CosciBuildTests", dependencies: ["CosciBuild", "CosciArchive", "CosciModel", "CosciTestSupport"]),
         .testTarget(name: "CosciRepositoryTests", dependencies: ["CosciRepository", "CosciArchive", "CosciYAML", "CosciModel"]),
-        .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciImage", "CosciModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciImage", "CosciModel", "CosciTestSupport"]),
         .testTarget(name: "CosciImageTests", dependencies: ["CosciImage", "CosciModel"]),
-        .testTarget(name: "CosciGitTests", dependencies: ["CosciGit"]),
-        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel", "CosciTemplate"]),
-        .testTarget(name: "CosciCLITests", dependencies: ["CosciModel"]),
+        .testTarget(name: "CosciGitTests", dependencies: ["CosciGit", "CosciTestSupport"]),
+        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel", "CosciTemplate", "CosciTestSupport"]),
+        .testTarget(name: "CosciCLITests", dependencies: ["CosciModel", "CosciTestSupport"]),
+        /** End to end: the built binary against real registries, pipelines as CI runs them, luet-style clients. */
+        .testTarget(name: "CosciEndToEndTests", dependencies: ["CosciTestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import CosciArchive
 import Foundation
+import CosciTestSupport
 import Testing
 
 /// The epoch every test packs with: 2023-11-14 22:13:20 UTC.
@@ -33,35 +34,15 @@ private func isRealDirectory(_ path: String) -> Bool {
     return lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
 }
 
-/// The result of a finished process.
-struct ProcessOutput {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
-
-/// Runs a program to completion; stdout and stderr are captured (small outputs only: stderr is read after stdout).
+/// Runs a program to completion (the shared runner); what it wrote and how it ended.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ProcessOutput(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+    try runTool(executable, arguments, env: environment, timeout: 600)
 }
 
 /// Runs a python3 program given as text.
 @discardableResult
-func python(_ program: String, _ arguments: [String]) throws -> ProcessOutput {
+func python(_ program: String, _ arguments: [String]) throws -> ProcessResult {
     let result = try run("/usr/bin/env", ["python3", "-c", program] + arguments)
     #expect(result.status == 0, "python3 failed: \(result.stderr)")
     return result

@@ -1,56 +1,34 @@
 import CosciModel
+import CosciTestSupport
 import Foundation
 import Testing
 
 /// A copy of a tree in a fresh git repository, committed with a fixed date (so SOURCE_DATE_EPOCH is fixed).
 struct BuildRepo {
-    let root: URL
+    let scratch: GitScratch
+    var root: URL { scratch.root }
     static let epoch = 1_700_000_000
 
     /// Copies `manifest/` (the sample tree) or a fixture tree.
-    init(tree: URL = CLI.packageRoot.appendingPathComponent("manifest"), umask mask: String = "022") throws {
-        root = try CLI.temporaryDirectory()
-        // Copy with the shell so the files get the given umask, as a checkout on that machine would.
-        try Self.sh("umask \(mask) && tar -C '\(tree.path)' --exclude=.cosci --exclude=dist -cf - . | tar --no-same-permissions -C '\(root.path)' -xf -")
-        try git("init", "-q", "-b", "main")
-        try git("add", "-A")
-        try git("commit", "-q", "-m", "initial")
+    init(tree: URL = TestPaths.sample, umask mask: String = "022") throws {
+        scratch = try GitScratch(copying: tree, umask: mask, epoch: Self.epoch)
     }
 
     /// A copy of the sample as it is after one `cosci run` (its cache and dist included): built once per test
     /// process and copied, for tests that start from a built sample. Keys are the same in every copy (the
     /// commit's date is fixed and cache paths are relative).
     static func built() throws -> BuildRepo {
-        let template = try BuiltSample.shared.get()
-        let root = try CLI.temporaryDirectory()
-        try sh("cp -a '\(template.path)/.' '\(root.path)/'")
-        return BuildRepo(root: root)
+        BuildRepo(scratch: try GitScratch(copyOf: try BuiltSample.shared.get().scratch, epoch: epoch))
     }
 
-    private init(root: URL) { self.root = root }
+    private init(scratch: GitScratch) { self.scratch = scratch }
 
     static func sh(_ script: String, cwd: URL? = nil) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-ec", script]
-        if let cwd { p.currentDirectoryURL = cwd }
-        try p.run()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "sh failed: \(script)"]) }
+        try shell(script, cwd: cwd)
     }
 
     func git(_ args: String...) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-c", "user.name=Test", "-c", "user.email=test@example.com"] + args
-        p.currentDirectoryURL = root
-        var env = ProcessInfo.processInfo.environment
-        env["GIT_AUTHOR_DATE"] = "@\(Self.epoch) +0000"
-        env["GIT_COMMITTER_DATE"] = "@\(Self.epoch) +0000"
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
+        try scratch.git(args)
     }
 
     func path(_ rel: String) -> URL { root.appendingPathComponent(rel) }
@@ -69,11 +47,12 @@ struct BuildRepo {
     }
 
     /// Runs cosci in the repository, outside CI unless asked.
-    func cosci(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result {
+    func cosci(_ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
         try CLI.run(args, cwd: root, env: ["CI": "true"].merging(env) { $1 })
     }
 
-    func remove() { try? FileManager.default.removeItem(at: root) }
+    /// Nothing to do: the directory goes with the last copy of the fixture.
+    func remove() {}
 }
 
 /// The live file name `repository.yaml` gives for an archive (`tree`, `compilertree`, `repository.meta.yaml`):
@@ -88,23 +67,23 @@ func liveFile(_ base: String, in index: String) -> String? {
     return nil
 }
 
-/// The built sample `BuildRepo.built()` copies, made on first use.
+/// The built sample `BuildRepo.built()` copies, made on first use and kept for the test process.
 final class BuiltSample: @unchecked Sendable {
     // @unchecked: `template` is set once, under `lock`.
     static let shared = BuiltSample()
     private let lock = NSLock()
-    private var template: URL?
+    private var template: BuildRepo?
 
-    func get() throws -> URL {
+    func get() throws -> BuildRepo {
         try lock.withLock {
             if let template { return template }
             let repo = try BuildRepo()
             let r = try repo.cosci(["run"])
-            guard r.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "the sample did not build: \(r.stderr)"]) }
-            template = repo.root
+            guard r.status == 0 else { throw TestSupportError("the sample did not build: \(r.stderr)") }
+            template = repo
             builtSampleTemplate = repo.root.path
             atexit { if let path = builtSampleTemplate { try? FileManager.default.removeItem(atPath: path) } }
-            return repo.root
+            return repo
         }
     }
 }
@@ -113,18 +92,8 @@ final class BuiltSample: @unchecked Sendable {
 nonisolated(unsafe) private var builtSampleTemplate: String?
 
 /// Runs a program and returns its standard output (the oracles: bsdtar, sha256sum).
-func capture(_ executable: String, _ args: [String], cwd: URL? = nil) throws -> (status: Int32, out: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = args
-    if let cwd { p.currentDirectoryURL = cwd }
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+func capture(_ executable: String, _ args: [String], cwd: URL? = nil) throws -> ProcessResult {
+    try runTool(executable, args, timeout: 600, cwd: cwd)
 }
 
 func json(_ text: String) -> [String: Any] {
@@ -147,20 +116,20 @@ func json(_ text: String) -> [String: Any] {
         let yq = repo.path("dist/repository/yq-toolchain-4.30.1.package.tar.zst").path
         let listing = try capture("/usr/bin/bsdtar", ["-tvf", yq, "--numeric-owner"])
         #expect(listing.status == 0)
-        #expect(listing.out.contains("-rwxr-xr-x  0 0"), "\(listing.out)")
-        #expect(listing.out.contains("usr/bin/yq"))
-        #expect(listing.out.contains("usr/share/doc/yq/SOURCE"))
-        #expect(!listing.out.contains("luetbuild"), "package_dir is the artifact's root")
+        #expect(listing.stdout.contains("-rwxr-xr-x  0 0"), "\(listing.stdout)")
+        #expect(listing.stdout.contains("usr/bin/yq"))
+        #expect(listing.stdout.contains("usr/share/doc/yq/SOURCE"))
+        #expect(!listing.stdout.contains("luetbuild"), "package_dir is the artifact's root")
         // mtimes are clamped to the commit's time: 2023-11-14.
-        #expect(listing.out.contains("Nov 14  2023"), "\(listing.out)")
+        #expect(listing.stdout.contains("Nov 14  2023"), "\(listing.stdout)")
         // system/cos squashes its runtime closure into a root filesystem (unpack: true with package_dir).
         let cos = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/cos-system-0.8.14-21.package.tar.zst").path])
         for path in ["etc/os-release", "usr/bin/yq", "boot/vmlinuz", "etc/cos-upgrade-image"] {
-            #expect(cos.out.split(separator: "\n").contains(Substring(path)), "system/cos lacks \(path)")
+            #expect(cos.stdout.split(separator: "\n").contains(Substring(path)), "system/cos lacks \(path)")
         }
         // luet's metadata: checksum of the compressed file, the file list, the spec, the key.
         let metadata = try repo.read("dist/repository/yq-toolchain-4.30.1.metadata.yaml")
-        let sha = try capture("/usr/bin/sha256sum", [yq]).out.prefix(64)
+        let sha = try capture("/usr/bin/sha256sum", [yq]).stdout.prefix(64)
         #expect(metadata.contains("sha256: \(sha)"))
         #expect(metadata.contains("compressiontype: zstd"))
         #expect(metadata.contains("- usr/bin/yq"))
@@ -172,11 +141,11 @@ func json(_ text: String) -> [String: Any] {
         // The index archives are named by their content; the index gives each name and checksum.
         let metaName = try #require(liveFile("repository.meta.yaml", in: index))
         #expect(metaName.hasPrefix("repository.meta.yaml.") && metaName.hasSuffix(".tar.zst") && metaName.count == 45, "\(metaName)")
-        let head = try capture("/usr/bin/git", ["rev-parse", "HEAD"], cwd: repo.root).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let head = try capture("/usr/bin/git", ["rev-parse", "HEAD"], cwd: repo.root).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(FileManager.default.fileExists(atPath: repo.path("dist/repository/\(head)-repository.yaml").path))
         let meta = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/\(metaName)").path, "repository.meta.yaml"])
-        #expect(meta.out.contains("compilationspec:"))
-        #expect(meta.out.components(separatedBy: "\n- checksums:").count - 1 == 26)
+        #expect(meta.stdout.contains("compilationspec:"))
+        #expect(meta.stdout.components(separatedBy: "\n- checksums:").count - 1 == 26)
 
         // Reports.
         let report = json(try repo.read("dist/report.json"))
@@ -203,7 +172,7 @@ func json(_ text: String) -> [String: Any] {
             print(len(cases), s.get('skipped'), s.get('failures'), sum(1 for c in cases if c.find('skipped') is not None),
                   sum(1 for c in cases for p in c.iter('property') if p.get('name') == 'cosci.status' and p.get('value') == 'cached'))
             """, repo.path("dist/junit.xml").path])
-        #expect(junitCheck.out == "26 0 0 0 26\n", "testcases, skipped, failures, <skipped>, cached properties: \(junitCheck.out)")
+        #expect(junitCheck.stdout == "26 0 0 0 26\n", "testcases, skipped, failures, <skipped>, cached properties: \(junitCheck.stdout)")
 
         // A version bump: one package builds, the index keeps the old version too (revision 2).
         try repo.replace("packages/toolchain/shellkit/definition.yaml", "version: \"1.4.0\"", "version: \"1.4.1\"")
@@ -217,11 +186,11 @@ func json(_ text: String) -> [String: Any] {
         // The previous revision's archives stay for readers still holding the previous index.
         #expect(FileManager.default.fileExists(atPath: repo.path("dist/repository/\(metaName)").path))
         let meta2 = try capture("/usr/bin/bsdtar", ["-xOf", repo.path("dist/repository/\(metaName2)").path, "repository.meta.yaml"])
-        #expect(meta2.out.contains("path: shellkit-toolchain-1.4.0.package.tar.zst"))
-        #expect(meta2.out.contains("path: shellkit-toolchain-1.4.1.package.tar.zst"))
+        #expect(meta2.stdout.contains("path: shellkit-toolchain-1.4.0.package.tar.zst"))
+        #expect(meta2.stdout.contains("path: shellkit-toolchain-1.4.1.package.tar.zst"))
         let tree = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/\(try #require(liveFile("tree", in: index2)))").path])
-        #expect(tree.out.contains("toolchain/shellkit/1.4.0/definition.yaml"))
-        #expect(tree.out.contains("toolchain/shellkit/1.4.1/definition.yaml"))
+        #expect(tree.stdout.contains("toolchain/shellkit/1.4.0/definition.yaml"))
+        #expect(tree.stdout.contains("toolchain/shellkit/1.4.1/definition.yaml"))
     }
 
     @Test func identicalRunsGiveIdenticalBytesWhateverTheUmaskAndDirectory() throws {
@@ -264,7 +233,7 @@ func json(_ text: String) -> [String: Any] {
         #expect(amd.status == 0 && arm.status == 0, "\(amd.stderr)\(arm.stderr)")
         #expect(amd.stdout == arm.stdout, "one index, one digest")
         let raw = try capture("/usr/bin/skopeo", ["inspect", "--raw", "oci:\(repo.path("dist/images/cos").path):latest"])
-        let index = json(raw.out)
+        let index = json(raw.stdout)
         #expect(index["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
         let platforms = (index["manifests"] as? [[String: Any]] ?? []).compactMap { ($0["platform"] as? [String: String])?["architecture"] }
         #expect(platforms == ["amd64", "arm64"])
@@ -472,21 +441,11 @@ enum PodmanProbe {
             """.write(toFile: root + "/containers.conf", atomically: true, encoding: .utf8)
     }
 
-    static func podman(_ root: String, _ args: [String]) throws -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/podman")
-        p.arguments = ["--root", root + "/storage", "--runroot", root + "/run", "--storage-driver", "vfs",
-                       "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", "runc"] + args
-        var env = ProcessInfo.processInfo.environment
-        env["CONTAINERS_CONF"] = root + "/containers.conf"
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func podman(_ root: String, _ args: [String]) throws -> (status: Int32, stdout: String) {
+        let global = ["--root", root + "/storage", "--runroot", root + "/run", "--storage-driver", "vfs",
+                      "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", "runc"]
+        let r = try runTool("/usr/bin/podman", global + args, env: ["CONTAINERS_CONF": root + "/containers.conf"], timeout: 600)
+        return (r.status, r.stdout + r.stderr)
     }
 
     /// Nil when podman works here, else why not.
@@ -498,7 +457,7 @@ enum PodmanProbe {
         do {
             try configure(root)
             let info = try podman(root, ["info"])
-            return info.status == 0 ? nil : "`podman info` fails here: \(info.out.suffix(200))"
+            return info.status == 0 ? nil : "`podman info` fails here: \(info.stdout.suffix(200))"
         } catch {
             return "\(error)"
         }
@@ -524,7 +483,7 @@ enum PodmanProbe {
             tar -C '\(rootfs.path)' -cf '\(repo.path("base.tar").path)' .
             """)
         let imported = try PodmanProbe.podman(state, ["import", repo.path("base.tar").path, "localhost/cosci-test/busybox:1"])
-        #expect(imported.status == 0, "\(imported.out)")
+        #expect(imported.status == 0, "\(imported.stdout)")
 
         let r = try repo.cosci(["build", "--all", "--backend", "podman"], env: ["COSCI_PODMAN_ROOT": state])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
@@ -533,8 +492,8 @@ enum PodmanProbe {
         func entries(_ glob: String) throws -> [String] {
             let cache = repo.path(".cosci/cache").path
             let find = try capture("/usr/bin/find", [cache, "-name", glob])
-            let file = find.out.trimmingCharacters(in: .whitespacesAndNewlines)
-            return try capture("/usr/bin/bsdtar", ["-tf", file]).out.split(separator: "\n").map(String.init)
+            let file = find.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            return try capture("/usr/bin/bsdtar", ["-tf", file]).stdout.split(separator: "\n").map(String.init)
         }
         // Delta: what the steps added (the script) and modified (/etc/motd), nothing of the image, no runtime leftovers.
         let hello = try entries("hello-base-1.0.package.tar.zst")

@@ -1,47 +1,18 @@
 import CosciModel
 import Foundation
+import CosciTestSupport
 import Testing
 
 /// End-to-end tests: run the built `cosci` binary on fixture trees and check what a user sees —
 /// stdout, stderr and the exit code.
 enum CLI {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/trees")
+    static let packageRoot = TestPaths.packageRoot
+    static let fixtures = TestPaths.trees
 
-    static var binary: URL {
-        if let override = ProcessInfo.processInfo.environment["COSCI_BIN"] { return URL(fileURLWithPath: override) }
-        // The test bundle sits next to the product in .build/<triple>/debug.
-        let bundleDir = Bundle.main.bundleURL.deletingLastPathComponent()
-        for candidate in [bundleDir.appendingPathComponent("cosci"), packageRoot.appendingPathComponent(".build/debug/cosci")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        return packageRoot.appendingPathComponent(".build/debug/cosci")
-    }
+    static var binary: URL { TestPaths.cosci }
 
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    static func run(_ args: [String], cwd: URL? = nil, env: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = cwd }
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COSCI_") }
-        environment.merge(env) { $1 }
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    static func run(_ args: [String], cwd: URL? = nil, env: [String: String] = [:]) throws -> ProcessResult {
+        try runCosci(args, cwd: cwd, env: env)
     }
 
     /// A cosci process in CI mode, not started: standard output piped, standard error dropped (for tests that
@@ -59,11 +30,7 @@ enum CLI {
     }
 
     /// A scratch directory removed by the caller.
-    static func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
+    static func temporaryDirectory() throws -> URL { try TestPaths.temporaryDirectory("cosci-cli") }
 }
 
 @Suite(.serialized) struct ListCommand {
@@ -214,39 +181,14 @@ enum CLI {
     }
 }
 
-/// A scratch git repository holding a copy of a fixture tree, driven by the git command line.
-struct ScratchRepo {
-    let root: URL
+/// A scratch git repository holding a copy of the `cos-style` fixture tree.
+typealias ScratchRepo = GitScratch
 
-    init() throws {
-        root = try CLI.temporaryDirectory()
-        let tree = CLI.fixtures.appendingPathComponent("cos-style")
-        for item in try FileManager.default.contentsOfDirectory(atPath: tree.path) where item != ".cosci" {
-            try FileManager.default.copyItem(at: tree.appendingPathComponent(item), to: root.appendingPathComponent(item))
-        }
-        try git("init", "-q", "-b", "main")
-        try git("add", "-A")
-        try git("commit", "-q", "-m", "initial")
-    }
+extension GitScratch {
+    convenience init() throws { try self.init(copying: CLI.fixtures.appendingPathComponent("cos-style")) }
 
-    func git(_ args: String...) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-c", "user.name=Test", "-c", "user.email=test@example.com"] + args
-        p.currentDirectoryURL = root
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-    }
-
-    func append(_ path: String, _ text: String) throws {
-        let h = try FileHandle(forWritingTo: root.appendingPathComponent(path))
-        h.seekToEndOfFile()
-        h.write(Data(text.utf8))
-        try h.close()
-    }
-
-    func remove() { try? FileManager.default.removeItem(at: root) }
+    /// Nothing to do: the directory goes with the fixture.
+    func remove() {}
 }
 
 @Suite(.serialized) struct ChangeCommands {

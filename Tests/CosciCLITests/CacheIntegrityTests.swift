@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -54,7 +55,7 @@ import Testing
         // The repository holds the rebuilt artifact: its bytes are what its metadata says, as a client checks.
         #expect(try repo.read("dist/repository/k9s-utils-0.25.18.metadata.yaml") == published)
         let sum = try capture("/usr/bin/sha256sum", [repo.path("dist/repository/" + name).path])
-        #expect(published.contains(String(sum.out.prefix(64))), "\(sum.out)")
+        #expect(published.contains(String(sum.stdout.prefix(64))), "\(sum.stdout)")
         let clean = try repo.cosci(["cache", "verify"])
         #expect(clean.status == 0, "\(clean.stdout) \(clean.stderr)")
     }

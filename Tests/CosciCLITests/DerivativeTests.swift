@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -6,15 +7,7 @@ import Testing
 @Suite struct Derivatives {
     /// A tool's standard output.
     func output(_ tool: String, _ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try runTool(tool, arguments, timeout: 600).stdout
     }
 
     func derivative(repositories: String) throws -> BuildRepo {

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -30,7 +31,7 @@ import Testing
             """
         let r = try capture(Self.python!, ["-c", script, repo.path("dist/repository").path])
         #expect(r.status == 0)
-        #expect(r.out.contains("retyped: []"), "\(r.out)")
+        #expect(r.stdout.contains("retyped: []"), "\(r.stdout)")
     }
 
     @Test func filesListsWhatLuetListsNoDirectoriesAndNothingForHiddenPackages() throws {
@@ -39,7 +40,7 @@ import Testing
         // Every entry of the artifact but directories, in order.
         let artifact = repo.path("dist/repository/k9s-utils-0.25.18.package.tar.zst").path
         let listing = try capture("/usr/bin/bsdtar", ["-tvf", artifact])
-        let expected = listing.out.split(separator: "\n").filter { !$0.hasPrefix("d") }.map { String($0.split(separator: " ").last!) }
+        let expected = listing.stdout.split(separator: "\n").filter { !$0.hasPrefix("d") }.map { String($0.split(separator: " ").last!) }
         let metadata = try repo.read("dist/repository/k9s-utils-0.25.18.metadata.yaml")
         let files = metadata.components(separatedBy: "\nfiles:\n").last!.split(separator: "\n").prefix { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
         #expect(!expected.isEmpty && files == expected, "\(files) vs \(expected)")

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
     /// A loopback port nothing listens on (bound, then closed).
     static func closedPort() throws -> Int {
         let r = try capture("/usr/bin/python3", ["-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()"])
-        return try #require(Int(r.out.trimmingCharacters(in: .whitespacesAndNewlines)))
+        return try #require(Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
     @Test func aFailedPublishIsAFailedRunInEveryReport() throws {
@@ -54,8 +55,8 @@ import Testing
         let r = try capture(
             "/usr/bin/time", ["-o", measured, "-f", "maxrss-kb=%M", "/bin/sh", "-c", "\(CLI.binary.path) affected --dirty --json 2>&1"],
             cwd: repo.root)
-        #expect(r.status == 0, "\(r.out.suffix(500))")
-        #expect(r.out.contains("utils/k9s@0.25.18"), "the untracked file makes k9s affected: \(r.out.suffix(500))")
+        #expect(r.status == 0, "\(r.stdout.suffix(500))")
+        #expect(r.stdout.contains("utils/k9s@0.25.18"), "the untracked file makes k9s affected: \(r.stdout.suffix(500))")
         let line = try #require(try String(contentsOfFile: measured, encoding: .utf8).split(separator: "\n").last { $0.hasPrefix("maxrss-kb=") })
         let kb = try #require(Int(line.dropFirst(10)))
         #expect(kb < 400_000, "cosci used \(kb) KiB for a 1 GiB file")
@@ -72,6 +73,6 @@ import Testing
         #expect(count >= 50)
         let r = try capture(replayer.path, [corpus.path])
         #expect(r.status == 0)
-        #expect(r.out.contains("replayed \(count) input(s)"), "\(r.out)")
+        #expect(r.stdout.contains("replayed \(count) input(s)"), "\(r.stdout)")
     }
 }

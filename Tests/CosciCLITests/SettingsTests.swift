@@ -1,10 +1,11 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
 /// Every setting resolves the same way for every command: flag, then COSCI_<NAME>, then cosci.yaml, then the
 /// default; `cosci config` shows which.
 @Suite(.serialized) struct Settings {
-    static func settings(_ r: CLI.Result) -> [String: (value: String, source: String)] {
+    static func settings(_ r: ProcessResult) -> [String: (value: String, source: String)] {
         var out: [String: (String, String)] = [:]
         for s in ((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["settings"] as? [[String: Any]]) ?? [] {
             if let n = s["name"] as? String, let v = s["value"] as? String, let src = s["source"] as? String { out[n] = (v, src) }

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
             ["GIT_AUTHOR_DATE=@1700000000 +0000", "GIT_COMMITTER_DATE=@1700000000 +0000", "git", "-c", "user.name=T",
              "-c", "user.email=t@example.com", "-c", "protocol.file.allow=always"] + args, cwd: dir)
         try #require(r.status == 0, "git \(args.joined(separator: " ")) failed")
-        return r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func keys(_ json: String) -> [String: String] {

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -28,7 +29,7 @@ import Testing
         return out
     }
 
-    func parses(_ line: String) throws -> CLI.Result {
+    func parses(_ line: String) throws -> ProcessResult {
         let args = line.split(separator: " ").map(String.init).dropFirst()
         return try CLI.run(Array(args), env: ["COSCI_PARSE_ONLY": "1"])
     }
@@ -76,17 +77,9 @@ import Testing
     }
 
     /// Runs a linter on files; its status and what it said.
-    static func lint(_ tool: String, _ args: [String]) throws -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, out)
+    static func lint(_ tool: String, _ args: [String]) throws -> (status: Int32, stdout: String) {
+        let r = try runTool(tool, args, timeout: 600)
+        return (r.status, r.stdout + r.stderr)
     }
 
     @Test("the templates and rendered pipelines pass their CI's own schemas (check-jsonschema, kubernetes-validate --strict)")
@@ -96,9 +89,9 @@ import Testing
         }
         let root = CLI.packageRoot.path
         let github = try Self.lint(jsonschema, ["--builtin-schema", "vendor.github-workflows", root + "/ci/github/cosci-pipeline.yml", root + "/ci/github/cosci-check.yml"])
-        #expect(github.status == 0, "\(github.out)")
+        #expect(github.status == 0, "\(github.stdout)")
         let gitlab = try Self.lint(jsonschema, ["--builtin-schema", "vendor.gitlab-ci", root + "/ci/gitlab/.gitlab-ci.yml"])
-        #expect(gitlab.status == 0, "\(gitlab.out)")
+        #expect(gitlab.status == 0, "\(gitlab.stdout)")
 
         let repo = try BuildRepo()
         defer { repo.remove() }
@@ -111,7 +104,7 @@ import Testing
                 let checked = format == "gitlab"
                     ? try Self.lint(jsonschema, ["--builtin-schema", "vendor.gitlab-ci", file.path])
                     : try Self.lint(kubernetes, ["--strict", "--kubernetes-version", "1.30.0", file.path])
-                #expect(checked.status == 0, "\(name) \(format): \(checked.out)")
+                #expect(checked.status == 0, "\(name) \(format): \(checked.stdout)")
             }
         }
         // The linters catch a wrong field.

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
         // The caller's own NO_COLOR must not leak in: the test says when it is set.
         let command = "stty cols \(columns) rows 40; unset NO_COLOR; \(env) CI= TERM=xterm '\(CLI.binary.path)' run --jobs 3"
         let r = try capture("/usr/bin/script", ["-q", "-e", "-c", command, transcript], cwd: repo.root)
-        #expect(r.status == 0, "\(r.out.suffix(500))")
+        #expect(r.status == 0, "\(r.stdout.suffix(500))")
         return String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: transcript))) ?? Data(), as: UTF8.self)
     }
 

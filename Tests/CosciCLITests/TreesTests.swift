@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -32,7 +33,7 @@ import Testing
         // The repository's compiler tree holds both trees, each under its own path.
         let index = try repo.read("dist/repository/repository.yaml")
         let compilerTree = try #require(liveFile("compilertree", in: index))
-        let listing = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/" + compilerTree).path]).out
+        let listing = try capture("/usr/bin/bsdtar", ["-tf", repo.path("dist/repository/" + compilerTree).path]).stdout
         #expect(listing.contains("overlay/utils/k9s/definition.yaml"), "\(listing)")
         #expect(listing.contains("packages/toolchain/yip/definition.yaml"))
         #expect(!listing.contains("dist/") && !listing.contains("cosci.yaml"), "only the trees: \(listing)")

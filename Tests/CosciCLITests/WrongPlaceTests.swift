@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 

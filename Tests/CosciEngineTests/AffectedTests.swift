@@ -1,85 +1,18 @@
 import CosciModel
 import CosciPlanner
 import Foundation
+import CosciTestSupport
 import Testing
 
 @testable import CosciEngine
 
-/// A temporary git repository driven by the `git` command line (fixed author and dates), holding a copy of
-/// a fixture tree. The `git` CLI is the independent oracle for what libgit2 reads.
-final class GitFixture {
-    let root: URL
-    private var tick = 0
+/// The engine's tests drive a scratch repository holding a copy of a fixture tree.
+typealias GitFixture = GitScratch
 
-    init(tree: String = "cos-style") throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-git-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        for item in try FileManager.default.contentsOfDirectory(atPath: Paths.trees.appendingPathComponent(tree).path)
-        where item != ".cosci" {
-            try FileManager.default.copyItem(
-                at: Paths.trees.appendingPathComponent(tree).appendingPathComponent(item), to: root.appendingPathComponent(item))
-        }
-        try git("init", "-q", "-b", "main")
-        try commitAll("initial")
-    }
-
-    deinit { try? FileManager.default.removeItem(at: root) }
-
-    @discardableResult
-    func git(_ args: String..., in dir: URL? = nil) throws -> String {
-        tick += 1
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = args
-        p.currentDirectoryURL = dir ?? root
-        let date = "2026-01-01T00:\(String(format: "%02d", tick % 60)):00Z"
-        p.environment = [
-            "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "Test",
-            "GIT_COMMITTER_EMAIL": "test@example.com", "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
-            "HOME": root.path, "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin",
-        ]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw FixtureError("git \(args.joined(separator: " ")): \(String(decoding: errData, as: UTF8.self))")
-        }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func commitAll(_ message: String) throws {
-        try git("add", "-A")
-        try git("commit", "-q", "--allow-empty", "-m", message)
-    }
-
-    func write(_ path: String, _ text: String) throws {
-        let url = root.appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url)
-    }
-
-    func read(_ path: String) throws -> String {
-        try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
-    }
-
-    func replace(_ path: String, _ old: String, _ new: String) throws {
-        let text = try read(path)
-        guard text.contains(old) else { throw FixtureError("\(path) does not contain \(old)") }
-        try write(path, text.replacingOccurrences(of: old, with: new))
-    }
-
-    func move(_ from: String, _ to: String) throws {
-        let dest = root.appendingPathComponent(to)
-        try FileManager.default.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileManager.default.moveItem(at: root.appendingPathComponent(from), to: dest)
-    }
-
-    func remove(_ path: String) throws {
-        try FileManager.default.removeItem(at: root.appendingPathComponent(path))
+extension GitScratch {
+    /// A copy of the fixture tree `tree` committed as "initial".
+    convenience init(tree: String = "cos-style") throws {
+        try self.init(copying: Paths.trees.appendingPathComponent(tree))
     }
 
     func project(flavor: String? = nil) throws -> Project {
@@ -93,12 +26,7 @@ final class GitFixture {
         defer { try? FileManager.default.removeItem(at: dir) }
         let tar = dir.appendingPathComponent("tree.tar")
         try git("archive", "-o", tar.path, rev)
-        try git("-C", dir.path, "init", "-q")  // any cwd with git; extraction below uses tar
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/tar")
-        p.arguments = ["-xf", tar.path, "-C", dir.path]
-        try p.run()
-        p.waitUntilExit()
+        try shell("tar -xf '\(tar.path)' -C '\(dir.path)'")
         let project = try Project.resolve(ProjectFlags(tree: dir.path, flavor: flavor), environment: [:], cwd: dir.path)
         let analysis = Analysis.run(project)
         return Dictionary(uniqueKeysWithValues: analysis.keys.map { ($0.key.description, $0.value.key.description) })

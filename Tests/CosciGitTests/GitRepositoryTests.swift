@@ -1,66 +1,19 @@
 import CosciGit
 import Foundation
+import CosciTestSupport
 import Testing
 
 /// The libgit2 adapter against repositories the `git` command line made: what it reads is what git says.
 @Suite struct GitRepositoryReads {
-    /// A scratch repository, driven with the real `git`; every command must succeed.
-    final class Scratch {
-        let root: String
-
-        init() throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-git-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            try git("init", "-q", "-b", "main")
-            try git("config", "user.email", "test@example.com")
-            try git("config", "user.name", "test")
-            try git("config", "commit.gpgsign", "false")
-        }
-
-        deinit { try? FileManager.default.removeItem(atPath: root) }
-
-        @discardableResult
-        func git(_ args: String..., env: [String: String] = [:]) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-            p.arguments = ["-C", root] + args
-            p.environment = ProcessInfo.processInfo.environment.merging(env) { _, b in b }
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            let errors = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else {
-                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "git \(args): \(String(decoding: errors, as: UTF8.self))"])
-            }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-
-        func write(_ path: String, _ text: String, mode: Int = 0o644) throws {
-            let full = root + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try text.write(toFile: full, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: full)
-        }
-
-        func commit(_ message: String, time: Int) throws -> String {
-            try git("add", "-A")
-            try git("commit", "-q", "-m", message, env: ["GIT_COMMITTER_DATE": "\(time) +0000", "GIT_AUTHOR_DATE": "\(time) +0000"])
-            return try git("rev-parse", "HEAD")
-        }
-    }
-
     @Test func headTimeFilesAndBlobsAreWhatGitRecorded() throws {
-        let s = try Scratch()
+        let s = try GitScratch(epoch: 1_700_000_000)
         try s.write("packages/tool/definition.yaml", "name: tool\n")
         try s.write("packages/tool/run.sh", "#!/bin/sh\n", mode: 0o755)
         try s.write("README", "hello\n")
-        let first = try s.commit("first", time: 1_700_000_000)
+        let first = try s.commitAll("first")
         // Opened from a subdirectory, as cosci is from a project below the repository root.
-        let repo = try GitRepository(discoveringFrom: s.root + "/packages/tool")
-        #expect(repo.workdir == (s.root as NSString).resolvingSymlinksInPath || repo.workdir == s.root)
+        let repo = try GitRepository(discoveringFrom: s.root.path + "/packages/tool")
+        #expect(repo.workdir == (s.root.path as NSString).resolvingSymlinksInPath || repo.workdir == s.root.path)
         let head = try repo.commit("HEAD")
         #expect(head.hex == first)
         #expect(try repo.commitTime(head) == 1_700_000_000)
@@ -75,18 +28,18 @@ import Testing
     }
 
     @Test func changesBetweenCommitsAndInTheWorkTree() throws {
-        let s = try Scratch()
+        let s = try GitScratch()
         try s.write("a/keep", "same\n")
         try s.write("a/edit", "one\n")
         try s.write("a/gone", "bye\n")
         try s.write("a/move-me", String(repeating: "a long enough body for rename detection\n", count: 20))
-        let first = try s.commit("first", time: 1_700_000_000)
+        let first = try s.commitAll("first")
         try s.write("a/edit", "two\n")
-        try FileManager.default.removeItem(atPath: s.root + "/a/gone")
+        try FileManager.default.removeItem(atPath: s.root.path + "/a/gone")
         try s.git("mv", "a/move-me", "a/moved")
         try s.write("a/new", "new\n")
-        let second = try s.commit("second", time: 1_700_000_100)
-        let repo = try GitRepository(discoveringFrom: s.root)
+        let second = try s.commitAll("second")
+        let repo = try GitRepository(discoveringFrom: s.root.path)
         let changes = try repo.changes(from: ObjectID(hex: first), to: ObjectID(hex: second))
         let byPath = Dictionary(uniqueKeysWithValues: changes.map { ($0.newPath, $0) })
         #expect(byPath["a/edit"]?.status == .modified)
@@ -104,19 +57,19 @@ import Testing
     }
 
     @Test func mergeBaseTagsRemotesAndState() throws {
-        let s = try Scratch()
+        let s = try GitScratch()
         try s.write("f", "1\n")
-        let base = try s.commit("base", time: 1_700_000_000)
+        let base = try s.commitAll("base")
         try s.git("checkout", "-q", "-b", "topic")
         try s.write("f", "2\n")
-        let topic = try s.commit("topic", time: 1_700_000_100)
+        let topic = try s.commitAll("topic")
         try s.git("checkout", "-q", "main")
         try s.write("g", "3\n")
-        let main = try s.commit("main", time: 1_700_000_200)
+        let main = try s.commitAll("main")
         try s.git("tag", "v1.0", topic)
         try s.git("tag", "-a", "-m", "annotated", "v1.1", topic)
         try s.git("remote", "add", "origin", "https://user:secret@git.example/org/os.git")
-        let repo = try GitRepository(discoveringFrom: s.root)
+        let repo = try GitRepository(discoveringFrom: s.root.path)
         #expect(try repo.mergeBase(ObjectID(hex: topic), ObjectID(hex: main))?.hex == base)
         #expect(try repo.tags(pointingAt: ObjectID(hex: topic)).sorted() == ["v1.0", "v1.1"])
         #expect(try repo.commit("v1.1").hex == topic, "an annotated tag peels to its commit")
@@ -127,7 +80,7 @@ import Testing
         #expect(!repo.resolves("no-such-ref"))
         #expect(throws: GitError.self) { try repo.commit("no-such-ref") }
         try s.git("checkout", "-q", "--detach", topic)
-        #expect(try GitRepository(discoveringFrom: s.root).isHeadDetached)
+        #expect(try GitRepository(discoveringFrom: s.root.path).isHeadDetached)
     }
 
     @Test func outsideARepositoryIsAnErrorNotACrash() throws {

@@ -1,6 +1,7 @@
 import CosciModel
 import CosciTemplate
 import Foundation
+import CosciTestSupport
 import Testing
 
 @testable import CosciManifest
@@ -26,14 +27,7 @@ struct ScratchTree {
 
     /// `git hash-object` as an independent oracle for blob ids.
     func gitBlobID(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["hash-object", root.appendingPathComponent(path).path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        p.waitUntilExit()
-        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try runTool("/usr/bin/git", ["hash-object", root.appendingPathComponent(path).path]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

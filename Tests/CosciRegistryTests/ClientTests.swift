@@ -1,6 +1,7 @@
 import CosciImage
 import CosciModel
 import CosciRegistry
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -50,7 +51,7 @@ private func push(_ c: RegistryClient, _ img: ImageContent, tag: String) throws 
 
         // skopeo, an independent client, sees the same digest.
         let inspect = try runTool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/cosci/client:v1"])
-        #expect(inspect.out.contains(img.digest.description), "\(inspect.err)")
+        #expect(inspect.stdout.contains(img.digest.description), "\(inspect.stderr)")
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-blob-\(UUID())")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -188,6 +189,6 @@ private func push(_ c: RegistryClient, _ img: ImageContent, tag: String) throws 
         // skopeo re-hashes every blob when it copies to dir:.
         let out = dir.appendingPathComponent("copy")
         let r = try runTool("skopeo", ["copy", "oci:\(dir.path):v1", "dir:\(out.path)"])
-        #expect(r.status == 0, "\(r.err)")
+        #expect(r.status == 0, "\(r.stderr)")
     }
 }

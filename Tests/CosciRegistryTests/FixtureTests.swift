@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -11,19 +12,19 @@ import Testing
         defer { registry.stop() }
 
         let copy = try skopeo(["copy", "--dest-tls-verify=false", "oci:\(layout.path):v1", "docker://\(registry.host)/fixture/hello:v1"])
-        #expect(copy.status == 0, "skopeo copy: \(copy.err)\nregistry log:\n\(registry.log)")
+        #expect(copy.status == 0, "skopeo copy: \(copy.stderr)\nregistry log:\n\(registry.log)")
         let inspect = try skopeo(["inspect", "--tls-verify=false", "docker://\(registry.host)/fixture/hello:v1"])
-        #expect(try reportedDigest(inspect) == layout.manifestDigest, "\(inspect.err)")
+        #expect(try reportedDigest(inspect) == layout.manifestDigest, "\(inspect.stderr)")
         let raw = try skopeo(["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/fixture/hello:v1"])
-        #expect(Data(raw.out.utf8) == layout.manifest)
+        #expect(Data(raw.stdout.utf8) == layout.manifest)
         #expect(registry.log.contains("\"PUT /v2/fixture/hello/manifests/v1 "), "the access log shows the manifest push")
-        #expect(throws: RegistryFixtureError.self) { try registry.tokenRequests }
+        #expect(throws: TestSupportError.self) { try registry.tokenRequests }
 
         let directory = registry.directory
         registry.stop()
         #expect(!FileManager.default.fileExists(atPath: directory.path))
         let ping = try curl(["-o", "/dev/null", "-w", "%{http_code}", "http://\(registry.host)/v2/"])
-        #expect(ping.out == "000", "stop() leaves nothing listening on \(registry.host)")
+        #expect(ping.stdout == "000", "stop() leaves nothing listening on \(registry.host)")
     }
 
     @Test func basicAuthRegistryTakesPushesOnlyWithCredentials() throws {
@@ -35,19 +36,19 @@ import Testing
         let target = "docker://\(registry.host)/fixture/hello:v1"
 
         let ping = try curl(["-D", "-", "-o", "/dev/null", "http://\(registry.host)/v2/"])
-        #expect(ping.out.hasPrefix("HTTP/1.1 401"))
-        #expect(headerValue("www-authenticate", in: ping.out) == "Basic realm=\"cosci-test-realm\"")
+        #expect(ping.stdout.hasPrefix("HTTP/1.1 401"))
+        #expect(headerValue("www-authenticate", in: ping.stdout) == "Basic realm=\"cosci-test-realm\"")
 
         let anonymous = try skopeo(["copy", "--dest-tls-verify=false", "--dest-no-creds", source, target])
         #expect(anonymous.status != 0)
-        #expect(anonymous.err.contains("authentication required") || anonymous.err.contains("unauthorized"), "\(anonymous.err)")
+        #expect(anonymous.stderr.contains("authentication required") || anonymous.stderr.contains("unauthorized"), "\(anonymous.stderr)")
         let wrong = try skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", "cosci:wrong", source, target])
         #expect(wrong.status != 0)
 
         let copy = try skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", "cosci:s3cret", source, target])
-        #expect(copy.status == 0, "skopeo copy: \(copy.err)\nregistry log:\n\(registry.log)")
+        #expect(copy.status == 0, "skopeo copy: \(copy.stderr)\nregistry log:\n\(registry.log)")
         let inspect = try skopeo(["inspect", "--tls-verify=false", "--creds", "cosci:s3cret", target])
-        #expect(try reportedDigest(inspect) == layout.manifestDigest, "\(inspect.err)")
+        #expect(try reportedDigest(inspect) == layout.manifestDigest, "\(inspect.stderr)")
     }
 
     @Test func tokenAuthRegistryGrantsPushToUsersAndPullToAnyone() throws {
@@ -60,27 +61,27 @@ import Testing
         let realm = try #require(registry.tokenRealm)
 
         let ping = try curl(["-D", "-", "-o", "/dev/null", "http://\(registry.host)/v2/"])
-        #expect(headerValue("www-authenticate", in: ping.out) == "Bearer realm=\"\(realm)\",service=\"\(LocalRegistry.tokenService)\"")
+        #expect(headerValue("www-authenticate", in: ping.stdout) == "Bearer realm=\"\(realm)\",service=\"\(LocalRegistry.tokenService)\"")
         #expect(try registry.tokenRequests == 0)
 
         let anonymous = try skopeo(["copy", "--dest-tls-verify=false", "--dest-no-creds", source, target])
         #expect(anonymous.status != 0)
-        #expect(anonymous.err.contains("denied"), "\(anonymous.err)")
+        #expect(anonymous.stderr.contains("denied"), "\(anonymous.stderr)")
         let afterAnonymous = try registry.tokenRequests
         #expect(afterAnonymous > 0, "skopeo asked for an anonymous token")
 
         let copy = try skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", "cosci:s3cret", source, target])
-        #expect(copy.status == 0, "skopeo copy: \(copy.err)\ntoken server:\n\(registry.tokenServerLog)\nregistry:\n\(registry.log)")
+        #expect(copy.status == 0, "skopeo copy: \(copy.stderr)\ntoken server:\n\(registry.tokenServerLog)\nregistry:\n\(registry.log)")
         #expect(try registry.tokenRequests > afterAnonymous)
         let inspect = try skopeo(["inspect", "--tls-verify=false", "--no-creds", target])
-        #expect(try reportedDigest(inspect) == layout.manifestDigest, "anonymous pull: \(inspect.err)")
+        #expect(try reportedDigest(inspect) == layout.manifestDigest, "anonymous pull: \(inspect.stderr)")
 
         // The token endpoint itself: wrong credentials are refused, several scopes are granted at once.
         let query = "?service=\(LocalRegistry.tokenService)&scope=repository:fixture/hello:pull,push&scope=repository:other:pull"
         let refused = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-u", "cosci:wrong", realm + query])
-        #expect(refused.out == "401")
+        #expect(refused.stdout == "401")
         let granted = try curl(["-u", "cosci:s3cret", realm + query])
-        let reply = try #require(try JSONSerialization.jsonObject(with: Data(granted.out.utf8)) as? [String: Any])
+        let reply = try #require(try JSONSerialization.jsonObject(with: Data(granted.stdout.utf8)) as? [String: Any])
         #expect(reply["expires_in"] as? Int == 300)
         #expect(reply["issued_at"] is String)
         let token = try #require(reply["token"] as? String)
@@ -101,16 +102,16 @@ import Testing
         #expect(try statusCodes(ping, count: 3) == ["503", "503", "503"])
         try proxy.configure()
         let passed = try curl(["-D", "-", "-o", "/dev/null", ping])
-        #expect(passed.out.hasPrefix("HTTP/1.1 200"))
-        #expect(headerValue("docker-distribution-api-version", in: passed.out) == "registry/2.0")
+        #expect(passed.stdout.hasPrefix("HTTP/1.1 200"))
+        #expect(headerValue("docker-distribution-api-version", in: passed.stdout) == "registry/2.0")
 
         try proxy.configure(rate429: 1, retryAfter: 2)
         let limited = try curl(["-D", "-", ping])
-        #expect(limited.out.hasPrefix("HTTP/1.1 429"))
-        #expect(headerValue("retry-after", in: limited.out) == "2")
-        #expect(limited.out.contains("\"code\": \"TOOMANYREQUESTS\""), "\(limited.out)")
+        #expect(limited.stdout.hasPrefix("HTTP/1.1 429"))
+        #expect(headerValue("retry-after", in: limited.stdout) == "2")
+        #expect(limited.stdout.contains("\"code\": \"TOOMANYREQUESTS\""), "\(limited.stdout)")
         let head = try curl(["-I", ping])
-        #expect(head.status == 0 && head.out.hasPrefix("HTTP/1.1 429"), "HEAD gets headers and no body: \(head.err)")
+        #expect(head.status == 0 && head.stdout.hasPrefix("HTTP/1.1 429"), "HEAD gets headers and no body: \(head.stderr)")
 
         try proxy.configure(rate503: 1, onlyMethods: ["PUT", "PATCH"])
         #expect(try statusCodes(ping, count: 2) == ["200", "200"])
@@ -123,7 +124,7 @@ import Testing
         #expect(try statusCodes(ping, count: 12) == first, "the same seed gives the same faults")
         #expect(first.contains("200") && first.contains("503"), "\(first)")
 
-        #expect(throws: RegistryFixtureError.self, "rates adding up to more than 1 are refused") {
+        #expect(throws: TestSupportError.self, "rates adding up to more than 1 are refused") {
             try proxy.configure(rate429: 0.7, rate503: 0.7)
         }
         let counted = try proxy.stats()
@@ -132,12 +133,12 @@ import Testing
 
         try proxy.configure(rateDrop: 1, resetStats: true)
         let dropped = try curl(["-o", "/dev/null", "-w", "%{http_code}", ping])
-        #expect(dropped.status == 52 && dropped.out == "000", "a dropped GET is an empty reply (curl \(dropped.status))")
+        #expect(dropped.status == 52 && dropped.stdout == "000", "a dropped GET is an empty reply (curl \(dropped.status))")
         let work = try WorkDirectory()
         let body = work.url.appendingPathComponent("body")
         try Data(repeating: 0x61, count: 512 * 1024).write(to: body)
         let droppedPut = try curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@\(body.path)", ping])
-        #expect(droppedPut.status != 0 && droppedPut.out == "000", "a dropped PUT gets no answer (curl \(droppedPut.status))")
+        #expect(droppedPut.status != 0 && droppedPut.stdout == "000", "a dropped PUT gets no answer (curl \(droppedPut.status))")
 
         let stats = try proxy.stats()
         #expect(stats["fault_drop"] == 2)
@@ -159,9 +160,9 @@ import Testing
             "copy", "--dest-tls-verify=false", "--dest-creds", "cosci:s3cret", "oci:\(layout.path):v1",
             "docker://\(proxy.host)/fixture/hello:v1",
         ])
-        #expect(copy.status == 0, "skopeo copy through the proxy: \(copy.err)\nproxy log:\n\(proxy.log)")
+        #expect(copy.status == 0, "skopeo copy through the proxy: \(copy.stderr)\nproxy log:\n\(proxy.log)")
         let inspect = try skopeo(["inspect", "--tls-verify=false", "--creds", "cosci:s3cret", "docker://\(registry.host)/fixture/hello:v1"])
-        #expect(try reportedDigest(inspect) == layout.manifestDigest, "\(inspect.err)")
+        #expect(try reportedDigest(inspect) == layout.manifestDigest, "\(inspect.stderr)")
         let afterCopy = try proxy.stats()
         #expect(afterCopy["method_PUT"] ?? 0 >= 2 && afterCopy["faults"] == 0 && afterCopy["upstream_errors"] == 0, "\(afterCopy)")
 
@@ -172,27 +173,27 @@ import Testing
         let base = "http://\(proxy.host)/v2/fixture/chunked"
         let auth = ["-u", "cosci:s3cret"]
         let start = try curl(auth + ["-X", "POST", "-o", "/dev/null", "-w", "%{http_code}\n%header{location}", base + "/blobs/uploads/"])
-        let started = start.out.split(separator: "\n").map(String.init)
-        #expect(started.first == "202", "\(start.out)\n\(proxy.log)")
+        let started = start.stdout.split(separator: "\n").map(String.init)
+        #expect(started.first == "202", "\(start.stdout)\n\(proxy.log)")
         let session = try #require(started.last)
         #expect(session.hasPrefix("http://\(proxy.host)/v2/fixture/chunked/blobs/uploads/"), "Location names the proxy")
         let patch = try curl(auth + [
             "-X", "PATCH", "-H", "Transfer-Encoding: chunked", "-H", "Content-Type: application/octet-stream",
             "--data-binary", "@\(blob.path)", "-o", "/dev/null", "-w", "%{http_code}\n%header{location}", session,
         ])
-        let patched = patch.out.split(separator: "\n").map(String.init)
-        #expect(patched.first == "202", "\(patch.out)\n\(registry.log)")
+        let patched = patch.stdout.split(separator: "\n").map(String.init)
+        #expect(patched.first == "202", "\(patch.stdout)\n\(registry.log)")
         let next = try #require(patched.last)
         let put = try curl(auth + ["-X", "PUT", "--data-binary", "", "-o", "/dev/null", "-w", "%{http_code}", next + "&digest=" + digest])
-        #expect(put.out == "201", "\(registry.log)")
+        #expect(put.stdout == "201", "\(registry.log)")
 
         let head = try curl(auth + ["-I", "-w", "%{size_download}", base + "/blobs/" + digest])
-        #expect(head.out.hasPrefix("HTTP/1.1 200"))
-        #expect(headerValue("content-length", in: head.out) == "\(300 * 1024)")
-        #expect(head.out.hasSuffix("\r\n\r\n0"), "HEAD has no body")
+        #expect(head.stdout.hasPrefix("HTTP/1.1 200"))
+        #expect(headerValue("content-length", in: head.stdout) == "\(300 * 1024)")
+        #expect(head.stdout.hasSuffix("\r\n\r\n0"), "HEAD has no body")
         let pulled = work.url.appendingPathComponent("pulled")
         let get = try curl(auth + ["-o", pulled.path, "-w", "%{http_code}", base + "/blobs/" + digest])
-        #expect(get.out == "200")
+        #expect(get.stdout == "200")
         #expect(try Data(contentsOf: pulled) == Data(contentsOf: blob))
     }
 }
@@ -219,11 +220,11 @@ private func makeLayout(in directory: URL) throws -> Layout {
         "--sort=name", "--mtime=@1700000000", "--owner=0", "--group=0", "--numeric-owner", "--format=ustar",
         "-C", rootfs.path, "-cf", tarball.path, "hello.txt",
     ])
-    try #require(tar.status == 0, "tar: \(tar.err)")
+    try #require(tar.status == 0, "tar: \(tar.stderr)")
     let diffID = "sha256:" + (try sha256(of: tarball))
     // Compressed: skopeo would gzip an uncompressed layer on its way to a registry, changing the digests.
     let gzip = try runTool("gzip", ["-n", "-9", tarball.path])
-    try #require(gzip.status == 0, "gzip: \(gzip.err)")
+    try #require(gzip.status == 0, "gzip: \(gzip.stderr)")
     let layer = try Data(contentsOf: directory.appendingPathComponent("layer.tar.gz"))
 
     func store(_ data: Data) throws -> String {
@@ -257,24 +258,24 @@ private func makeLayout(in directory: URL) throws -> Layout {
 /// The hex SHA-256 of a file, from `sha256sum` (an oracle independent of the code under test).
 private func sha256(of file: URL) throws -> String {
     let result = try runTool("sha256sum", [file.path])
-    let hex = String(result.out.prefix { $0 != " " })
-    try #require(result.status == 0 && hex.count == 64, "sha256sum: \(result.err)")
+    let hex = String(result.stdout.prefix { $0 != " " })
+    try #require(result.status == 0 && hex.count == 64, "sha256sum: \(result.stderr)")
     return hex
 }
 
-private func skopeo(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+private func skopeo(_ arguments: [String]) throws -> ProcessResult {
     try runTool("skopeo", arguments, timeout: 60)
 }
 
 /// curl, quiet, never through an environment proxy, never hanging long.
-private func curl(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+private func curl(_ arguments: [String]) throws -> ProcessResult {
     try runTool("curl", ["--silent", "--show-error", "--noproxy", "*", "--max-time", "20"] + arguments, timeout: 30)
 }
 
 /// The status codes of `count` GETs of `url`, made one after another on one curl connection.
 private func statusCodes(_ url: String, count: Int) throws -> [String] {
     let result = try curl(["-w", "%{http_code}\n"] + Array(repeating: ["-o", "/dev/null", url], count: count).flatMap { $0 })
-    return result.out.split(separator: "\n").map(String.init)
+    return result.stdout.split(separator: "\n").map(String.init)
 }
 
 /// The first value of a header in `curl -D -` / `curl -I` output.
@@ -286,9 +287,9 @@ private func headerValue(_ name: String, in headers: String) -> String? {
     return nil
 }
 
-private func reportedDigest(_ inspect: (status: Int32, out: String, err: String)) throws -> String? {
+private func reportedDigest(_ inspect: ProcessResult) throws -> String? {
     guard inspect.status == 0 else { return nil }
-    let object = try JSONSerialization.jsonObject(with: Data(inspect.out.utf8)) as? [String: Any]
+    let object = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
     return object?["Digest"] as? String
 }
 

@@ -11,19 +11,13 @@ import Darwin
 // is a `Process` owned by its fixture and reaped by `stop()` (or `deinit`); the Python servers and the
 // watchdog around `docker-registry` also exit on their own when this test process goes away.
 
-/// A fixture that could not be set up or queried: what failed, and the log that says why.
-struct RegistryFixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// A `docker-registry serve` on a free port of 127.0.0.1, in a private temporary directory.
 ///
 /// `@unchecked Sendable`: everything is immutable after `start` except `stopped`, which `lock`
 /// guards; the child processes are only terminated under `lock`.
-final class LocalRegistry: @unchecked Sendable {
+public final class LocalRegistry: @unchecked Sendable {
     /// How the registry authenticates clients.
-    enum Auth {
+    public enum Auth {
         /// Anyone may push and pull.
         case none
         /// htpasswd (bcrypt) with one user; `WWW-Authenticate: Basic realm="cosci-test-realm"`.
@@ -34,16 +28,16 @@ final class LocalRegistry: @unchecked Sendable {
     }
 
     /// The `service` of the token challenge (and the `aud` of the tokens) in `.token` mode.
-    static let tokenService = "cosci-test-registry"
+    public static let tokenService = "cosci-test-registry"
     /// The `iss` of the tokens in `.token` mode.
-    static let tokenIssuer = "cosci-test-issuer"
+    public static let tokenIssuer = "cosci-test-issuer"
 
     /// `127.0.0.1:PORT`: what a client puts in its URLs (`http://\(host)/v2/`).
-    let host: String
+    public let host: String
     /// A temporary directory holding the config, the storage, htpasswd, keys and logs; removed by `stop()`.
-    let directory: URL
+    public let directory: URL
     /// The token realm (`http://127.0.0.1:PORT/token`) in `.token` mode, else nil.
-    let tokenRealm: String?
+    public let tokenRealm: String?
 
     private let registry: ChildProcess
     private let tokenServer: ChildProcess?
@@ -66,7 +60,7 @@ final class LocalRegistry: @unchecked Sendable {
 
     /// Starts a registry (and in `.token` mode its token server) and returns once `GET /v2/` answers
     /// 200 or 401. A port lost to another process between choosing and binding is retried (5 ports).
-    static func start(auth: Auth = .none) throws -> LocalRegistry {
+    public static func start(auth: Auth = .none) throws -> LocalRegistry {
         let directory = try makeTemporaryDirectory(prefix: "cosci-registry")
         var tokenServer: ChildProcess?
         do {
@@ -78,10 +72,10 @@ final class LocalRegistry: @unchecked Sendable {
             case .basic(let user, let password):
                 let htpasswd = try runTool("htpasswd", ["-Bbn", user, password])
                 guard htpasswd.status == 0 else {
-                    throw RegistryFixtureError("htpasswd -Bbn exited \(htpasswd.status): \(htpasswd.err)")
+                    throw TestSupportError("htpasswd -Bbn exited \(htpasswd.status): \(htpasswd.stderr)")
                 }
                 let path = directory.appendingPathComponent("htpasswd")
-                let entry = htpasswd.out.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+                let entry = htpasswd.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
                 try Data(entry.utf8).write(to: path)
                 authConfig = "auth: {htpasswd: {realm: cosci-test-realm, path: \(yamlQuoted(path.path))}}\n"
             case .token(let user, let password):
@@ -92,7 +86,7 @@ final class LocalRegistry: @unchecked Sendable {
                     "-keyout", key.path, "-out", cert.path, "-days", "3650", "-subj", "/CN=cosci-test-token-issuer",
                 ])
                 guard openssl.status == 0 else {
-                    throw RegistryFixtureError("openssl req (token key) exited \(openssl.status): \(openssl.err)")
+                    throw TestSupportError("openssl req (token key) exited \(openssl.status): \(openssl.stderr)")
                 }
                 let users = directory.appendingPathComponent("users.json")
                 try JSONSerialization.data(withJSONObject: [user: password]).write(to: users)
@@ -144,13 +138,13 @@ final class LocalRegistry: @unchecked Sendable {
                     lastFailure = log
                     continue
                 case .exited(let log):
-                    throw RegistryFixtureError("docker-registry serve \(config.path) exited at start:\n\(log)")
+                    throw TestSupportError("docker-registry serve \(config.path) exited at start:\n\(log)")
                 case .silent(let log):
                     registry.stop()
-                    throw RegistryFixtureError("docker-registry on \(host) did not answer GET /v2/ within 10 s:\n\(log)")
+                    throw TestSupportError("docker-registry on \(host) did not answer GET /v2/ within 10 s:\n\(log)")
                 }
             }
-            throw RegistryFixtureError("docker-registry found no free port in 5 attempts; last log:\n\(lastFailure)")
+            throw TestSupportError("docker-registry found no free port in 5 attempts; last log:\n\(lastFailure)")
         } catch {
             tokenServer?.stop()
             try? FileManager.default.removeItem(at: directory)
@@ -160,7 +154,7 @@ final class LocalRegistry: @unchecked Sendable {
 
     /// Stops the registry and the token server (SIGTERM, then waits for them) and removes `directory`.
     /// Safe to call more than once.
-    func stop() {
+    public func stop() {
         lock.lock()
         defer { lock.unlock() }
         guard !stopped else { return }
@@ -171,24 +165,24 @@ final class LocalRegistry: @unchecked Sendable {
     }
 
     /// Requests the token server has had on `/token` (granted or not); `.token` mode only.
-    var tokenRequests: Int {
+    public var tokenRequests: Int {
         get throws {
             guard let tokenServerHost else {
-                throw RegistryFixtureError("tokenRequests: registry \(host) does not use token auth")
+                throw TestSupportError("tokenRequests: registry \(host) does not use token auth")
             }
             let stats = try loopbackJSON(host: tokenServerHost, method: "GET", path: "/stats")
             guard let count = stats["token_requests"] as? Int else {
-                throw RegistryFixtureError("token server /stats has no token_requests: \(stats)")
+                throw TestSupportError("token server /stats has no token_requests: \(stats)")
             }
             return count
         }
     }
 
     /// The registry's log so far (its access log and its stderr, one request per access-log line).
-    var log: String { (try? String(contentsOf: registry.stdout, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOf: registry.stdout, encoding: .utf8)) ?? "" }
 
     /// The token server's log so far (requests and the access it granted), "" unless in `.token` mode.
-    var tokenServerLog: String {
+    public var tokenServerLog: String {
         guard let tokenServer else { return "" }
         return (try? String(contentsOf: tokenServer.stderr, encoding: .utf8)) ?? ""
     }
@@ -198,9 +192,9 @@ final class LocalRegistry: @unchecked Sendable {
 /// behind Basic auth.
 ///
 /// `Sendable`: immutable; the running server stops under its own lock.
-final class FileServer: Sendable {
+public final class FileServer: Sendable {
     /// `http://127.0.0.1:PORT`.
-    let url: String
+    public let url: String
     private let server: RunningServer
 
     private init(url: String, server: RunningServer) {
@@ -210,7 +204,7 @@ final class FileServer: Sendable {
 
     deinit { stop() }
 
-    static func start(serving root: URL, user: String? = nil, password: String? = nil) throws -> FileServer {
+    public static func start(serving root: URL, user: String? = nil, password: String? = nil) throws -> FileServer {
         var arguments = ["--root", root.path]
         if let user, let password { arguments += ["--user", user, "--password", password] }
         let (server, port) = try RunningServer.start("file_server.py", arguments, directoryPrefix: "cosci-file-server")
@@ -218,10 +212,10 @@ final class FileServer: Sendable {
     }
 
     /// One line per request so far: method, path, whether credentials came, status.
-    var log: String { server.log }
+    public var log: String { server.log }
 
     /// Stops the server and removes its log directory. Safe to call more than once.
-    func stop() { server.stop() }
+    public func stop() { server.stop() }
 }
 
 /// A fixture server (`file_server.py`, `fault_proxy.py`) that is running: its process and the temporary
@@ -229,7 +223,7 @@ final class FileServer: Sendable {
 ///
 /// `@unchecked Sendable`: everything is immutable except `stopped`, which `lock` guards; the process is only
 /// stopped under `lock`.
-final class RunningServer: @unchecked Sendable {
+public final class RunningServer: @unchecked Sendable {
     private let child: ChildProcess
     private let directory: URL
     private let lock = NSLock()
@@ -244,7 +238,7 @@ final class RunningServer: @unchecked Sendable {
 
     /// Starts `script` with `--port 0` and `arguments`, its output in a new temporary directory, and waits
     /// for its `PORT <n>` line. On failure nothing is left running or on disk.
-    static func start(_ script: String, _ arguments: [String], directoryPrefix: String) throws -> (RunningServer, port: Int) {
+    public static func start(_ script: String, _ arguments: [String], directoryPrefix: String) throws -> (RunningServer, port: Int) {
         let directory = try makeTemporaryDirectory(prefix: directoryPrefix)
         do {
             let child = try ChildProcess(
@@ -264,10 +258,10 @@ final class RunningServer: @unchecked Sendable {
     }
 
     /// What the server wrote to stderr so far (its request log).
-    var log: String { (try? String(contentsOf: child.stderr, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOf: child.stderr, encoding: .utf8)) ?? "" }
 
     /// Stops the server (SIGTERM, then waits for it) and removes its directory. Safe to call more than once.
-    func stop() {
+    public func stop() {
         lock.lock()
         defer { lock.unlock() }
         guard !stopped else { return }
@@ -280,11 +274,11 @@ final class RunningServer: @unchecked Sendable {
 /// `fault_proxy.py` on a free port of 127.0.0.1, forwarding to `upstream` and injecting faults.
 ///
 /// `Sendable`: immutable; the running proxy stops under its own lock.
-final class FaultProxy: Sendable {
+public final class FaultProxy: Sendable {
     /// `127.0.0.1:PORT`: what a client uses instead of the upstream.
-    let host: String
+    public let host: String
     /// The `HOST:PORT` requests are forwarded to.
-    let upstream: String
+    public let upstream: String
 
     private let server: RunningServer
 
@@ -302,7 +296,7 @@ final class FaultProxy: Sendable {
     /// (the rates add up to at most 1). `onlyMethods` (empty: all) limits the eligible methods;
     /// `maxFaults` (0: no limit) stops injecting after that many faults; `failAll` answers every
     /// request 503.
-    static func start(
+    public static func start(
         upstream: String, seed: Int = 1, rate429: Double = 0, rate500: Double = 0, rate503: Double = 0,
         rateDrop: Double = 0, retryAfter: Int = 1, onlyMethods: [String] = [], failAll: Bool = false,
         maxFaults: Int = 0
@@ -323,7 +317,7 @@ final class FaultProxy: Sendable {
     /// restarts; `seed` re-seeds the random source; `resetStats` zeroes the counters; `rateSilent`, `rateTrickle`
     /// and `rateCut` answer never, at about 100 bytes a second, or cut short in the headers; `onlyPathSuffix` limits
     /// faults to requests whose path ends with it.
-    func configure(
+    public func configure(
         rate429: Double = 0, rate500: Double = 0, rate503: Double = 0, rateDrop: Double = 0, rateSilent: Double = 0,
         rateTrickle: Double = 0, rateCut: Double = 0, retryAfter: Int = 1,
         onlyMethods: [String] = [], onlyPathSuffix: String = "", failAll: Bool = false, maxFaults: Int = 0, seed: Int? = nil,
@@ -343,60 +337,16 @@ final class FaultProxy: Sendable {
     /// The proxy's counters (`GET /__stats`): `requests`, `forwarded`, `faults`, `fault_429`, `fault_500`,
     /// `fault_503`, `fault_drop`, `upstream_errors`, `locations_rewritten`, and `method_<METHOD>` per
     /// method seen (`method_PUT`). The control endpoints are not counted.
-    func stats() throws -> [String: Int] {
+    public func stats() throws -> [String: Int] {
         let stats = try loopbackJSON(host: host, method: "GET", path: "/__stats")
         return stats.compactMapValues { $0 as? Int }
     }
 
     /// The proxy's request log so far (one line per request, injected faults marked).
-    var log: String { server.log }
+    public var log: String { server.log }
 
     /// Stops the proxy (SIGTERM, then waits for it) and removes its log directory. Safe to call more than once.
-    func stop() { server.stop() }
-}
-
-/// Runs a program to completion and returns its exit status, stdout and stderr. `path` is a path or a
-/// name looked up in `PATH`; `env` is added to this process's environment; stdin is /dev/null. A
-/// program still running after `timeout` seconds is terminated and reported as an error.
-func runTool(
-    _ path: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 120, cwd: URL? = nil
-) throws -> (status: Int32, out: String, err: String) {
-    let directory = try makeTemporaryDirectory(prefix: "cosci-run-tool")
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let outURL = directory.appendingPathComponent("stdout")
-    let errURL = directory.appendingPathComponent("stderr")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try executablePath(path))
-    process.arguments = args
-    process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-    if let cwd { process.currentDirectoryURL = cwd }
-    process.standardInput = FileHandle.nullDevice
-    // Files, not pipes: a chatty program cannot fill a pipe nobody reads yet.
-    let outHandle = try createLogFile(outURL)
-    let errHandle = try createLogFile(errURL)
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    do {
-        try process.run()
-    } catch {
-        try? outHandle.close()
-        try? errHandle.close()
-        throw RegistryFixtureError("cannot run \(path): \(error)")
-    }
-    try? outHandle.close()
-    try? errHandle.close()
-    if exited.wait(timeout: .now() + timeout) == .timedOut {
-        // SIGKILL: the program may have inherited a signal mask that blocks SIGTERM.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        throw RegistryFixtureError("\(path) \(args.joined(separator: " ")) still running after \(Int(timeout)) s; killed")
-    }
-    process.waitUntilExit()
-    let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-    let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-    return (process.terminationStatus, out, err)
+    public func stop() { server.stop() }
 }
 
 // MARK: - Children
@@ -404,12 +354,12 @@ func runTool(
 /// A child process with stdout and stderr going to files. Not thread-safe: owned by one fixture,
 /// which serializes `stop()`.
 private final class ChildProcess {
-    let process: Process
-    let stdout: URL
-    let stderr: URL
+    public let process: Process
+    public let stdout: URL
+    public let stderr: URL
 
     /// Starts `executable`; `stdout` and `stderr` may be the same file.
-    init(
+    public init(
         executable: String, arguments: [String],
         environment: [String: String] = ProcessInfo.processInfo.environment, stdout: URL, stderr: URL
     ) throws {
@@ -431,12 +381,12 @@ private final class ChildProcess {
         do {
             try process.run()
         } catch {
-            throw RegistryFixtureError("cannot start \(executable) \(arguments.joined(separator: " ")): \(error)")
+            throw TestSupportError("cannot start \(executable) \(arguments.joined(separator: " ")): \(error)")
         }
     }
 
     /// Terminates the process (SIGTERM, SIGKILL after 5 s) if it still runs, and waits for it.
-    func stop() {
+    public func stop() {
         if process.isRunning {
             process.terminate()
             let deadline = Date().addingTimeInterval(5)
@@ -447,7 +397,7 @@ private final class ChildProcess {
     }
 
     /// Waits (up to 10 s) for the `PORT <n>` line a fixture server prints once it listens.
-    func awaitPortLine(named name: String) throws -> Int {
+    public func awaitPortLine(named name: String) throws -> Int {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             let text = (try? String(contentsOf: stdout, encoding: .utf8)) ?? ""
@@ -455,19 +405,19 @@ private final class ChildProcess {
                 let line = text[..<newline]
                 guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
                     stop()
-                    throw RegistryFixtureError("\(name): expected `PORT <n>` first, got \(line.debugDescription)")
+                    throw TestSupportError("\(name): expected `PORT <n>` first, got \(line.debugDescription)")
                 }
                 return port
             }
             if !process.isRunning {
                 process.waitUntilExit()
-                throw RegistryFixtureError(
+                throw TestSupportError(
                     "\(name) exited \(process.terminationStatus) before listening:\n\(contents(of: stderr))")
             }
             usleep(20_000)
         }
         stop()
-        throw RegistryFixtureError("\(name) printed no `PORT <n>` line within 10 s:\n\(contents(of: stderr))")
+        throw TestSupportError("\(name) printed no `PORT <n>` line within 10 s:\n\(contents(of: stderr))")
     }
 }
 
@@ -522,35 +472,24 @@ private let watchdogProgram = """
 
 // MARK: - Small helpers
 
-/// The absolute path of a file in `Tests/CosciRegistryTests/Fixtures`.
+/// The absolute path of a file in `Tests/CosciTestSupport/Fixtures`.
 private func fixturePath(_ name: String, file: String = #filePath) -> String {
-    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent(name).path
+    URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name).path
 }
 
-/// `name` if it holds a `/`, else its first executable match in `PATH`.
-private func executablePath(_ name: String) throws -> String {
-    if name.contains("/") { return name }
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-    for directory in path.split(separator: ":") {
-        let candidate = "\(directory)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    throw RegistryFixtureError("\(name) not found in PATH (\(path)); see the test setup in reference/oci-publish.md §6")
-}
 
-private func makeTemporaryDirectory(prefix: String) throws -> URL {
+public func makeTemporaryDirectory(prefix: String) throws -> URL {
     var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("\(prefix).XXXXXX").utf8CString)
     guard mkdtemp(&template) != nil else {
-        throw RegistryFixtureError("mkdtemp \(prefix): \(String(cString: strerror(errno)))")
+        throw TestSupportError("mkdtemp \(prefix): \(String(cString: strerror(errno)))")
     }
     return URL(fileURLWithPath: template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, isDirectory: true)
 }
 
 /// Creates (or truncates) a file and opens it for writing.
-private func createLogFile(_ url: URL) throws -> FileHandle {
+public func createLogFile(_ url: URL) throws -> FileHandle {
     guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-        throw RegistryFixtureError("cannot create \(url.path)")
+        throw TestSupportError("cannot create \(url.path)")
     }
     return try FileHandle(forWritingTo: url)
 }
@@ -581,32 +520,32 @@ private func loopbackAddress(port: Int) -> sockaddr_in {
 /// A port that was free on 127.0.0.1 a moment ago (bound with port 0, read back, released).
 private func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, streamSocket, 0)
-    guard fd >= 0 else { throw RegistryFixtureError("socket: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw TestSupportError("socket: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var address = loopbackAddress(port: 0)
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw RegistryFixtureError("bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
+    guard bound == 0 else { throw TestSupportError("bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let named = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    guard named == 0 else { throw RegistryFixtureError("getsockname: \(String(cString: strerror(errno)))") }
+    guard named == 0 else { throw TestSupportError("getsockname: \(String(cString: strerror(errno)))") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// One HTTP/1.0 exchange with a loopback server (`host` = `127.0.0.1:PORT`), read to the end.
 /// Header names come back lowercased. A raw socket: no proxy settings, no URLSession on Linux.
-func loopbackRequest(
+public func loopbackRequest(
     host: String, method: String, path: String, body: Data = Data(), headers extra: [String: String] = [:],
     timeout: TimeInterval = 5
 ) throws -> (status: Int, headers: [String: String], body: Data) {
     guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]),
         host[..<colon] == "127.0.0.1"
-    else { throw RegistryFixtureError("\(host): expected 127.0.0.1:PORT") }
+    else { throw TestSupportError("\(host): expected 127.0.0.1:PORT") }
     let fd = socket(AF_INET, streamSocket, 0)
-    guard fd >= 0 else { throw RegistryFixtureError("socket: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw TestSupportError("socket: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var limit = timeval(
         tv_sec: time_t(timeout), tv_usec: suseconds_t((timeout - timeout.rounded(.down)) * 1_000_000))
@@ -617,7 +556,7 @@ func loopbackRequest(
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else {
-        throw RegistryFixtureError("\(method) http://\(host)\(path): connect: \(String(cString: strerror(errno)))")
+        throw TestSupportError("\(method) http://\(host)\(path): connect: \(String(cString: strerror(errno)))")
     }
     let requestHead =
         "\(method) \(path) HTTP/1.0\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
@@ -629,7 +568,7 @@ func loopbackRequest(
         while sent < raw.count {
             let n = send(fd, raw.baseAddress! + sent, raw.count - sent, 0)
             guard n > 0 else {
-                throw RegistryFixtureError("\(method) http://\(host)\(path): send: \(String(cString: strerror(errno)))")
+                throw TestSupportError("\(method) http://\(host)\(path): send: \(String(cString: strerror(errno)))")
             }
             sent += n
         }
@@ -640,17 +579,17 @@ func loopbackRequest(
         let n = recv(fd, &buffer, buffer.count, 0)
         if n == 0 { break }
         guard n > 0 else {
-            throw RegistryFixtureError("\(method) http://\(host)\(path): recv: \(String(cString: strerror(errno)))")
+            throw TestSupportError("\(method) http://\(host)\(path): recv: \(String(cString: strerror(errno)))")
         }
         response.append(contentsOf: buffer[0..<n])
     }
     guard let split = response.range(of: Data("\r\n\r\n".utf8)) else {
-        throw RegistryFixtureError("\(method) http://\(host)\(path): malformed response (\(response.count) bytes)")
+        throw TestSupportError("\(method) http://\(host)\(path): malformed response (\(response.count) bytes)")
     }
     let head = String(decoding: response[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
     let statusWords = head.first?.split(separator: " ") ?? []
     guard statusWords.count >= 2, let status = Int(statusWords[1]) else {
-        throw RegistryFixtureError("\(method) http://\(host)\(path): bad status line \(head.first ?? "")")
+        throw TestSupportError("\(method) http://\(host)\(path): bad status line \(head.first ?? "")")
     }
     var headers: [String: String] = [:]
     for line in head.dropFirst() {
@@ -665,10 +604,10 @@ private func loopbackJSON(host: String, method: String, path: String, body: Data
     let response = try loopbackRequest(host: host, method: method, path: path, body: body)
     let text = String(decoding: response.body, as: UTF8.self)
     guard response.status == 200 else {
-        throw RegistryFixtureError("\(method) http://\(host)\(path): \(response.status) \(text)")
+        throw TestSupportError("\(method) http://\(host)\(path): \(response.status) \(text)")
     }
     guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
-        throw RegistryFixtureError("\(method) http://\(host)\(path): not a JSON object: \(text)")
+        throw TestSupportError("\(method) http://\(host)\(path): not a JSON object: \(text)")
     }
     return object
 }

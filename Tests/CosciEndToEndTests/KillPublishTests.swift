@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -36,7 +37,7 @@ struct PublishedRepository {
         try blob.body.write(to: tmp)
         defer { try? FileManager.default.removeItem(at: tmp) }
         let out = try runTool("tar", ["-xzOf", tmp.path, name])
-        return out.status == 0 ? Data(out.out.utf8) : nil
+        return out.status == 0 ? Data(out.stdout.utf8) : nil
     }
 
     /// The bytes of `name` as a file (tar -O gives text; repository archives are binary, so read them raw).
@@ -98,7 +99,7 @@ struct PublishedRepository {
             let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("file-\(UUID().uuidString)")
             try bytes.write(to: tmp)
             defer { try? FileManager.default.removeItem(at: tmp) }
-            let sum = String(try runTool("sha256sum", [tmp.path]).out.prefix(64))
+            let sum = String(try runTool("sha256sum", [tmp.path]).stdout.prefix(64))
             if sum != f.sha256 { problems.append("\(role): \(f.name) has sha256 \(sum), the index says \(f.sha256)") }
             if role == "meta" { meta = bytes }
         }
@@ -109,7 +110,7 @@ struct PublishedRepository {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
             try meta.write(to: dir.appendingPathComponent("meta.tar.zst"))
-            let text = try runTool("/bin/sh", ["-c", "zstd -dc '\(dir.path)/meta.tar.zst' | tar -xOf - repository.meta.yaml"]).out
+            let text = try runTool("/bin/sh", ["-c", "zstd -dc '\(dir.path)/meta.tar.zst' | tar -xOf - repository.meta.yaml"]).stdout
             var entries: [(tag: String, key: String)] = []
             var key: String?
             for line in text.split(separator: "\n") {
@@ -140,7 +141,7 @@ struct PublishedRepository {
     /// seconds since it started. Returns whether it was killed before finishing.
     static func publish(_ dir: URL, _ target: String, killWhen when: @escaping @Sendable (String, Double) -> Bool) throws -> Bool {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Cosci.binary)
+        p.executableURL = URL(fileURLWithPath: TestPaths.cosci.path)
         p.arguments = ["publish", "--to", target]
         p.currentDirectoryURL = dir
         p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COSCI_") }.merging(["CI": "true"]) { $1 }
@@ -183,7 +184,7 @@ struct PublishedRepository {
         let repo = PublishedRepository(host: registry.host, repository: "cos/kill")
         let direct = "docker://\(registry.host)/cos/kill"
         let first = try Cosci.run(["publish", "--to", direct], in: dir)
-        #expect(first.status == 0, "\(first.err)")
+        #expect(first.status == 0, "\(first.stderr)")
         let initial = try repo.inconsistencies()
         #expect(initial.revision == 1 && initial.problems.isEmpty, "\(initial)")
 
@@ -195,7 +196,7 @@ struct PublishedRepository {
         // The moment between the last file tag and repository.yaml: the registry refuses that one PUT.
         try proxy.configure(rate503: 1, onlyMethods: ["PUT"], onlyPathSuffix: "/manifests/repository.yaml")
         let refused = try Cosci.run(["publish", "--to", "docker://\(proxy.host)/cos/kill", "--retries", "1"], in: dir)
-        #expect(refused.status == 1, "\(refused.out) \(refused.err)")
+        #expect(refused.status == 1, "\(refused.stdout) \(refused.stderr)")
         let atIndex = try repo.inconsistencies()
         #expect(atIndex.revision == 1 && atIndex.problems.isEmpty, "every file tag moved, the index did not: \(atIndex)")
         try proxy.configure()
@@ -223,7 +224,7 @@ struct PublishedRepository {
         }
 
         let rerun = try Cosci.run(["publish", "--to", target], in: dir)
-        #expect(rerun.status == 0, "\(rerun.err)")
+        #expect(rerun.status == 0, "\(rerun.stderr)")
         let final = try repo.inconsistencies()
         #expect(final.revision == 2 && final.problems.isEmpty, "\(final)")
     }

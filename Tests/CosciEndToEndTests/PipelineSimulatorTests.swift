@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -26,8 +27,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: file) }
         try text.write(to: file, atomically: true, encoding: .utf8)
         let r = try runTool("python3", ["-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))", file.path])
-        guard r.status == 0 else { throw RegistryFixtureError("PyYAML: \(r.err)") }
-        return try JSONSerialization.jsonObject(with: Data(r.out.utf8))
+        guard r.status == 0 else { throw TestSupportError("PyYAML: \(r.stderr)") }
+        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
     }
 
     /// The jobs of a GitLab child pipeline.
@@ -77,7 +78,7 @@ import Testing
     func clone(_ repository: URL, plan: URL?) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-job-\(UUID().uuidString)")
         let r = try runTool("git", ["clone", "-q", repository.path, dir.path])
-        guard r.status == 0 else { throw RegistryFixtureError("clone: \(r.err)") }
+        guard r.status == 0 else { throw TestSupportError("clone: \(r.stderr)") }
         if let plan { try FileManager.default.copyItem(at: plan, to: dir.appendingPathComponent("plan.json")) }
         return dir
     }
@@ -86,8 +87,8 @@ import Testing
     /// output. A job whose needs failed is skipped (-1). With `failFast` (GitHub's `fail-fast`, a Job's
     /// `maxFailedIndexes: 0`), the first job of a wave that fails stops the others of that wave (SIGTERM to
     /// their sessions: 143).
-    func simulate(_ jobs: [Job], repository: URL, plan: URL?, failFast: Bool = false) throws -> [String: (status: Int32, out: String)] {
-        var results: [String: (status: Int32, out: String)] = [:]
+    func simulate(_ jobs: [Job], repository: URL, plan: URL?, failFast: Bool = false) throws -> [String: (status: Int32, stdout: String)] {
+        var results: [String: (status: Int32, stdout: String)] = [:]
         var pending = jobs
         let logs = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-sim-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -123,7 +124,7 @@ import Testing
                 env["CI"] = "true"
                 env["HOME"] = dir.path
                 env["JOB_DIR"] = dir.path
-                env["PATH"] = (Cosci.binary as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+                env["PATH"] = (TestPaths.cosci.path as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
                 env["JOB_SCRIPT"] = job.script
                 env["JOB_STATUS"] = log.path + ".status"
                 env["JOB_PID"] = log.path + ".pid"
@@ -165,10 +166,10 @@ import Testing
     }
 
     /// Which job built which package (`built   ID` lines), from the jobs' output.
-    func builtBy(_ results: [String: (status: Int32, out: String)]) -> [String: [String]] {
+    func builtBy(_ results: [String: (status: Int32, stdout: String)]) -> [String: [String]] {
         var out: [String: [String]] = [:]
         for (name, result) in results {
-            for line in result.out.split(separator: "\n") where line.hasPrefix("built   ") {
+            for line in result.stdout.split(separator: "\n") where line.hasPrefix("built   ") {
                 out[String(line.split(separator: " ")[1]), default: []].append(name)
             }
         }
@@ -192,7 +193,7 @@ import Testing
             \(script)
             GIT_AUTHOR_DATE='@1700000000 +0000' GIT_COMMITTER_DATE='@1700000000 +0000' git -c user.name=T -c user.email=t@example.com commit -qam '\(message)'
             """])
-        #expect(r.status == 0, "\(r.err)")
+        #expect(r.status == 0, "\(r.stderr)")
     }
 
     @Test("the GitLab child pipeline, run as GitLab runs it on a cold and a warm shared cache, publishes what one cosci run does", arguments: [1, 2, 4, 6])
@@ -215,16 +216,16 @@ import Testing
             let single = try clone(sample, plan: nil)
             defer { try? FileManager.default.removeItem(at: single) }
             let alone = try Cosci.run(["run", "--no-images"], in: single)
-            #expect((alone.status == 0) == (round != "broken"), "\(alone.err)")
+            #expect((alone.status == 0) == (round != "broken"), "\(alone.stderr)")
 
             let planner = try clone(sample, plan: nil)
             defer { try? FileManager.default.removeItem(at: planner) }
             let selection = round == "edited" || round == "broken" ? ["--base", "origin/main"] : ["--all"]
             let rendered = try Cosci.run(["plan"] + selection + ["--shards", "\(shards)", "--cache", cache, "--format", "gitlab", "--report", "plan.json"], in: planner)
-            #expect(rendered.status == 0, "\(rendered.err)")
+            #expect(rendered.status == 0, "\(rendered.stderr)")
             let planDoc = try JSONSerialization.jsonObject(with: try Data(contentsOf: planner.appendingPathComponent("plan.json"))) as? [String: Any]
             let planned = (planDoc?["counts"] as? [String: Int])?["build"] ?? -1
-            let pipeline = try gitlabJobs(rendered.out)
+            let pipeline = try gitlabJobs(rendered.stdout)
             for job in pipeline where job.script.hasPrefix("cosci build") { #expect(job.script.contains("--cache \(cache)"), "\(job.script)") }
             let results = try simulate(pipeline, repository: sample, plan: planner.appendingPathComponent("plan.json"))
             let built = builtBy(results)
@@ -233,10 +234,10 @@ import Testing
                 // The shard that builds yq fails; every shard that needs it is skipped; nothing is published.
                 let failed = results.filter { $0.value.status > 0 }.map(\.key)
                 #expect(failed.count == 1, "\(results.mapValues(\.status))")
-                #expect(results.values.allSatisfy { $0.status == 0 || $0.status == -1 || $0.out.contains("exited with status 3") })
+                #expect(results.values.allSatisfy { $0.status == 0 || $0.status == -1 || $0.stdout.contains("exited with status 3") })
                 continue
             }
-            for (name, result) in results { #expect(result.status == 0, "\(round) \(name): \(result.out)") }
+            for (name, result) in results { #expect(result.status == 0, "\(round) \(name): \(result.stdout)") }
             #expect(built.count == planned, "\(round): the plan said \(planned), the jobs built \(built.count)")
             switch round {
             case "cold": #expect(planned == 26)
@@ -248,8 +249,8 @@ import Testing
             let publisher = try clone(sample, plan: nil)
             defer { try? FileManager.default.removeItem(at: publisher) }
             let publish = try Cosci.run(["run", "--no-images", "--cache", cache], in: publisher)
-            #expect(publish.status == 0, "\(publish.err)")
-            #expect(publish.out.contains("nothing to build") || publish.out.contains("0 built"), "\(publish.out)")
+            #expect(publish.status == 0, "\(publish.stderr)")
+            #expect(publish.stdout.contains("nothing to build") || publish.stdout.contains("0 built"), "\(publish.stdout)")
             try expectSameRepository(single.appendingPathComponent("dist/repository"), publisher.appendingPathComponent("dist/repository"), round)
         }
     }
@@ -268,20 +269,20 @@ import Testing
             defer { try? FileManager.default.removeItem(at: planner) }
             let selection = round == "cold" ? ["--all"] : ["--base", "HEAD~1"]
             let rendered = try Cosci.run(["plan"] + selection + ["--shards", "\(shards)", "--cache", cache, "--format", "k8s", "--image", "cosci:test", "--report", "plan.json"], in: planner)
-            #expect(rendered.status == 0, "\(rendered.err)")
-            #expect(rendered.out.contains("name: cosci-build-") && rendered.out.contains("configMap:\n            name: cosci-build-"))
+            #expect(rendered.status == 0, "\(rendered.stderr)")
+            #expect(rendered.stdout.contains("name: cosci-build-") && rendered.stdout.contains("configMap:\n            name: cosci-build-"))
             let planned = ((try JSONSerialization.jsonObject(with: try Data(contentsOf: planner.appendingPathComponent("plan.json"))) as? [String: Any])?["counts"] as? [String: Int])?["build"] ?? -1
-            let pods = try kubernetesJobs(rendered.out, plan: planner.appendingPathComponent("plan.json"))
+            let pods = try kubernetesJobs(rendered.stdout, plan: planner.appendingPathComponent("plan.json"))
             let results = try simulate(pods, repository: sample, plan: nil, failFast: true)
             let built = builtBy(results)
             #expect(built.values.allSatisfy { $0.count == 1 }, "\(round): built twice: \(built.filter { $0.value.count > 1 })")
             if round == "broken" {
                 // maxFailedIndexes: 0 — one failed index fails the Job, and the publish step after it does not run.
-                #expect(results.values.contains { $0.status != 0 && $0.out.contains("exited with status 3") }, "\(results.mapValues(\.out))")
-                #expect(rendered.out.contains("maxFailedIndexes: 0"))
+                #expect(results.values.contains { $0.status != 0 && $0.stdout.contains("exited with status 3") }, "\(results.mapValues(\.stdout))")
+                #expect(rendered.stdout.contains("maxFailedIndexes: 0"))
                 continue
             }
-            for (name, result) in results { #expect(result.status == 0, "\(round) \(name): \(result.out)") }
+            for (name, result) in results { #expect(result.status == 0, "\(round) \(name): \(result.stdout)") }
             #expect(built.count == planned, "\(round): the plan said \(planned), the pods built \(built.count)")
             if round == "cold" { #expect(planned == 26) } else { #expect(built["toolchain/yq@4.30.1"] != nil && planned < 26) }
 
@@ -291,7 +292,7 @@ import Testing
             let publisher = try clone(sample, plan: nil)
             defer { try? FileManager.default.removeItem(at: publisher) }
             let publish = try Cosci.run(["run", "--no-images", "--cache", cache], in: publisher)
-            #expect(publish.status == 0 && (publish.out.contains("nothing to build") || publish.out.contains("0 built")), "\(publish.out)\(publish.err)")
+            #expect(publish.status == 0 && (publish.stdout.contains("nothing to build") || publish.stdout.contains("0 built")), "\(publish.stdout)\(publish.stderr)")
             try expectSameRepository(single.appendingPathComponent("dist/repository"), publisher.appendingPathComponent("dist/repository"), round)
         }
     }
@@ -299,14 +300,14 @@ import Testing
     /// The sample in `manifest/` of a repository, as `ci/github` expects it.
     func sampleRepository() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-gh-\(UUID().uuidString)")
-        let manifest = Cosci.packageRoot.appendingPathComponent("manifest").path
+        let manifest = TestPaths.packageRoot.appendingPathComponent("manifest").path
         let r = try runTool("/bin/sh", ["-ec", """
             mkdir -p '\(dir.path)/manifest'
             tar -C '\(manifest)' --exclude=.cosci --exclude=dist -cf - . | tar -C '\(dir.path)/manifest' -xf -
             cd '\(dir.path)' && git init -q -b main && git add -A
             GIT_AUTHOR_DATE='@1700000000 +0000' GIT_COMMITTER_DATE='@1700000000 +0000' git -c user.name=T -c user.email=t@example.com commit -qm sample
             """])
-        guard r.status == 0 else { throw RegistryFixtureError("cannot make the sample: \(r.err)") }
+        guard r.status == 0 else { throw TestSupportError("cannot make the sample: \(r.stderr)") }
         return dir
     }
 
@@ -319,7 +320,7 @@ import Testing
                 run.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("cosci ") })
             else { continue }
             if let condition = step["if"] as? String {
-                guard let value = expressions[condition] else { throw RegistryFixtureError("no value for the condition \(condition)") }
+                guard let value = expressions[condition] else { throw TestSupportError("no value for the condition \(condition)") }
                 if value != "true" { continue }
             }
             lines.append(try substitute(run, expressions))
@@ -332,7 +333,7 @@ import Testing
         var out = text
         while let start = out.range(of: "${{"), let end = out.range(of: "}}", range: start.upperBound..<out.endIndex) {
             let expression = out[start.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespaces)
-            guard let value = expressions[expression] else { throw RegistryFixtureError("no value for ${{ \(expression) }}") }
+            guard let value = expressions[expression] else { throw TestSupportError("no value for ${{ \(expression) }}") }
             out.replaceSubrange(start.lowerBound..<end.upperBound, with: value)
         }
         return out
@@ -344,7 +345,7 @@ import Testing
         defer { registry.stop() }
         let repository = try sampleRepository()
         defer { try? FileManager.default.removeItem(at: repository) }
-        let workflowText = try String(contentsOf: Cosci.packageRoot.appendingPathComponent("ci/github/cosci-pipeline.yml"), encoding: .utf8)
+        let workflowText = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("ci/github/cosci-pipeline.yml"), encoding: .utf8)
             .replacingOccurrences(of: "--shards 8", with: "--shards \(shards)")
         let workflow = try #require(try yaml(workflowText) as? [String: Any])
         let jobs = try #require(workflow["jobs"] as? [String: [String: Any]])
@@ -355,10 +356,10 @@ import Testing
         var before = "0000000000000000000000000000000000000000"
 
         for round in ["cold", "warm", "edited", "broken"] {
-            let previous = try runTool("git", ["-C", repository.path, "rev-parse", "HEAD"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let previous = try runTool("git", ["-C", repository.path, "rev-parse", "HEAD"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             // A change to main is a release: what it alters gets new revisions (publishing refuses a version
             // already published with another key).
-            let bump = "'\(Cosci.binary)' bump --tree manifest toolchain/yip --revdeps >/dev/null"
+            let bump = "'\(TestPaths.cosci.path)' bump --tree manifest toolchain/yip --revdeps >/dev/null"
             if round == "edited" { try commitEdit(repository, "printf '# tweak\\n' >> manifest/packages/toolchain/yip/build.yaml && \(bump)", "tweak yip") }
             if round == "broken" { try commitEdit(repository, "sed -i 's/^steps:$/steps:\\n- exit 3/' manifest/packages/toolchain/yip/build.yaml && \(bump)", "break yip") }
             if round == "edited" || round == "broken" { before = previous }
@@ -380,7 +381,7 @@ import Testing
             planEnv["GITHUB_OUTPUT"] = planDir.appendingPathComponent("github-output").path
             planEnv["GITHUB_STEP_SUMMARY"] = planDir.appendingPathComponent("summary.md").path
             let planned = try simulate([Job(name: "plan", needs: [], script: "cd '\(planDir.path)'\n" + planScript, environment: planEnv, clones: false)], repository: repository, plan: nil)
-            #expect(planned["plan"]?.status == 0, "\(round): \(planned["plan"]?.out ?? "")")
+            #expect(planned["plan"]?.status == 0, "\(round): \(planned["plan"]?.stdout ?? "")")
             var outputs: [String: String] = [:]
             for line in try String(contentsOf: planDir.appendingPathComponent("github-output"), encoding: .utf8).split(separator: "\n") {
                 if let eq = line.firstIndex(of: "=") { outputs[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
@@ -390,7 +391,7 @@ import Testing
 
             // The build job, once per matrix entry, all at once; skipped when the plan says build=false.
             var buildResult = "skipped"
-            var results: [String: (status: Int32, out: String)] = [:]
+            var results: [String: (status: Int32, stdout: String)] = [:]
             if outputs["build"] == "true" {
                 let matrix = try #require(try JSONSerialization.jsonObject(with: Data((outputs["matrix"] ?? "").utf8)) as? [String: Any])
                 let include = (matrix["include"] as? [[String: Any]]) ?? []
@@ -412,12 +413,12 @@ import Testing
             let planDoc = try JSONSerialization.jsonObject(with: try Data(contentsOf: planDir.appendingPathComponent("plan.json"))) as? [String: Any]
             let count = (planDoc?["counts"] as? [String: Int])?["build"] ?? -1
             switch round {
-            case "cold": #expect(count == 26 && built.count == 26 && buildResult == "success", "\(results.mapValues(\.out))")
+            case "cold": #expect(count == 26 && built.count == 26 && buildResult == "success", "\(results.mapValues(\.stdout))")
             case "warm": #expect(count == 0 && outputs["build"] == "false" && buildResult == "skipped")
             case "edited":
-                #expect(count > 0 && count < 26 && built.count == count && buildResult == "success", "\(results.mapValues(\.out))")
+                #expect(count > 0 && count < 26 && built.count == count && buildResult == "success", "\(results.mapValues(\.stdout))")
                 #expect(built.keys.contains { $0.hasPrefix("toolchain/yip@") }, "\(built.keys.sorted())")
-            default: #expect(buildResult == "failure" && results.values.contains { $0.out.contains("exited with status 3") })
+            default: #expect(buildResult == "failure" && results.values.contains { $0.stdout.contains("exited with status 3") })
             }
 
             // The publish job runs when its `if:` holds: only after every shard succeeded (or none had to run).
@@ -437,7 +438,7 @@ import Testing
             var publishEnv = environment
             publishEnv["GITHUB_STEP_SUMMARY"] = publisherDir.appendingPathComponent("summary.md").path
             let ran = try simulate([Job(name: "publish", needs: [], script: "cd '\(publisherDir.path)'\n" + publishScript, environment: publishEnv, clones: false)], repository: repository, plan: nil)
-            let out = ran["publish"]?.out ?? ""
+            let out = ran["publish"]?.stdout ?? ""
             #expect(ran["publish"]?.status == 0, "\(round): \(out)")
             #expect(out.contains("nothing to build") || out.contains("0 built"), "the publish job builds nothing: \(out)")
             #expect(try Cosci.digest("\(published):repository.yaml") != nil)

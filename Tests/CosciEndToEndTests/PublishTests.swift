@@ -1,62 +1,27 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
 /// End to end: the built `cosci` binary builds the sample tree and publishes it to real registries, checked
 /// with skopeo and umoci.
 enum Cosci {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    static var binary: String {
-        if let override = ProcessInfo.processInfo.environment["COSCI_BIN"] { return override }
-        let candidate = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("cosci").path
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : packageRoot.appendingPathComponent(".build/debug/cosci").path
-    }
-
-    /// A copy of the sample tree in a fresh git repository, committed at a fixed date.
+    /// A copy of the sample tree in a fresh git repository, committed at a fixed date. The caller removes it.
     static func sample() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-publish-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let manifest = packageRoot.appendingPathComponent("manifest").path
-        let script = """
-            tar -C '\(manifest)' --exclude=.cosci --exclude=dist -cf - . | tar -C '\(dir.path)' -xf -
+        let dir = try TestPaths.temporaryDirectory("cosci-publish")
+        try shell("""
+            tar -C '\(TestPaths.sample.path)' --exclude=./.cosci --exclude=./dist -cf - . | tar -C '\(dir.path)' -xf -
             cd '\(dir.path)' && git init -q -b main && git add -A
             GIT_AUTHOR_DATE='@1700000000 +0000' GIT_COMMITTER_DATE='@1700000000 +0000' git -c user.name=T -c user.email=t@example.com commit -qm sample
-            """
-        let r = try runTool("/bin/sh", ["-ec", script])
-        guard r.status == 0 else { throw RegistryFixtureError("cannot make the sample: \(r.err)") }
+            """)
         return dir
     }
 
-    struct Result {
-        let status: Int32
-        let out: String
-        let err: String
+    /// Runs cosci in `dir` as CI would (CI=true, HOME there).
+    static func run(_ args: [String], in dir: URL, env: [String: String] = [:]) throws -> ProcessResult {
+        try runCosci(args, cwd: dir, env: ["CI": "true", "HOME": dir.path].merging(env) { $1 })
     }
 
-    /// Runs cosci in `dir` (as CI would: CI=true).
-    static func run(_ args: [String], in dir: URL, env: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COSCI_") }
-            .merging(["CI": "true", "HOME": dir.path].merging(env) { $1 }) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let errData = Locked(Data())
-        let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        while !errData.done { usleep(1000) }
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: errData.value, as: UTF8.self))
-    }
-
-    static func skopeo(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func skopeo(_ args: [String]) throws -> ProcessResult {
         try runTool("skopeo", args)
     }
 
@@ -65,7 +30,7 @@ enum Cosci {
         var args = ["inspect", "--tls-verify=false", "--format", "{{.Digest}}"]
         if let creds { args += ["--creds", creds] }
         let r = try skopeo(args + [reference])
-        return r.status == 0 ? r.out.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        return r.status == 0 ? r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
     }
 }
 
@@ -88,13 +53,13 @@ final class Locked<T>: @unchecked Sendable {
         let dir = try Cosci.sample()
         defer { try? FileManager.default.removeItem(at: dir) }
         let run = try Cosci.run(["run"], in: dir)
-        #expect(run.status == 0, "\(run.err)")
+        #expect(run.status == 0, "\(run.stderr)")
 
         let target = "docker://\(registry.host)/cos/sample"
         let first = try Cosci.run(["publish", "--to", target], in: dir)
-        #expect(first.status == 0, "\(first.err)")
-        #expect(first.out.contains("published revision 1 to \(target):"), "\(first.out)")
-        #expect(!first.out.contains(" 0 blob(s) uploaded"))
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("published revision 1 to \(target):"), "\(first.stdout)")
+        #expect(!first.stdout.contains(" 0 blob(s) uploaded"))
 
         // skopeo sees the luet docker repository: package tags, metadata tags, index files.
         let tags = try Cosci.skopeo(["list-tags", "--tls-verify=false", target])
@@ -103,41 +68,41 @@ final class Locked<T>: @unchecked Sendable {
         #expect(archives.count == 3)
         for tag in ["cos-system-0.8.14-21", "yq-toolchain-4.30.1", "cos-upgrade-utils-2.0", "luet-mtree-toolchain-0.0.9-rc1", "repository.yaml",
                     "dracut-initrd-system-0.1.0-4.metadata.yaml"] + archives {
-            #expect(tags.out.contains("\"\(tag)\""), "\(tag) missing: \(tags.out)")
+            #expect(tags.stdout.contains("\"\(tag)\""), "\(tag) missing: \(tags.stdout)")
         }
         // By default a package image's one layer is gzip, which luet 0.35 and earlier read (they install an
         // empty package from a zstd layer): read the media type back as the client does.
         let metadata = try String(contentsOf: dir.appendingPathComponent("dist/repository/yq-toolchain-4.30.1.metadata.yaml"), encoding: .utf8)
         let sha = try #require(metadata.split(separator: "\n").first { $0.hasPrefix("  sha256: ") }).dropFirst(10)
         let manifest = try Cosci.skopeo(["inspect", "--raw", "--tls-verify=false", "\(target):yq-toolchain-4.30.1"])
-        #expect(manifest.out.contains("\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\""), "\(manifest.out)")
-        #expect(!manifest.out.contains("tar+zstd"), "\(manifest.out)")
+        #expect(manifest.stdout.contains("\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\""), "\(manifest.stdout)")
+        #expect(!manifest.stdout.contains("tar+zstd"), "\(manifest.stdout)")
         // With --layer-compression zstd, the layer is the artifact itself.
         let zstd = "docker://\(registry.host)/cos/sample-zstd"
         #expect(try Cosci.run(["publish", "--to", zstd, "--layer-compression", "zstd"], in: dir).status == 0)
         let inspect = try Cosci.skopeo(["inspect", "--tls-verify=false", "\(zstd):yq-toolchain-4.30.1"])
-        #expect(inspect.out.contains("\"sha256:\(sha)\""), "\(inspect.out)")
+        #expect(inspect.stdout.contains("\"sha256:\(sha)\""), "\(inspect.stdout)")
         let zstdManifest = try Cosci.skopeo(["inspect", "--raw", "--tls-verify=false", "\(zstd):yq-toolchain-4.30.1"])
-        #expect(zstdManifest.out.contains("tar+zstd"), "\(zstdManifest.out)")
-        #expect(inspect.out.contains("\"io.cosci.package\": \"toolchain/yq@4.30.1\""), "\(inspect.out)")
+        #expect(zstdManifest.stdout.contains("tar+zstd"), "\(zstdManifest.stdout)")
+        #expect(inspect.stdout.contains("\"io.cosci.package\": \"toolchain/yq@4.30.1\""), "\(inspect.stdout)")
         let raw = try Cosci.skopeo(["inspect", "--raw", "--tls-verify=false", "\(target):yq-toolchain-4.30.1"])
-        #expect(raw.out.contains("\"io.cosci.key\":\"sha256:"), "the manifest carries the key: \(raw.out)")
+        #expect(raw.stdout.contains("\"io.cosci.key\":\"sha256:"), "the manifest carries the key: \(raw.stdout)")
 
         // Publishing the same thing again uploads nothing and moves no tag.
         let again = try Cosci.run(["publish", "--to", target], in: dir)
-        #expect(again.status == 0, "\(again.err)")
-        #expect(again.out.contains("0 tag(s) set"), "\(again.out)")
-        #expect(again.out.contains("0 blob(s) uploaded (0 B)"), "\(again.out)")
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("0 tag(s) set"), "\(again.stdout)")
+        #expect(again.stdout.contains("0 blob(s) uploaded (0 B)"), "\(again.stdout)")
 
         // Gzip layers for older clients: umoci unpacks them.
         let gz = "docker://\(registry.host)/cos/sample-gz"
         #expect(try Cosci.run(["publish", "--to", gz, "--layer-compression", "gzip"], in: dir).status == 0)
         let pulled = dir.appendingPathComponent("pulled")
         let copy = try Cosci.skopeo(["copy", "--src-tls-verify=false", "\(gz):yq-toolchain-4.30.1", "oci:\(pulled.path):yq"])
-        #expect(copy.status == 0, "\(copy.err)")
+        #expect(copy.status == 0, "\(copy.stderr)")
         let bundle = dir.appendingPathComponent("bundle")
         let unpack = try runTool("umoci", ["unpack", "--rootless", "--image", "\(pulled.path):yq", bundle.path])
-        #expect(unpack.status == 0, "\(unpack.err)")
+        #expect(unpack.status == 0, "\(unpack.stderr)")
         #expect(FileManager.default.isExecutableFile(atPath: bundle.appendingPathComponent("rootfs/usr/bin/yq").path))
 
         // The OCI layout target: skopeo re-hashes every blob when copying out of it.
@@ -146,7 +111,7 @@ final class Locked<T>: @unchecked Sendable {
         for tag in ["repository.yaml", "cos-system-0.8.14-21"] {
             let out = dir.appendingPathComponent("dir-\(tag)")
             let r = try Cosci.skopeo(["copy", "oci:\(layout.path):\(tag)", "dir:\(out.path)"])
-            #expect(r.status == 0, "\(tag): \(r.err)")
+            #expect(r.status == 0, "\(tag): \(r.stderr)")
         }
         #expect(try Cosci.digest("\(target):cos-system-0.8.14-21") == Cosci.digest("oci:\(layout.path):cos-system-0.8.14-21"),
                 "the registry and the layout hold the same image")
@@ -156,12 +121,12 @@ final class Locked<T>: @unchecked Sendable {
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         let conflict = try Cosci.run(["publish", "--to", target], in: dir)
         #expect(conflict.status == 1)
-        #expect(conflict.err.contains("already published in docker://\(registry.host)/cos/sample with another key"), "\(conflict.err)")
-        #expect(conflict.err.contains("1 package version(s)"))
-        #expect(conflict.err.contains("k9s-utils-0.25.18 (published key sha256:"))
-        #expect(conflict.err.contains("cosci bump"))
+        #expect(conflict.stderr.contains("already published in docker://\(registry.host)/cos/sample with another key"), "\(conflict.stderr)")
+        #expect(conflict.stderr.contains("1 package version(s)"))
+        #expect(conflict.stderr.contains("k9s-utils-0.25.18 (published key sha256:"))
+        #expect(conflict.stderr.contains("cosci bump"))
         let forced = try Cosci.run(["publish", "--to", target, "--force"], in: dir)
-        #expect(forced.status == 0, "\(forced.err)")
+        #expect(forced.status == 0, "\(forced.stderr)")
     }
 
     @Test(arguments: ["basic", "token"])
@@ -175,14 +140,14 @@ final class Locked<T>: @unchecked Sendable {
 
         let anonymous = try Cosci.run(["publish", "--to", target], in: dir)
         #expect(anonymous.status == 1)
-        #expect(anonymous.err.contains("credentials"), "\(anonymous.err)")
+        #expect(anonymous.stderr.contains("credentials"), "\(anonymous.stderr)")
 
         let auth = dir.appendingPathComponent("auth.json")
         try "{\"auths\": {\"\(registry.host)\": {\"auth\": \"\(Data("cosci:s3cret-pw".utf8).base64EncodedString())\"}}}"
             .write(to: auth, atomically: true, encoding: .utf8)
         let r = try Cosci.run(["publish", "--to", target, "--authfile", auth.path], in: dir)
-        #expect(r.status == 0, "\(r.err)")
-        #expect(!(r.out + r.err).contains("s3cret-pw"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!(r.stdout + r.stderr).contains("s3cret-pw"))
         #expect(try Cosci.digest("\(target):repository.yaml", creds: "cosci:s3cret-pw") != nil)
         if mode == "token" { #expect(try registry.tokenRequests > 0) }
     }
@@ -198,7 +163,7 @@ final class Locked<T>: @unchecked Sendable {
 
         // Through the faulty proxy, and directly: the same digests.
         let faulty = try Cosci.run(["publish", "--to", "docker://\(proxy.host)/cos/faulty"], in: dir)
-        #expect(faulty.status == 0, "\(faulty.err)")
+        #expect(faulty.status == 0, "\(faulty.stderr)")
         #expect((try proxy.stats()["faults"] ?? 0) > 0)
         #expect(try Cosci.run(["publish", "--to", "docker://\(registry.host)/cos/clean"], in: dir).status == 0)
         let index = try String(contentsOf: dir.appendingPathComponent("dist/repository/repository.yaml"), encoding: .utf8)
@@ -211,17 +176,17 @@ final class Locked<T>: @unchecked Sendable {
         let before = try Cosci.digest("docker://\(registry.host)/cos/faulty:repository.yaml")
         try "# changed, then bumped\n".appendLine(to: dir.appendingPathComponent("packages/utils/k9s/build.yaml"))
         let bump = try Cosci.run(["bump", "utils/k9s"], in: dir)
-        #expect(bump.status == 0, "\(bump.err)")
+        #expect(bump.status == 0, "\(bump.stderr)")
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         try proxy.configure(rate503: 1, onlyMethods: ["PUT", "PATCH"])
         let failing = try Cosci.run(["publish", "--to", "docker://\(proxy.host)/cos/faulty", "--retries", "2"], in: dir)
         #expect(failing.status == 1)
-        #expect(failing.err.contains("503"), "\(failing.err)")
-        #expect(!failing.err.contains("_state"), "upload state is not printed")
+        #expect(failing.stderr.contains("503"), "\(failing.stderr)")
+        #expect(!failing.stderr.contains("_state"), "upload state is not printed")
         #expect(try Cosci.digest("docker://\(registry.host)/cos/faulty:repository.yaml") == before)
         try proxy.configure()
         let recovered = try Cosci.run(["publish", "--to", "docker://\(proxy.host)/cos/faulty"], in: dir)
-        #expect(recovered.status == 0, "\(recovered.err)")
+        #expect(recovered.status == 0, "\(recovered.stderr)")
         #expect(try Cosci.digest("docker://\(registry.host)/cos/faulty:repository.yaml") != before)
     }
 
@@ -236,14 +201,14 @@ final class Locked<T>: @unchecked Sendable {
         let planner = try Cosci.sample()
         defer { try? FileManager.default.removeItem(at: planner) }
         let plan = try Cosci.run(["plan", "--all", "--shards", "4", "--cache", cache, "--report", "plan.json"], in: planner)
-        #expect(plan.status == 0, "\(plan.err)")
+        #expect(plan.status == 0, "\(plan.stderr)")
         let planFile = planner.appendingPathComponent("plan.json").path
         // Four CI jobs: four clones, four local caches, one registry.
         var shards: [(Process, Pipe, URL)] = []
         for i in 0..<4 {
             let clone = try Cosci.sample()
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: Cosci.binary)
+            p.executableURL = URL(fileURLWithPath: TestPaths.cosci.path)
             p.arguments = ["build", "--plan", planFile, "--shard", "\(i)/4", "--cache", cache, "--wait-timeout", "120"]
             p.currentDirectoryURL = clone
             p.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
@@ -267,8 +232,8 @@ final class Locked<T>: @unchecked Sendable {
         let assemble = try Cosci.sample()
         defer { try? FileManager.default.removeItem(at: assemble) }
         let r = try Cosci.run(["run", "--cache", cache], in: assemble)
-        #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.contains("nothing to build"), "\(r.out)")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("nothing to build"), "\(r.stdout)")
         let files = try FileManager.default.contentsOfDirectory(atPath: single.appendingPathComponent("dist/repository").path)
         #expect(files.count > 50)
         for name in files {

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -5,10 +6,10 @@ import Testing
 /// naming the registry and what timed out — or succeeds, when retrying helps.
 @Suite(.serialized) struct NetworkDeadlines {
     /// Runs cosci with a hard limit: a hang fails the test instead of holding the suite.
-    static func bounded(_ args: [String], in dir: URL, limit: TimeInterval = 120) throws -> (status: Int32, err: String, seconds: Double) {
+    static func bounded(_ args: [String], in dir: URL, limit: TimeInterval = 120) throws -> (status: Int32, stderr: String, seconds: Double) {
         let started = Date()
-        let r = try runTool(Cosci.binary, args, env: ["CI": "true", "HOME": dir.path], timeout: limit, cwd: dir)
-        return (r.status, r.err, Date().timeIntervalSince(started))
+        let r = try runTool(TestPaths.cosci.path, args, env: ["CI": "true", "HOME": dir.path], timeout: limit, cwd: dir)
+        return (r.status, r.stderr, Date().timeIntervalSince(started))
     }
 
     /// The sample, built (so publish has a repository to push).
@@ -29,10 +30,10 @@ import Testing
         try proxy.configure(rateSilent: kind == "silent" ? 1 : 0, rateTrickle: kind == "trickle" ? 1 : 0)
         let r = try Self.bounded(
             ["publish", "--to", "docker://\(proxy.host)/cos/slow", "--stall-timeout", "2", "--connect-timeout", "2", "--retries", "1"], in: dir)
-        #expect(r.status == 1, "\(r.err)")
-        #expect(r.err.contains("timed out"), "\(r.err)")
-        #expect(r.err.contains(proxy.host), "the error names the registry: \(r.err)")
-        #expect(r.err.contains("less than 10240 bytes/s for 2 s"), "\(r.err)")
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("timed out"), "\(r.stderr)")
+        #expect(r.stderr.contains(proxy.host), "the error names the registry: \(r.stderr)")
+        #expect(r.stderr.contains("less than 10240 bytes/s for 2 s"), "\(r.stderr)")
     }
 
     @Test func answersCutInTheirHeadersAreRetried() throws {
@@ -45,7 +46,7 @@ import Testing
         // Upload sessions (POST) cut short after the status line, three times.
         try proxy.configure(rateCut: 1, onlyMethods: ["POST"], maxFaults: 3)
         let r = try Self.bounded(["publish", "--to", "docker://\(proxy.host)/cos/cut"], in: dir)
-        #expect(r.status == 0, "\(r.err)")
+        #expect(r.status == 0, "\(r.stderr)")
         #expect((try proxy.stats()["fault_cut"] ?? 0) == 3)
         #expect(try Cosci.digest("docker://\(registry.host)/cos/cut:repository.yaml") != nil)
     }
@@ -67,9 +68,9 @@ import Testing
             to: docker.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         let path = bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         let r = try runTool(
-            Cosci.binary, ["publish", "--to", "docker://\(registry.host)/cos/helper", "--credential-helper-timeout", "2"],
+            TestPaths.cosci.path, ["publish", "--to", "docker://\(registry.host)/cos/helper", "--credential-helper-timeout", "2"],
             env: ["CI": "true", "HOME": dir.path, "PATH": path], timeout: 120, cwd: dir)
-        #expect(r.status == 1, "\(r.err)")
-        #expect(r.err.contains("docker-credential-hang did not answer within 2 s for \(registry.host)"), "\(r.err)")
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("docker-credential-hang did not answer within 2 s for \(registry.host)"), "\(r.stderr)")
     }
 }

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -12,7 +13,7 @@ import Testing
         let published = "docker://\(registry.host)/cos/sample"
         #expect(try Cosci.run(["publish", "--to", published], in: dir).status == 0)
         let r = try Cosci.run(["release", "--channel", "stable", "--from", published, "--snapshot", "v1"], in: dir)
-        #expect(r.status == 0, "\(r.err)")
+        #expect(r.status == 0, "\(r.stderr)")
         // stable carries system/* and recovery/*; system/cos-wrapper needs toolchain/elemental-cli at run time.
         let channel = PublishedRepository(host: registry.host, repository: "cos/releases-green")
         let tags = try #require(

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -14,8 +15,8 @@ import Testing
 
     func sh(_ script: String, in dir: URL) throws -> String {
         let r = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)'\n" + script])
-        guard r.status == 0 else { throw RegistryFixtureError("shell failed: \(script)\n\(r.err)") }
-        return r.out
+        guard r.status == 0 else { throw TestSupportError("shell failed: \(script)\n\(r.stderr)") }
+        return r.stdout
     }
 
     /// A two-layer busybox image: the second layer deletes /etc/motd (a whiteout).
@@ -90,46 +91,46 @@ import Testing
 
         // Pin the base image, then build: image packages go to the rootfs backend.
         let lock = try Cosci.run(["lock"], in: tree)
-        #expect(lock.status == 0, "\(lock.err)")
+        #expect(lock.status == 0, "\(lock.stderr)")
         #expect(try String(contentsOf: tree.appendingPathComponent("cosci.lock"), encoding: .utf8).contains("\(registry.host)/base/busybox:1"))
         let run = try Cosci.run(["run"], in: tree)
-        #expect(run.status == 0, "\(run.out)\n\(run.err)")
-        #expect(run.out.contains("backend rootfs"), "\(run.out)")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("backend rootfs"), "\(run.stdout)")
         let osArtifact = tree.appendingPathComponent("dist/repository/os-system-1.0.package.tar.zst").path
-        let entries = try runTool("bsdtar", ["-tf", osArtifact]).out.split(separator: "\n").map(String.init)
+        let entries = try runTool("bsdtar", ["-tf", osArtifact]).stdout.split(separator: "\n").map(String.init)
         #expect(entries.contains("bin/busybox") && entries.contains("etc/os-release"))
         #expect(!entries.contains("etc/motd"), "the base image's whiteout removed /etc/motd")
-        let app = try runTool("bsdtar", ["-tf", tree.appendingPathComponent("dist/repository/app-apps-1.0.package.tar.zst").path]).out
+        let app = try runTool("bsdtar", ["-tf", tree.appendingPathComponent("dist/repository/app-apps-1.0.package.tar.zst").path]).stdout
         #expect(app.contains("usr/bin/app") && !app.contains("bin/busybox"), "a delta artifact: \(app)")
 
         // Assemble twice: the same digest; the ISO byte-identical; skopeo and umoci accept the image.
         let first = try Cosci.run(["assemble", "--iso", "--push", "docker://\(registry.host)/os-images"], in: tree)
-        #expect(first.status == 0, "\(first.err)")
+        #expect(first.status == 0, "\(first.stderr)")
         let iso = tree.appendingPathComponent("dist/images/os-1.0.iso")
         let isoBytes = try Data(contentsOf: iso)
         sleep(1)  // a second later: any clock value that leaks into the ISO would show
         let second = try Cosci.run(["assemble", "--iso"], in: tree)
         #expect(second.status == 0)
         let digest = { (s: String) in s.split(separator: " ").first { $0.hasPrefix("sha256:") }.map(String.init) }
-        #expect(digest(first.out) != nil && digest(first.out) == digest(second.out), "\(first.out)\n\(second.out)")
+        #expect(digest(first.stdout) != nil && digest(first.stdout) == digest(second.stdout), "\(first.stdout)\n\(second.stdout)")
         #expect(try Data(contentsOf: iso) == isoBytes, "the ISO is byte-identical")
         let listing = try runTool("xorriso", ["-indev", iso.path, "-find", "/"])
-        #expect(listing.out.contains("'/rootfs.squashfs'") && listing.out.contains("'/boot/README'"), "\(listing.out)")
+        #expect(listing.stdout.contains("'/rootfs.squashfs'") && listing.stdout.contains("'/boot/README'"), "\(listing.stdout)")
         let layout = tree.appendingPathComponent("dist/images/os").path
         #expect(try Cosci.skopeo(["inspect", "oci:\(layout):1.0"]).status == 0)
         let bundle = work.appendingPathComponent("os-bundle")
         let unpacked = try runTool("umoci", ["unpack", "--rootless", "--image", "\(layout):1.0", bundle.path])
-        #expect(unpacked.status == 0, "\(unpacked.err)")
+        #expect(unpacked.status == 0, "\(unpacked.stderr)")
         let ran = try runTool("bwrap", ["--bind", bundle.appendingPathComponent("rootfs").path, "/", "--proc", "/proc", "--dev", "/dev",
                                         "--unshare-all", "/bin/sh", "-c", "cat /etc/os-release; app"])
-        #expect(ran.out.contains("NAME=cosci-os") && ran.out.contains("app 1.0"), "\(ran.out)\(ran.err)")
+        #expect(ran.stdout.contains("NAME=cosci-os") && ran.stdout.contains("app 1.0"), "\(ran.stdout)\(ran.stderr)")
 
         // Publish (gzip layers, for older clients) and cut a release.
         let published = "docker://\(registry.host)/os/build"
         #expect(try Cosci.run(["publish", "--to", published, "--layer-compression", "gzip"], in: tree).status == 0)
         let v1 = try Cosci.run(["release", "--channel", "stable", "--from", published, "--snapshot", "v1"], in: tree)
-        #expect(v1.status == 0, "\(v1.err)")
-        #expect(v1.out.contains("2 added, 0 changed, 0 removed"), "\(v1.out)")
+        #expect(v1.status == 0, "\(v1.stderr)")
+        #expect(v1.stdout.contains("2 added, 0 changed, 0 removed"), "\(v1.stdout)")
         let pointerV1 = try Cosci.digest("docker://\(registry.host)/os/releases:repository.yaml")
 
         // A new app version: the second release names exactly it.
@@ -138,8 +139,8 @@ import Testing
         #expect(try Cosci.run(["run"], in: tree).status == 0)
         #expect(try Cosci.run(["publish", "--to", published, "--layer-compression", "gzip"], in: tree).status == 0)
         let v2 = try Cosci.run(["release", "--channel", "stable", "--from", published, "--snapshot", "v2"], in: tree)
-        #expect(v2.status == 0, "\(v2.err)")
-        #expect(v2.out.contains("1 added, 0 changed, 0 removed since v1"), "\(v2.out)")
+        #expect(v2.status == 0, "\(v2.stderr)")
+        #expect(v2.stdout.contains("1 added, 0 changed, 0 removed since v1"), "\(v2.stdout)")
         let notes = try String(contentsOf: tree.appendingPathComponent("dist/releases/stable-v2.md"), encoding: .utf8)
         #expect(notes.contains("| added | `apps/app` | 1.1 |"), "\(notes)")
         #expect(!notes.contains("system/os"), "\(notes)")
@@ -176,7 +177,7 @@ import Testing
 
         // Roll back: the channel names v1's index again, exactly.
         let back = try Cosci.run(["release", "--channel", "stable", "--from", published, "--rollback"], in: tree)
-        #expect(back.status == 0, "\(back.err)")
+        #expect(back.status == 0, "\(back.stderr)")
         #expect(try Cosci.digest("docker://\(registry.host)/os/releases:repository.yaml") == pointerV1)
     }
 
@@ -211,13 +212,13 @@ import Testing
         _ = try sh("git init -q -b main && git add -A && GIT_AUTHOR_DATE='@1700000000 +0000' GIT_COMMITTER_DATE='@1700000000 +0000' git -c user.name=T -c user.email=t@e commit -qm one", in: tree)
         #expect(try Cosci.run(["lock"], in: tree).status == 0)
         let run = try Cosci.run(["run"], in: tree)
-        #expect(run.status == 0, "\(run.out)\n\(run.err)")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
 
         for layers in ["squashed", "per-package"] {
             let layout = tree.appendingPathComponent("dist/images/\(layers)").path
             let bundle = work.appendingPathComponent("\(layers)-bundle")
             let unpacked = try runTool("umoci", ["unpack", "--rootless", "--image", "\(layout):1.0", bundle.path])
-            #expect(unpacked.status == 0, "\(unpacked.err)")
+            #expect(unpacked.status == 0, "\(unpacked.stderr)")
             let root = bundle.appendingPathComponent("rootfs")
             #expect((try? String(contentsOf: root.appendingPathComponent("etc/cosci/app-version"), encoding: .utf8)) == "app 1.0\n", "\(layers)")
             let issue = (try? String(contentsOf: root.appendingPathComponent("etc/issue"), encoding: .utf8)) ?? ""
@@ -230,7 +231,7 @@ import Testing
         let layerDigests = (((try? JSONSerialization.jsonObject(with: Data(manifest.utf8)) as? [String: Any])?["layers"] as? [[String: Any]]) ?? []).compactMap { $0["digest"] as? String }
         #expect(layerDigests.count == 4, "os, app, overlay, steps: \(manifest)")
         let last = try #require(layerDigests.last).replacingOccurrences(of: "sha256:", with: "")
-        let entries = try runTool("bsdtar", ["-tf", tree.appendingPathComponent("dist/images/per-package/blobs/sha256/\(last)").path]).out
+        let entries = try runTool("bsdtar", ["-tf", tree.appendingPathComponent("dist/images/per-package/blobs/sha256/\(last)").path]).stdout
             .split(separator: "\n").map(String.init)
         #expect(entries.contains("etc/cosci/app-version") && entries.contains("etc/issue"), "\(entries)")
         #expect(entries.contains("etc/.wh.banner") && entries.contains("etc/.wh.drop"), "whiteouts: \(entries)")
@@ -254,8 +255,8 @@ import Testing
             """)
         let failed = try Cosci.run(["assemble", "squashed"], in: tree)
         #expect(failed.status != 0)
-        #expect(failed.err.contains("images/squashed.yaml:5") && failed.err.contains("steps[1]"), "\(failed.err)")
-        #expect(failed.err.contains("exited with status 3") && failed.err.contains("no such thing"), "\(failed.err)")
+        #expect(failed.stderr.contains("images/squashed.yaml:5") && failed.stderr.contains("steps[1]"), "\(failed.stderr)")
+        #expect(failed.stderr.contains("exited with status 3") && failed.stderr.contains("no such thing"), "\(failed.stderr)")
         #expect(try digests() == before, "nothing half-written")
     }
 }

@@ -1,3 +1,4 @@
+import CosciTestSupport
 import Foundation
 import Testing
 
@@ -11,25 +12,25 @@ import Testing
         defer { try? FileManager.default.removeItem(at: sample) }
         #expect(try Cosci.run(["run"], in: sample).status == 0)
         let published = try Cosci.run(["publish", "--to", "docker://\(registry.host)/cos/sample"], in: sample)
-        #expect(published.status == 0, "\(published.err)")
+        #expect(published.status == 0, "\(published.stderr)")
 
         let dir = try Self.derivative(repositories: "- {name: cos, type: docker, urls: [\(registry.host)/cos/sample], enable: true}")
         defer { try? FileManager.default.removeItem(at: dir) }
 
         let explain = try Cosci.run(["explain", "system/os"], in: dir)
-        #expect(explain.status == 0, "\(explain.err)")
-        #expect(explain.out.contains("system/cos@0.8.14-21: from repository cos (revision 1)"), "\(explain.out)")
+        #expect(explain.status == 0, "\(explain.stderr)")
+        #expect(explain.stdout.contains("system/cos@0.8.14-21: from repository cos (revision 1)"), "\(explain.stdout)")
         let build = try Cosci.run(["build", "system/os"], in: dir)
-        #expect(build.status == 0, "\(build.out)\(build.err)")
+        #expect(build.status == 0, "\(build.stdout)\(build.stderr)")
         let artifact = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && tar -xOf $(find .cosci/cache -name 'os-system-1.0.package.tar.zst') etc/upstream-version"])
-        #expect(artifact.out == "0.8.14-21\n", "the upstream system/cos image layer was the sysroot: \(artifact.out)\(artifact.err)")
+        #expect(artifact.stdout == "0.8.14-21\n", "the upstream system/cos image layer was the sysroot: \(artifact.stdout)\(artifact.stderr)")
 
         // The registry gone: a clear error naming the repository, exit 1.
         registry.stop()
         try FileManager.default.removeItem(at: dir.appendingPathComponent(".cosci"))
         let offline = try Cosci.run(["build", "system/os"], in: dir)
-        #expect(offline.status == 1, "\(offline.err)")
-        #expect(offline.err.contains("cannot read the repository cos"), "\(offline.err)")
+        #expect(offline.status == 1, "\(offline.stderr)")
+        #expect(offline.stderr.contains("cannot read the repository cos"), "\(offline.stderr)")
     }
 
     /// A one-package derivative in a fresh git repository: `system/os` copies a file of the upstream
@@ -58,7 +59,7 @@ import Testing
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         let git = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && git init -q -b main && git add -A && git -c user.name=T -c user.email=t@example.com commit -qm d"])
-        guard git.status == 0 else { throw RegistryFixtureError("git: \(git.err)") }
+        guard git.status == 0 else { throw TestSupportError("git: \(git.stderr)") }
         return dir
     }
 
@@ -75,9 +76,9 @@ import Testing
 
         // No credentials: refused, exit 1, naming the repository and saying where credentials go.
         let refused = try Cosci.run(["build", "system/os"], in: dir)
-        #expect(refused.status == 1, "\(refused.out)\(refused.err)")
-        #expect(refused.err.contains("cannot read the repository cos") && refused.err.contains("401"), "\(refused.err)")
-        #expect(refused.err.contains("auth file"), "\(refused.err)")
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("cannot read the repository cos") && refused.stderr.contains("401"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("auth file"), "\(refused.stderr)")
 
         // The auth file that publishing reads, by host.
         let host = String(server.url.dropFirst("http://".count))
@@ -86,15 +87,15 @@ import Testing
         try #"{"auths": {"\#(host)": {"auth": "\#(token)"}}}"#.write(to: auth, atomically: true, encoding: .utf8)
         let env = ["REGISTRY_AUTH_FILE": auth.path]
         let explain = try Cosci.run(["explain", "system/os"], in: dir, env: env)
-        #expect(explain.status == 0, "\(explain.err)")
-        #expect(explain.out.contains("system/cos@0.8.14-21: from repository cos (revision 1)"), "\(explain.out)")
+        #expect(explain.status == 0, "\(explain.stderr)")
+        #expect(explain.stdout.contains("system/cos@0.8.14-21: from repository cos (revision 1)"), "\(explain.stdout)")
         let build = try Cosci.run(["build", "system/os"], in: dir, env: env)
-        #expect(build.status == 0, "\(build.out)\(build.err)")
+        #expect(build.status == 0, "\(build.stdout)\(build.stderr)")
         let artifact = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && tar -xOf $(find .cosci/cache -name 'os-system-1.0.package.tar.zst') etc/upstream-version"])
-        #expect(artifact.out == "0.8.14-21\n", "the upstream artifact came over HTTP: \(artifact.out)\(artifact.err)")
+        #expect(artifact.stdout == "0.8.14-21\n", "the upstream artifact came over HTTP: \(artifact.stdout)\(artifact.stderr)")
         #expect(server.log.contains("GET /repository.yaml with credentials"), "\(server.log)")
         #expect(server.log.contains(".package.tar.zst with credentials"), "the artifact too: \(server.log)")
-        for output in [refused.out, refused.err, explain.out, explain.err, build.out, build.err] {
+        for output in [refused.stdout, refused.stderr, explain.stdout, explain.stderr, build.stdout, build.stderr] {
             #expect(!output.contains(password) && !output.contains(token), "no credential in any output")
         }
 
@@ -102,8 +103,8 @@ import Testing
         let wrong = try Self.derivative(repositories: "- {name: cos, type: http, urls: [\"\(server.url)/nope\"]}")
         defer { try? FileManager.default.removeItem(at: wrong) }
         let missing = try Cosci.run(["check"], in: wrong, env: env)
-        #expect(missing.status == 1, "\(missing.out)\(missing.err)")
-        let said = missing.out + missing.err
+        #expect(missing.status == 1, "\(missing.stdout)\(missing.stderr)")
+        let said = missing.stdout + missing.stderr
         #expect(said.contains("cannot read the repository cos") && said.contains("404 not found"), "\(said)")
     }
 
@@ -120,10 +121,10 @@ import Testing
         // The example, pointed at the registry instead of the sample's directory.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cosci-example-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let example = Cosci.packageRoot.appendingPathComponent("examples/derivative").path
+        let example = TestPaths.packageRoot.appendingPathComponent("examples/derivative").path
         func commit(_ message: String) throws {
             let r = try runTool("/bin/sh", ["-ec", "cd '\(dir.path)' && git add -A && git -c user.name=T -c user.email=t@example.com commit -qm '\(message)'"])
-            #expect(r.status == 0, "\(r.err)")
+            #expect(r.status == 0, "\(r.stderr)")
         }
         let copy = try runTool("/bin/sh", ["-ec", """
             mkdir -p '\(dir.path)' && tar -C '\(example)' --exclude=.cosci --exclude=dist -cf - . | tar -C '\(dir.path)' -xf -
@@ -131,24 +132,24 @@ import Testing
             sed -i 's#type: disk#type: docker#; s#urls: \\[../../manifest/dist/repository\\]#urls: [\(registry.host)/cos/sample]#' cosci.yaml
             grep -q 'type: docker' cosci.yaml && grep -q '\(registry.host)/cos/sample' cosci.yaml
             """])
-        #expect(copy.status == 0, "\(copy.err)")
+        #expect(copy.status == 0, "\(copy.stderr)")
         let lock = try Cosci.run(["lock"], in: dir)
-        #expect(lock.out.contains("repository cos  revision 1 (new)"), "\(lock.out)\(lock.err)")
+        #expect(lock.stdout.contains("repository cos  revision 1 (new)"), "\(lock.stdout)\(lock.stderr)")
         try commit("derivative, locked")
         let first = try Cosci.run(["run", "--with-upstream"], in: dir)
-        #expect(first.status == 0, "\(first.err)")
-        #expect(first.out.contains("3 built, 0 cached"), "\(first.out)")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("3 built, 0 cached"), "\(first.stdout)")
         let published = try Cosci.run(["publish", "--to", "docker://\(registry.host)/sampleos/repo"], in: dir)
-        #expect(published.status == 0, "\(published.err)")
+        #expect(published.status == 0, "\(published.stderr)")
         let tags = try Cosci.skopeo(["list-tags", "--tls-verify=false", "docker://\(registry.host)/sampleos/repo"])
-        #expect(tags.out.contains("\"sampleOS-system-0.5.0\""), "\(tags.out)")
-        #expect(tags.out.contains("\"shellkit-toolchain-"), "the upstream package its service needs at run time is carried: \(tags.out)")
-        #expect(published.out.contains("1 mounted from the upstream repository"), "its layer is mounted from cos/sample, not uploaded again: \(published.out)")
-        #expect(!tags.out.contains("\"cos-system-0.8.14-21\""), "build-time upstream packages are not carried")
+        #expect(tags.stdout.contains("\"sampleOS-system-0.5.0\""), "\(tags.stdout)")
+        #expect(tags.stdout.contains("\"shellkit-toolchain-"), "the upstream package its service needs at run time is carried: \(tags.stdout)")
+        #expect(published.stdout.contains("1 mounted from the upstream repository"), "its layer is mounted from cos/sample, not uploaded again: \(published.stdout)")
+        #expect(!tags.stdout.contains("\"cos-system-0.8.14-21\""), "build-time upstream packages are not carried")
 
         // Its channel: a release of the published repository, installable on its own.
         let cut = try Cosci.run(["release", "--channel", "stable", "--from", "docker://\(registry.host)/sampleos/repo", "--snapshot", "v1"], in: dir)
-        #expect(cut.status == 0, "\(cut.out)\(cut.err)")
+        #expect(cut.status == 0, "\(cut.stdout)\(cut.stderr)")
         let client = dir.appendingPathComponent(".client")
         try FileManager.default.createDirectory(at: client, withIntermediateDirectories: true)
         // What an installed system does: the channel's index → its metadata → every package's image by tag.
@@ -164,8 +165,8 @@ import Testing
               skopeo inspect --tls-verify=false "\(channel):$p" >/dev/null && echo "$p"
             done
             """])
-        #expect(listed.status == 0, "\(listed.err)")
-        let installable = listed.out.split(separator: "\n").map(String.init)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let installable = listed.stdout.split(separator: "\n").map(String.init)
         #expect(installable.contains("sampleOS-system-0.5.0") && installable.contains { $0.hasPrefix("sampleOSService-app-") }, "\(installable)")
         #expect(installable.contains { $0.hasPrefix("shellkit-toolchain-") }, "the carried upstream package is in the channel: \(installable)")
         #expect(!installable.contains { $0.hasPrefix("cos-system-") }, "\(installable)")
@@ -176,24 +177,24 @@ import Testing
             grep -q cos-fix packages/cos/build.yaml
             git -c user.name=T -c user.email=t@example.com commit -qam 'fix cos'
             """])
-        #expect(edit.status == 0, "\(edit.err)")
+        #expect(edit.status == 0, "\(edit.stderr)")
         // A release bumps what changed (publishing refuses a version already published with another key).
         let bump = try Cosci.run(["bump", "system/cos", "recovery/cos", "system/cos-container", "recovery/cos-img", "recovery/cos-squash"], in: sample)
-        #expect(bump.status == 0, "\(bump.err)")
+        #expect(bump.status == 0, "\(bump.stderr)")
         _ = try runTool("/bin/sh", ["-ec", "cd '\(sample.path)' && git -c user.name=T -c user.email=t@example.com commit -qam bump"])
         #expect(try Cosci.run(["run"], in: sample).status == 0)
         let release = try Cosci.run(["publish", "--to", upstream], in: sample)
-        #expect(release.out.contains("published revision 2"), "\(release.out)\(release.err)")
+        #expect(release.stdout.contains("published revision 2"), "\(release.stdout)\(release.stderr)")
 
         // The lock holds until it is moved; then exactly the OS package follows.
-        #expect(try Cosci.run(["run"], in: dir).out.contains("nothing to build: all 3 package(s) are in the cache"))
+        #expect(try Cosci.run(["run"], in: dir).stdout.contains("nothing to build: all 3 package(s) are in the cache"))
         let update = try Cosci.run(["lock", "--update", "cos"], in: dir)
-        #expect(update.out.contains("repository cos  revision 1 → 2"), "\(update.out)\(update.err)")
+        #expect(update.stdout.contains("repository cos  revision 1 → 2"), "\(update.stdout)\(update.stderr)")
         try commit("move cos")
         let affected = try Cosci.run(["affected", "--base", "HEAD~1"], in: dir)
-        #expect(affected.out.contains("1 affected (0 new)"), "\(affected.out)\(affected.err)")
-        #expect(affected.out.contains("repository cos: system/cos 0.8.14-21 → 0.8.14-22 → (build dependency) system/sampleOS@0.5.0"), "\(affected.out)")
+        #expect(affected.stdout.contains("1 affected (0 new)"), "\(affected.stdout)\(affected.stderr)")
+        #expect(affected.stdout.contains("repository cos: system/cos 0.8.14-21 → 0.8.14-22 → (build dependency) system/sampleOS@0.5.0"), "\(affected.stdout)")
         let second = try Cosci.run(["run"], in: dir)
-        #expect(second.out.contains("1 built, 2 cached"), "\(second.out)")
+        #expect(second.stdout.contains("1 built, 2 cached"), "\(second.stdout)")
     }
 }
