@@ -191,13 +191,11 @@ public enum Building {
                 at: first.location, field: first.field, first.message,
                 hint: errors.count > 1 ? "and \(errors.count - 1) more error(s); `cosci check` lists them all" : first.hint, kind: first.kind)
         }
-        let cache = LocalCache(root: project.cacheRoot)
+        let artifacts = try ArtifactCache(project, shared: options.remoteCache, access: options.registry)
+        let cache = artifacts.local
         let buildLock: FileLock
         do { buildLock = try cache.buildLock() } catch { throw Diagnostic(at: nil, error.description) }
         defer { withExtendedLifetime(buildLock) {} }
-
-        let remote = try options.remoteCache.map { (t) throws(Diagnostic) in RemoteCache(store: try options.registry.store(t)) }
-        let remoteKeys = try remote?.keys() ?? []
         var (targets, reasons, awaited) = try select(project, analysis, options, cache: cache)
         let targetSet = Set(targets)
         let graph = analysis.graph
@@ -217,19 +215,18 @@ public enum Building {
             }
         }
         for (id, why) in damaged { reasons[id] = [why] }
-        // What the remote cache has comes down into the local one instead of being built.
+        // What the shared tier has comes down into the local one instead of being built.
         // Transfers block (libcurl): they run on a thread of their own, off the cooperative pool.
-        var fetched = Set<PackageID>()
-        if let remote {
-            let wanted = graph.order.filter { id in
-                needed.contains(id) && !(options.rebuild && targetSet.contains(id))
-                    && !cache.contains(analysis.key(id)) && remoteKeys.contains(analysis.key(id))
-            }
-            fetched = Set(wanted)
+        let wanted = graph.order.filter { id in
+            needed.contains(id) && !(options.rebuild && targetSet.contains(id))
+                && !cache.contains(analysis.key(id)) && artifacts.contains(analysis.key(id))
+        }
+        let fetched = Set(wanted)
+        if !wanted.isEmpty {
             let keys = wanted.map(analysis.key)
             try await offPool { () throws(Diagnostic) in
                 for key in keys {
-                    do throws(CacheError) { try remote.fetch(key, into: cache) } catch {
+                    do throws(CacheError) { try artifacts.ensureLocal(key) } catch {
                         throw Diagnostic(at: nil, error.description, hint: "check the remote cache, or build without --cache docker://…")
                     }
                 }
@@ -274,7 +271,7 @@ public enum Building {
             project: project, analysis: analysis, cache: cache, backends: backends,
             puller: ImagePuller(cacheRoot: project.cacheRoot, access: options.registry, platform: project.platform),
             locked: project.lockedImages, epoch: epoch, compression: options.compression,
-            logs: logs, work: work, network: options.network, rebuild: options.rebuild, reasons: reasons, remote: remote)
+            logs: logs, work: work, network: options.network, rebuild: options.rebuild, reasons: reasons, artifacts: artifacts)
 
         // Dependencies of this shard that another shard builds are awaited in the cache, as part of the schedule:
         // this shard builds what it can meanwhile (waiting for all of them first could deadlock two shards).
@@ -287,7 +284,7 @@ public enum Building {
         // docker://…`), or a cache directory every shard mounts (named with --cache, COSCI_CACHE or cosci.yaml).
         // With neither, waiting could only time out: say so at once.
         let cacheShared = project.settings.first { $0.name == "cache" }.map { $0.source != .default } ?? false
-        if !awaitedNeeded.isEmpty && remote == nil && !cacheShared {
+        if !awaitedNeeded.isEmpty && artifacts.shared == nil && !cacheShared {
             let names = awaitedNeeded.prefix(3).map(\.description).joined(separator: ", ") + (awaitedNeeded.count > 3 ? ", …" : "")
             throw Diagnostic(
                 at: nil,
@@ -301,7 +298,7 @@ public enum Building {
             let key = analysis.key(id)
             let found = try? cache.artifact(for: key)
             if found != nil { cache.touch(key) }
-            let why = (reasons[id] ?? []) + (fetched.contains(id) ? ["fetched from the remote cache \(remote?.store.name ?? "")"] : [])
+            let why = (reasons[id] ?? []) + (fetched.contains(id) ? ["fetched from the remote cache \(artifacts.shared?.store.name ?? "")"] : [])
             outcomes[id] = PackageOutcome(
                 id: id, key: key, reasons: why,
                 result: found.map { .cached(.init(metadata: $0.metadata, path: $0.path)) }
@@ -325,7 +322,7 @@ public enum Building {
                     let key = analysis.key(id)
                     let why = reasons[id] ?? []
                     group.addTask {
-                        let arrived = await waitFor(key, cache: cache, remote: remote, timeout: timeout)
+                        let arrived = await artifacts.waitFor(key, timeout: timeout)
                         let found = arrived ? try? cache.artifact(for: key) : nil
                         let missing = PackageOutcome.Failure(
                             message: "\(id) (key \(key)) is built by another shard and did not arrive within \(Int(timeout)) s (check that shard's job; --wait-timeout sets how long to wait)",
@@ -405,7 +402,8 @@ public enum Building {
         let network: Bool
         let rebuild: Bool
         let reasons: [PackageID: [String]]
-        let remote: RemoteCache?
+        /// The tiers: the local cache, and the shared one builds push to.
+        let artifacts: ArtifactCache
     }
 
     /// Builds one package on the calling (worker) thread and stores it in the cache.
@@ -508,16 +506,9 @@ public enum Building {
                 _ = rename(artifactPath, keep + "/" + fileName)
                 return outcome(.built(.init(metadata: metadata, path: keep + "/" + fileName), log: log.path, seconds: seconds(), backend: backend.name))
             }
-            do { try c.cache.store(key, artifact: artifactPath, metadata: metadata) } catch {
+            if let shared = c.artifacts.shared { log.note("store, and push to the remote cache \(shared.store.name)") }
+            do { try c.artifacts.store(key, artifact: artifactPath, metadata: metadata) } catch {
                 throw BuildFailure(.environment, "\(id): \(error.description)")
-            }
-            if let remote = c.remote {
-                log.note("push to the remote cache \(remote.store.name)")
-                do {
-                    try remote.push(key, artifact: c.cache.directory(for: key) + "/" + fileName, metadata: metadata)
-                } catch {
-                    throw BuildFailure(.environment, "\(id): \(error.description)")
-                }
             }
             return outcome(.built(
                 .init(metadata: metadata, path: c.cache.directory(for: key) + "/" + fileName), log: log.path, seconds: seconds(),
@@ -599,22 +590,15 @@ public enum Building {
         guard let key = c.analysis.keys[id]?.key ?? c.analysis.graph.upstream[id].map(CacheKeys.upstreamKey) else {
             throw BuildFailure(.environment, "internal error: \(id) has no key")
         }
-        // A dependency of a dependency that another shard built is in the remote cache only.
-        if !c.cache.contains(key), let remote = c.remote {
-            do { try remote.fetch(key, into: c.cache) } catch {
-                throw BuildFailure(.environment, "the artifact of the dependency \(id) is in neither cache: \(error.description)")
-            }
+        // A dependency of a dependency that another shard built may be in the shared tier only.
+        let found: (path: String, metadata: ArtifactMetadata)?
+        do { found = try c.artifacts.artifact(for: key) } catch {
+            throw BuildFailure(.environment, "the artifact of the dependency \(id) cannot be had from the cache: \(error.description)")
         }
-        do {
-            guard let found = try c.cache.artifact(for: key) else {
-                throw BuildFailure(.environment, "the artifact of the dependency \(id) (key \(key)) is not in the cache")
-            }
-            return found.path
-        } catch let e as BuildFailure {
-            throw e
-        } catch {
-            throw BuildFailure(.environment, "\(error)")
+        guard let found else {
+            throw BuildFailure(.environment, "the artifact of the dependency \(id) (key \(key)) is not in the cache")
         }
+        return found.path
     }
 
     /// Runs blocking work that may fail on a thread of its own, off the cooperative pool.
@@ -657,25 +641,6 @@ public enum Building {
         }
         return backend
     }
-
-    /// Polls for a key another shard builds — the remote cache when there is one (then copies it into the
-    /// local cache), else the local cache — with backoff (0.25 s doubling up to 15 s), up to `timeout` seconds.
-    /// Whether it arrived.
-    static func waitFor(_ key: CacheKey, cache: LocalCache, remote: RemoteCache?, timeout: Double) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(timeout)
-        var delay = 0.25
-        while true {
-            if cache.contains(key) { return true }
-            if let remote, remote.contains(key) {
-                if (try? remote.fetch(key, into: cache)) != nil || cache.contains(key) { return true }
-            }
-            if clock.now >= deadline { return false }
-            try? await Task.sleep(for: .seconds(min(delay, max(0.05, Double((deadline - clock.now).components.seconds)))))
-            delay = min(delay * 2, 15)
-        }
-    }
-
 
     static func headCommit(_ project: Project) -> String? { project.checkout?.head }
 

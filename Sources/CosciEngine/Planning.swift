@@ -26,7 +26,9 @@ public struct PlanOptions: Sendable {
 /// Builds plans: change detection (or every package), cache lookups, then the pure planner.
 public enum Planning {
     public static func plan(_ project: Project, _ options: PlanOptions) throws(Diagnostic) -> (Plan, PlanContext, [Diagnostic]) {
-        let cache = LocalCache(root: project.cacheRoot)
+        // The cache tiers: the local directory, and the shared one when --cache names it (which also shares
+        // change-detection summaries).
+        let artifacts = try ArtifactCache(project, shared: options.remoteCache, access: options.registry)
         // Durations: the file given, else the timings of the last `cosci run` under the output directory.
         let lastRun = project.outputDirectory + "/report.timings.json"
         let durations =
@@ -52,7 +54,7 @@ public enum Planning {
             diagnostics = analysis.diagnostics
         } else {
             var changes = options.changes
-            if let remote = options.remoteCache { changes.summaries = RemoteCache(store: try options.registry.store(remote)) }
+            if let shared = artifacts.shared { changes.summaries = shared }
             let (report, headSummary) = try ChangeDetection.affectedWithSummary(project, changes)
             if report.diagnostics.contains(where: { $0.severity == .error }) {
                 throw Diagnostic(at: nil, "the tree has errors at head; `cosci check` lists them")
@@ -78,10 +80,7 @@ public enum Planning {
         context.remoteCache = options.remoteCache
         context.tree = project.pathInRepository ?? ""
         if let url = project.checkout?.originURL { context.repositoryURL = Redaction.url(url) }
-        var cached = Set(keys.values.filter(cache.contains))
-        if let remote = options.remoteCache {
-            cached.formUnion(try RemoteCache(store: try options.registry.store(remote)).keys())
-        }
+        let cached = Set(keys.values.filter(artifacts.contains))
         let plan = Plan.make(
             graph: graph, keys: keys, selected: selected, reasons: reasons, cached: cached, durations: durations,
             shards: options.shards)
