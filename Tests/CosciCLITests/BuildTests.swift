@@ -7,18 +7,18 @@ import Testing
 struct BuildRepo {
     let scratch: GitScratch
     var root: URL { scratch.root }
-    static let epoch = 1_700_000_000
+    static let epoch = Sample.epoch
 
     /// Copies `manifest/` (the sample tree) or a fixture tree.
     init(tree: URL = TestPaths.sample, umask mask: String = "022") throws {
-        scratch = try GitScratch(copying: tree, umask: mask, epoch: Self.epoch)
+        scratch = try GitScratch(copying: tree, umask: mask, epoch: Sample.epoch)
     }
 
     /// A copy of the sample as it is after one `cosci run` (its cache and dist included): built once per test
     /// process and copied, for tests that start from a built sample. Keys are the same in every copy (the
     /// commit's date is fixed and cache paths are relative).
     static func built() throws -> BuildRepo {
-        BuildRepo(scratch: try GitScratch(copyOf: try BuiltSample.shared.get().scratch, epoch: epoch))
+        BuildRepo(scratch: try Sample.built())
     }
 
     private init(scratch: GitScratch) { self.scratch = scratch }
@@ -67,29 +67,6 @@ func liveFile(_ base: String, in index: String) -> String? {
     return nil
 }
 
-/// The built sample `BuildRepo.built()` copies, made on first use and kept for the test process.
-final class BuiltSample: @unchecked Sendable {
-    // @unchecked: `template` is set once, under `lock`.
-    static let shared = BuiltSample()
-    private let lock = NSLock()
-    private var template: BuildRepo?
-
-    func get() throws -> BuildRepo {
-        try lock.withLock {
-            if let template { return template }
-            let repo = try BuildRepo()
-            let r = try repo.cosci(["run"])
-            guard r.status == 0 else { throw TestSupportError("the sample did not build: \(r.stderr)") }
-            template = repo
-            builtSampleTemplate = repo.root.path
-            atexit { if let path = builtSampleTemplate { try? FileManager.default.removeItem(atPath: path) } }
-            return repo
-        }
-    }
-}
-
-/// The template's path, for the exit handler (a C function pointer captures nothing); written once under the lock.
-nonisolated(unsafe) private var builtSampleTemplate: String?
 
 /// Runs a program and returns its standard output (the oracles: bsdtar, sha256sum).
 func capture(_ executable: String, _ args: [String], cwd: URL? = nil) throws -> ProcessResult {

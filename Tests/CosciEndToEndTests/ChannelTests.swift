@@ -7,7 +7,7 @@ import Testing
     @Test func theStableChannelCarriesTheRuntimeClosureOfItsPackages() throws {
         let registry = try LocalRegistry.start()
         defer { registry.stop() }
-        let dir = try Cosci.sample()
+        let dir = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         let published = "docker://\(registry.host)/cos/sample"

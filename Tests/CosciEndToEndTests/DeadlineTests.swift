@@ -14,7 +14,7 @@ import Testing
 
     /// The sample, built (so publish has a repository to push).
     static func builtSample() throws -> URL {
-        let dir = try Cosci.sample()
+        let dir = try Cosci.built()
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         return dir
     }
@@ -54,7 +54,7 @@ import Testing
     @Test func aCredentialHelperThatNeverAnswersIsCutOff() throws {
         let registry = try LocalRegistry.start()
         defer { registry.stop() }
-        let dir = try Cosci.sample()
+        let dir = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         let bin = dir.appendingPathComponent("bin")

@@ -8,7 +8,7 @@ import Testing
     func buildsOnARegistryRepository() throws {
         let registry = try LocalRegistry.start()
         defer { registry.stop() }
-        let sample = try Cosci.sample()
+        let sample = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: sample) }
         #expect(try Cosci.run(["run"], in: sample).status == 0)
         let published = try Cosci.run(["publish", "--to", "docker://\(registry.host)/cos/sample"], in: sample)
@@ -65,7 +65,7 @@ import Testing
 
     @Test("an http repository behind Basic auth: read with the auth file's credentials, never shown; refused without them")
     func buildsOnAnHTTPRepository() throws {
-        let sample = try Cosci.sample()
+        let sample = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: sample) }
         #expect(try Cosci.run(["run"], in: sample).status == 0)
         let password = "s3cret-file-pw"
@@ -113,7 +113,7 @@ import Testing
         let registry = try LocalRegistry.start()
         defer { registry.stop() }
         let upstream = "docker://\(registry.host)/cos/sample"
-        let sample = try Cosci.sample()
+        let sample = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: sample) }
         #expect(try Cosci.run(["run"], in: sample).status == 0)
         #expect(try Cosci.run(["publish", "--to", upstream], in: sample).status == 0)

@@ -7,7 +7,7 @@ import Testing
     @Test func publishAndReleasePrintTheirDocuments() throws {
         let registry = try LocalRegistry.start()
         defer { registry.stop() }
-        let sample = try Cosci.sample()
+        let sample = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: sample) }
         #expect(try Cosci.run(["run"], in: sample).status == 0)
         let target = "docker://\(registry.host)/cos/published"

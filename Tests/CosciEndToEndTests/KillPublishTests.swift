@@ -178,7 +178,7 @@ struct PublishedRepository {
         defer { registry.stop() }
         let proxy = try FaultProxy.start(upstream: registry.host)
         defer { proxy.stop() }
-        let dir = try Cosci.sample()
+        let dir = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         let repo = PublishedRepository(host: registry.host, repository: "cos/kill")

@@ -8,13 +8,13 @@ enum Cosci {
     /// A copy of the sample tree in a fresh git repository, committed at a fixed date. The caller removes it.
     static func sample() throws -> URL {
         let dir = try TestPaths.temporaryDirectory("cosci-publish")
-        try shell("""
-            tar -C '\(TestPaths.sample.path)' --exclude=./.cosci --exclude=./dist -cf - . | tar -C '\(dir.path)' -xf -
-            cd '\(dir.path)' && git init -q -b main && git add -A
-            GIT_AUTHOR_DATE='@1700000000 +0000' GIT_COMMITTER_DATE='@1700000000 +0000' git -c user.name=T -c user.email=t@example.com commit -qm sample
-            """)
+        let fresh = try Sample.fresh()
+        try withExtendedLifetime(fresh) { try shell("cp -a '\(fresh.root.path)/.' '\(dir.path)/'") }
         return dir
     }
+
+    /// A copy of the sample after `cosci run` (built once per test process). The caller removes it.
+    static func built() throws -> URL { try Sample.builtCopy() }
 
     /// Runs cosci in `dir` as CI would (CI=true, HOME there).
     static func run(_ args: [String], in dir: URL, env: [String: String] = [:]) throws -> ProcessResult {
@@ -133,7 +133,7 @@ final class Locked<T>: @unchecked Sendable {
     func publishesWithCredentialsFromAnAuthFile(_ mode: String) throws {
         let registry = try LocalRegistry.start(auth: mode == "basic" ? .basic(user: "cosci", password: "s3cret-pw") : .token(user: "cosci", password: "s3cret-pw"))
         defer { registry.stop() }
-        let dir = try Cosci.sample()
+        let dir = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try Cosci.run(["run"], in: dir).status == 0)
         let target = "docker://\(registry.host)/cos/private"
@@ -157,7 +157,7 @@ final class Locked<T>: @unchecked Sendable {
         defer { registry.stop() }
         let proxy = try FaultProxy.start(upstream: registry.host, seed: 3, rate429: 0.05, rate500: 0.05, rate503: 0.05, rateDrop: 0.05)
         defer { proxy.stop() }
-        let dir = try Cosci.sample()
+        let dir = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try Cosci.run(["run"], in: dir).status == 0)
 
@@ -194,7 +194,7 @@ final class Locked<T>: @unchecked Sendable {
         let registry = try LocalRegistry.start()
         defer { registry.stop() }
         let cache = "docker://\(registry.host)/cos/cache"
-        let single = try Cosci.sample()
+        let single = try Cosci.built()
         defer { try? FileManager.default.removeItem(at: single) }
         #expect(try Cosci.run(["run"], in: single).status == 0)
 

@@ -23,12 +23,10 @@ public final class GitScratch: @unchecked Sendable {
         if tree != nil { try commitAll("initial") }
     }
 
-    /// A copy of another fixture's directory, history, caches and all (`cp -a`): how tests start from a tree
-    /// something expensive was done to once.
-    public init(copyOf template: GitScratch, epoch: Int? = nil) throws {
-        root = try TestPaths.temporaryDirectory("cosci-git")
+    /// Takes over a directory that already holds a repository (removed with the fixture).
+    public init(adopting directory: URL, epoch: Int? = nil) {
+        root = directory
         self.epoch = epoch
-        try shell("cp -a '\(template.root.path)/.' '\(root.path)/'")
     }
 
     deinit { try? FileManager.default.removeItem(at: root) }
