@@ -316,7 +316,9 @@ public enum Assembling {
         if options.iso, let iso = spec.iso {
             let file = "\(output)/images/\(spec.name)-\(tag).iso"
             let specDir = ((project.root + "/" + spec.file) as NSString).deletingLastPathComponent
-            isoDigest = try ISOWriter.write(rootfs: rootfs, files: iso.files, specDirectory: specDir, label: iso.label, epoch: epoch, to: file, scratch: scratch)
+            isoDigest = try ISOWriter.write(
+                rootfs: rootfs, files: iso.files, boot: iso.boot, specDirectory: specDir, label: iso.label, epoch: epoch, to: file,
+                scratch: scratch)
             isoPath = file
         }
         return AssembledImage(
@@ -330,8 +332,8 @@ public enum Assembling {
 /// plus the spec's files, written with `SOURCE_DATE_EPOCH` set, so two builds give the same bytes.
 public enum ISOWriter {
     public static func write(
-        rootfs: String, files: [String: String], specDirectory: String, label: String, epoch: Int64, to output: String,
-        scratch: String
+        rootfs: String, files: [String: String], boot: ImageSpec.Boot? = nil, specDirectory: String, label: String, epoch: Int64,
+        to output: String, scratch: String
     ) throws(Diagnostic) -> Digest {
         guard let xorriso = Executables.find("xorriso") else {
             throw Diagnostic(at: nil, "xorriso is not installed, so no ISO can be written", hint: "apt-get install xorriso")
@@ -354,15 +356,110 @@ public enum ISOWriter {
                 throw Diagnostic(at: nil, "iso.files: cannot copy \(source): \(error.localizedDescription)")
             }
         }
+        var grubMkrescue: String?
+        if let boot {
+            grubMkrescue = try placeBoot(boot, rootfs: rootfs, isoRoot: isoRoot, label: label)
+        }
         // xorriso records each file's own mtime: pin them all (and the directories') to the epoch.
         pinTimes(isoRoot, epoch)
         try? FileManager.default.createDirectory(atPath: (output as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let tmp = output + ".tmp-\(getpid())"
         unlink(tmp)
-        try run(xorriso, ["-as", "mkisofs", "-quiet", "-V", label, "-r", "-J", "-o", tmp, isoRoot], epoch: epoch, what: "xorriso")
+        if let grubMkrescue {
+            // GRUB for BIOS (El Torito) and UEFI (an EFI system partition image), the same grub.cfg for both.
+            // xorriso takes its dates from SOURCE_DATE_EPOCH but for the volume's UUID and the GPT disk GUID,
+            // given here; mformat gives the EFI image a random volume serial, pinned afterwards.
+            let date = ISOWriter.volumeDate(epoch)
+            try run(
+                grubMkrescue,
+                [
+                    "--output=" + tmp, isoRoot, "--", "-volid", label, "-rockridge", "on", "-joliet", "on",
+                    "-volume_date", "uuid", date, "-volume_date", "all_file_dates", "=\(epoch)",
+                    "-boot_image", "any", "gpt_disk_guid=volume_date_uuid",
+                ],
+                epoch: epoch, what: "grub-mkrescue")
+            try pinFATSerials(tmp, epoch: epoch)
+        } else {
+            try run(xorriso, ["-as", "mkisofs", "-quiet", "-V", label, "-r", "-J", "-o", tmp, isoRoot], epoch: epoch, what: "xorriso")
+        }
         guard rename(tmp, output) == 0 else { throw Diagnostic(at: nil, "cannot write \(output)") }
         guard let digest = Digest.sha256(ofFile: output) else { throw Diagnostic(at: nil, "cannot read \(output)") }
         return digest
+    }
+
+    /// `YYYYMMDDhhmmsscc` of an epoch (UTC), as xorriso's `-volume_date uuid` takes it.
+    static func volumeDate(_ epoch: Int64) -> String {
+        var t = time_t(epoch)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(
+            format: "%04d%02d%02d%02d%02d%02d00", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+
+    /// Sets the volume serial of every FAT12/16 boot sector on a 2 KiB boundary of the ISO's first 64 MiB (the
+    /// EFI system image grub-mkrescue makes with mformat, which picks the serial at random) to one derived
+    /// from the epoch, so two builds give the same bytes.
+    static func pinFATSerials(_ path: String, epoch: Int64) throws(Diagnostic) {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else { throw Diagnostic(at: nil, "cannot open \(path)") }
+        defer { try? handle.close() }
+        let serial = UInt32(truncatingIfNeeded: epoch)
+        let bytes = [UInt8(serial & 0xFF), UInt8(serial >> 8 & 0xFF), UInt8(serial >> 16 & 0xFF), UInt8(serial >> 24)]
+        do {
+            var offset: UInt64 = 0
+            while offset < 64 << 20 {
+                try handle.seek(toOffset: offset)
+                guard let block = try handle.read(upToCount: 512), block.count == 512 else { break }
+                let b = [UInt8](block)
+                let type = String(decoding: b[0x36..<0x3E], as: UTF8.self)
+                if b[0x1FE] == 0x55 && b[0x1FF] == 0xAA && b[0x26] == 0x29 && (type == "FAT12   " || type == "FAT16   ") {
+                    try handle.seek(toOffset: offset + 0x27)
+                    try handle.write(contentsOf: Data(bytes))
+                }
+                offset += 2048
+            }
+        } catch {
+            throw Diagnostic(at: nil, "cannot pin the EFI image's volume serial in \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Puts the kernel and initramfs of the root filesystem under `boot/` of the ISO with a GRUB configuration
+    /// on the serial console and the screen; returns grub-mkrescue's path.
+    static func placeBoot(_ boot: ImageSpec.Boot, rootfs: String, isoRoot: String, label: String) throws(Diagnostic) -> String {
+        guard let mkrescue = Executables.find("grub-mkrescue") else {
+            throw Diagnostic(
+                at: nil, "grub-mkrescue is not installed, so no bootable ISO can be written",
+                hint: "apt-get install grub-pc-bin grub-efi-amd64-bin grub-common mtools")
+        }
+        try? FileManager.default.createDirectory(atPath: isoRoot + "/boot/grub", withIntermediateDirectories: true)
+        for (what, path, name) in [("kernel", boot.kernel, "vmlinuz"), ("initrd", boot.initrd, "initrd.img")] {
+            // The image's own file, followed through links that stay inside the root filesystem.
+            let source = URL(fileURLWithPath: rootfs + "/" + path).resolvingSymlinksInPath().path
+            guard source.hasPrefix(rootfs + "/"), FileManager.default.fileExists(atPath: source) else {
+                throw Diagnostic(
+                    at: nil, field: "iso.boot.\(what)", "the image has no \(path) to boot",
+                    hint: "its packages must put the \(what) there (or name where it is)")
+            }
+            do { try FileManager.default.copyItem(atPath: source, toPath: isoRoot + "/boot/" + name) } catch {
+                throw Diagnostic(at: nil, "cannot copy \(path) into the ISO: \(error.localizedDescription)")
+            }
+        }
+        let config = """
+            serial --unit=0 --speed=115200
+            terminal_input serial console
+            terminal_output serial console
+            set timeout=1
+            search --no-floppy --set=root --label \(label)
+            menuentry "\(label)" {
+              linux /boot/vmlinuz \(boot.cmdline)
+              initrd /boot/initrd.img
+            }
+
+            """
+        guard FileManager.default.createFile(atPath: isoRoot + "/boot/grub/grub.cfg", contents: Data(config.utf8)) else {
+            throw Diagnostic(at: nil, "cannot write the ISO's grub.cfg")
+        }
+        return mkrescue
     }
 
     /// Sets the access and modification times of a tree (links themselves, not their targets) to `epoch`.

@@ -12,6 +12,15 @@ public struct ImageSpec: Sendable, Hashable {
         public let label: String
         /// Extra files: destination in the ISO → source, relative to the spec's directory.
         public let files: [String: String]
+        /// How the ISO boots (GRUB, BIOS and UEFI); nil: a data ISO of the root filesystem.
+        public let boot: Boot?
+    }
+
+    /// A bootable ISO's kernel and initramfs (paths in the assembled root filesystem) and kernel command line.
+    public struct Boot: Sendable, Hashable {
+        public let kernel: String
+        public let initrd: String
+        public let cmdline: String
     }
 
     public struct Step: Sendable, Hashable {
@@ -83,7 +92,22 @@ public struct ImageSpec: Sendable, Hashable {
             if let fnode = node.entry("files"), case .mapping = fnode {
                 for (k, v) in (try? fnode.value(in: doc))?.mapValue ?? [:] { files[k] = v.scalarText ?? "" }
             }
-            iso = ISO(label: try g.optionalString("label") ?? name.uppercased(), files: files)
+            var boot: Boot?
+            if let bnode = node.entry("boot"), case .mapping = bnode {
+                let b = FieldReader(doc: doc, node: bnode, prefix: "iso.boot")
+                let kernel = try b.optionalString("kernel") ?? "boot/vmlinuz"
+                let initrd = try b.optionalString("initrd") ?? "boot/initrd.img"
+                for (field, path) in [("kernel", kernel), ("initrd", initrd)]
+                where path.isEmpty || path.split(separator: "/").contains("..") {
+                    throw Diagnostic(
+                        at: doc.location(of: bnode.entry(field)), field: "iso.boot.\(field)",
+                        "\"\(path)\" must be a path inside the image's root filesystem", hint: "e.g. boot/vmlinuz")
+                }
+                boot = Boot(
+                    kernel: String(kernel.trimmingPrefix("/")), initrd: String(initrd.trimmingPrefix("/")),
+                    cmdline: try b.optionalString("cmdline") ?? "console=ttyS0")
+            }
+            iso = ISO(label: try g.optionalString("label") ?? name.uppercased(), files: files, boot: boot)
         }
         let overlay = try f.optionalString("overlay")
         if let overlay, overlay.isEmpty || overlay.hasPrefix("/") || overlay.split(separator: "/").contains("..") {

@@ -301,3 +301,21 @@ struct ScratchTree {
         }
     }
 }
+
+@Suite struct ImageSpecBoot {
+    @Test("iso.boot names the kernel and initrd inside the image, with defaults and a command line")
+    func bootPathsStayInsideTheImage() throws {
+        let spec = try ImageSpec.parse(
+            "name: a\nbase: system/os\niso:\n  label: A_LIVE\n  boot:\n    initrd: /boot/initrd.gz\n    cmdline: console=ttyS0 quiet\n",
+            file: "images/a.yaml")
+        #expect(spec.iso?.boot == ImageSpec.Boot(kernel: "boot/vmlinuz", initrd: "boot/initrd.gz", cmdline: "console=ttyS0 quiet"))
+        #expect(try ImageSpec.parse("name: a\nbase: system/os\niso: {label: A}\n", file: "images/a.yaml").iso?.boot == nil)
+        do {
+            _ = try ImageSpec.parse("name: a\nbase: system/os\niso:\n  boot:\n    kernel: ../../etc/shadow\n", file: "images/a.yaml")
+            Issue.record("a kernel outside the image was accepted")
+        } catch {
+            #expect(error.field == "iso.boot.kernel")
+            #expect(error.location?.line == 5)
+        }
+    }
+}
