@@ -20,6 +20,8 @@ public struct AssembleOptions: Sendable {
     public var push: String?
     /// Also write an ISO for specs that ask for one.
     public var iso = false
+    /// Also write the A/B raw disk of specs that ask for one.
+    public var disk = false
     public var registry = RegistryAccess()
 
     public init() {}
@@ -40,6 +42,9 @@ public struct AssembledImage: Sendable {
     public let iso: String?
     /// The ISO's sha256.
     public let isoDigest: Digest?
+    /// The A/B raw disk written, if any, and its sha256.
+    public var disk: String? = nil
+    public var diskDigest: Digest? = nil
     /// Platforms under the image (more than one: `digest` is a multi-arch index).
     public let platforms: Int
 }
@@ -321,10 +326,16 @@ public enum Assembling {
                 scratch: scratch)
             isoPath = file
         }
-        return AssembledImage(
+        var assembled = AssembledImage(
             name: spec.name, version: tag, digest: image.digest,
             layers: ((try? Manifest.decode((children.first ?? image).manifest))?.layers.count) ?? 0,  // per platform, for an index
             layout: layout, pushed: pushed, iso: isoPath, isoDigest: isoDigest, platforms: max(1, children.count))
+        if options.disk, let disk = spec.disk {
+            let file = "\(output)/images/\(spec.name)-\(tag).raw"
+            assembled.diskDigest = try DiskWriter.write(rootfs: rootfs, disk: disk, name: spec.name, epoch: epoch, to: file, scratch: scratch)
+            assembled.disk = file
+        }
+        return assembled
     }
 }
 
@@ -469,11 +480,13 @@ public enum ISOWriter {
         for p in paths { _ = utimensat(AT_FDCWD, p, &times, AT_SYMLINK_NOFOLLOW) }
     }
 
-    static func run(_ tool: String, _ args: [String], epoch: Int64, what: String) throws(Diagnostic) {
+    static func run(
+        _ tool: String, _ args: [String], epoch: Int64, what: String, environment: [String: String] = [:]
+    ) throws(Diagnostic) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args
-        var env = ProcessInfo.processInfo.environment
+        var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         env["SOURCE_DATE_EPOCH"] = String(epoch)
         p.environment = env
         let err = Pipe()

@@ -22,6 +22,8 @@ public struct RunOptions: Sendable {
     /// Assemble the OS images of the image specs after the repository (with their ISOs when `iso`).
     public var images = true
     public var iso = false
+    /// And the A/B raw disks of specs with a `disk:` section.
+    public var disk = false
     /// Then publish the repository (`--publish`): the last stage, only when every earlier one succeeded.
     public var publish: PublishOptions?
     /// Also carry the upstream packages the tree's packages need at run time (`--with-upstream`).
@@ -112,6 +114,7 @@ public enum Running {
                     var a = AssembleOptions()
                     a.sourceDateEpoch = result.sourceDateEpoch
                     a.iso = options.iso
+                    a.disk = options.disk
                     images = try Assembling.assemble(result.analysis.project, a, analysis: result.analysis, specs: specs)
                     stages.append(("images", .succeeded("\(images.count) image(s)")))
                 } else {

@@ -16,6 +16,14 @@ public struct ImageSpec: Sendable, Hashable {
         public let boot: Boot?
     }
 
+    /// An A/B raw disk: the kernel and initramfs inside the system image, and the kernel command line (cosci
+    /// adds `cosci.root=image:LABEL:PATH`, which the image's initramfs must honour).
+    public struct Disk: Sendable, Hashable {
+        public let kernel: String
+        public let initrd: String
+        public let cmdline: String
+    }
+
     /// A bootable ISO's kernel and initramfs (paths in the assembled root filesystem) and kernel command line.
     public struct Boot: Sendable, Hashable {
         public let kernel: String
@@ -36,6 +44,8 @@ public struct ImageSpec: Sendable, Hashable {
     public let layers: Layers
     public let labels: [String: String]
     public let iso: ISO?
+    /// An A/B raw disk to write (`--disk`), if any.
+    public let disk: Disk?
     /// A directory of files laid over the packages (relative to the spec's directory): the image's own
     /// configuration. Recorded with git's modes and owner 0:0, so the image does not depend on the checkout.
     public let overlay: String?
@@ -109,6 +119,20 @@ public struct ImageSpec: Sendable, Hashable {
             }
             iso = ISO(label: try g.optionalString("label") ?? name.uppercased(), files: files, boot: boot)
         }
+        var disk: Disk?
+        if let dnode = root.entry("disk"), case .mapping = dnode {
+            let d = FieldReader(doc: doc, node: dnode, prefix: "disk")
+            let kernel = try d.optionalString("kernel") ?? "boot/vmlinuz"
+            let initrd = try d.optionalString("initrd") ?? "boot/initrd.img"
+            for (field, path) in [("kernel", kernel), ("initrd", initrd)] where path.isEmpty || path.split(separator: "/").contains("..") {
+                throw Diagnostic(
+                    at: doc.location(of: dnode.entry(field)), field: "disk.\(field)",
+                    "\"\(path)\" must be a path inside the image's root filesystem", hint: "e.g. boot/vmlinuz")
+            }
+            disk = Disk(
+                kernel: String(kernel.trimmingPrefix("/")), initrd: String(initrd.trimmingPrefix("/")),
+                cmdline: try d.optionalString("cmdline") ?? "console=ttyS0")
+        }
         let overlay = try f.optionalString("overlay")
         if let overlay, overlay.isEmpty || overlay.hasPrefix("/") || overlay.split(separator: "/").contains("..") {
             throw Diagnostic(
@@ -123,7 +147,7 @@ public struct ImageSpec: Sendable, Hashable {
         }
         return ImageSpec(
             name: name, description: try f.optionalString("description"), base: base, packages: packages, layers: layers,
-            labels: labels, iso: iso, overlay: overlay, steps: steps, file: file)
+            labels: labels, iso: iso, disk: disk, overlay: overlay, steps: steps, file: file)
     }
 }
 

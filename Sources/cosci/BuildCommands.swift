@@ -129,6 +129,7 @@ extension Cosci {
         @Option(help: ArgumentHelp("With --publish: the compression of package layers (default gzip, which luet 0.35 and earlier — cOS v0.8 ships 0.32.5 — need; zstd layers install as empty packages there).", valueName: "gzip|zstd|none"))
         var layerCompression: Compression = .gzip
         @Flag(help: "Also write the ISOs of image specs that have an iso: section.") var iso = false
+        @Flag(help: "Also write the A/B raw disks of image specs that have a disk: section (boots under UEFI).") var disk = false
         @Flag(help: "Do not assemble the OS images of the image specs.") var noImages = false
         @Flag(help: "Also carry, in the repository, the upstream packages (cosci.yaml repositories:) the tree's packages need at run time, so it installs on its own.")
         var withUpstream = false
@@ -146,6 +147,7 @@ extension Cosci {
             o.snapshot = snapshot
             o.repositoryName = name
             o.iso = iso
+            o.disk = disk
             o.images = !noImages
             o.withUpstream = withUpstream
             if let publish {

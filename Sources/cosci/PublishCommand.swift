@@ -139,6 +139,7 @@ extension Cosci {
         @Argument(help: ArgumentHelp("Image names (default: every spec).", valueName: "image")) var images: [String] = []
         @Option(help: ArgumentHelp("Push to docker://HOST/PREFIX (each image to PREFIX/<name>).", valueName: "target")) var push: String?
         @Flag(help: "Also write the ISO of specs that have an iso: section.") var iso = false
+        @Flag(help: "Also write the A/B raw disk of specs that have a disk: section (boots under UEFI).") var disk = false
         @Flag(help: "Print canonical JSON (schema cosci.assemble/v1).") var json = false
         @Option(help: SharedHelp.localCache) var cache: String?
         @Option(help: SharedHelp.output) var output: String?
@@ -154,6 +155,7 @@ extension Cosci {
             o.names = images
             o.push = push
             o.iso = iso
+            o.disk = disk
             o.sourceDateEpoch = sourceDateEpoch
             o.registry = registry.access
             uploads.apply(to: &o.registry)
@@ -173,6 +175,7 @@ enum AssembleSummary {
         var s = "image \(image.name):\(image.version)  \(image.digest)  \(image.layers) layer(s)  oci:\(Output.display(image.layout)):\(image.version)"
         if let p = image.pushed { s += "  pushed \(p)" }
         if let iso = image.iso { s += "\n  iso \(Output.display(iso))  \(image.isoDigest?.description ?? "")" }
+        if let disk = image.disk { s += "\n  disk \(Output.display(disk))  \(image.diskDigest?.description ?? "")" }
         return s + "\n"
     }
 }

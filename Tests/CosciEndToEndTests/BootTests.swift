@@ -36,12 +36,24 @@ import Testing
     /// Boots an ISO under qemu (software emulation, 1 GiB, serial console to a file) until the console shows
     /// `expected` or a failure line, or `limit` seconds pass; then stops the machine. The console's text and
     /// the seconds it took.
-    static func boot(cdrom: String, firmware: Firmware, expecting expected: String, limit: Double = 300) throws -> (console: String, seconds: Double) {
+    static func boot(
+        cdrom: String? = nil, disk: String? = nil, firmware: Firmware, expecting expected: String, limit: Double = 300
+    ) throws -> (console: String, seconds: Double) {
         let dir = try TestPaths.temporaryDirectory("cosci-qemu")
         defer { try? FileManager.default.removeItem(at: dir) }
         let console = dir.appendingPathComponent("console.log")
-        var args = ["-m", "1024", "-display", "none", "-no-reboot", "-nic", "none", "-serial", "file:" + console.path, "-cdrom", cdrom]
-        if firmware == .uefi { args += ["-bios", ovmf] }
+        var args = ["-m", "1024", "-display", "none", "-no-reboot", "-nic", "none", "-serial", "file:" + console.path]
+        if let cdrom { args += ["-cdrom", cdrom] }
+        // snapshot=on: the machine's writes go to a temporary overlay, the disk image stays as cosci wrote it.
+        if let disk { args += ["-drive", "file=\(disk),format=raw,if=virtio,snapshot=on"] }
+        if firmware == .uefi {
+            // Firmware code read-only, its variables in a copy of their own (a disk boots through the EFI boot path).
+            let vars = dir.appendingPathComponent("vars.fd").path
+            try FileManager.default.copyItem(atPath: "/usr/share/OVMF/OVMF_VARS.fd", toPath: vars)
+            args += [
+                "-drive", "if=pflash,format=raw,readonly=on,file=\(ovmf)", "-drive", "if=pflash,format=raw,file=\(vars)",
+            ]
+        }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: qemu)
         p.arguments = args
@@ -67,12 +79,12 @@ import Testing
     }
 
     @Test(.enabled(if: canRun, "qemu-system-x86_64 or mmdebstrap is missing (scripts/bootstrap --test installs them)"))
-    func theLiveISOBootsUnderBIOSAndUEFI() throws {
+    func theLiveISOAndTheABDiskBoot() throws {
         let layout = try Self.baseLayout()
         let project = try GitScratch(copying: TestPaths.packageRoot.appendingPathComponent("examples/bootable"), epoch: Sample.epoch)
         try project.write("values.yaml", "base: \"oci:\(layout.path):bookworm\"\n")
         try project.commitAll("base from this run's make-base")
-        let run = try runCosci(["run", "--iso"], cwd: project.root, env: ["CI": "true"])
+        let run = try runCosci(["run", "--iso", "--disk"], cwd: project.root, env: ["CI": "true"])
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         let images = project.path("dist/images")
         let iso = try #require(
@@ -89,5 +101,13 @@ import Testing
             #expect(booted.console.contains("cosci-boot: root live:COSCI_LIVE"), "the system's own initramfs found the ISO")
             print("boot \(firmware): \(String(format: "%.1f", booted.seconds)) s")
         }
+
+        // The A/B raw disk boots its active system (A) under UEFI, from the image file on COS_STATE.
+        let raw = try #require(
+            (try? FileManager.default.contentsOfDirectory(atPath: images.path))?.first { $0.hasSuffix(".raw") }, "\(run.stdout)")
+        let disk = try Self.boot(disk: images.appendingPathComponent(raw).path, firmware: .uefi, expecting: wanted)
+        #expect(disk.console.contains(wanted), "disk: \(disk.console.suffix(3000))")
+        #expect(disk.console.contains("cosci-boot: root image:COS_STATE:/cOS/a.img"), "system A booted from its image on COS_STATE")
+        print("boot disk (uefi): \(String(format: "%.1f", disk.seconds)) s")
     }
 }
