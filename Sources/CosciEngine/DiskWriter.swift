@@ -32,7 +32,7 @@ public enum DiskWriter {
     static let linux = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 
     public static func write(
-        rootfs: String, disk: ImageSpec.Disk, name: String, epoch: Int64, to output: String, scratch: String
+        rootfs: String, disk: ImageSpec.Boot, name: String, epoch: Int64, to output: String, scratch: String
     ) throws(Diagnostic) -> Digest {
         var tools: [String: String] = [:]
         for (tool, package) in [
@@ -151,7 +151,7 @@ public enum DiskWriter {
 
     /// The boot menu: system A or B as grubenv's `active` says, and recovery; each boots the kernel inside its
     /// image with `cosci.root=image:LABEL:PATH`.
-    static func grubConfig(_ disk: ImageSpec.Disk) -> String {
+    static func grubConfig(_ disk: ImageSpec.Boot) -> String {
         func entry(_ title: String, label: String, path: String) -> String {
             """
             menuentry "\(title)" {

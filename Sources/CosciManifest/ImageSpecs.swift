@@ -16,19 +16,37 @@ public struct ImageSpec: Sendable, Hashable {
         public let boot: Boot?
     }
 
-    /// An A/B raw disk: the kernel and initramfs inside the system image, and the kernel command line (cosci
-    /// adds `cosci.root=image:LABEL:PATH`, which the image's initramfs must honour).
-    public struct Disk: Sendable, Hashable {
-        public let kernel: String
-        public let initrd: String
-        public let cmdline: String
-    }
-
-    /// A bootable ISO's kernel and initramfs (paths in the assembled root filesystem) and kernel command line.
+    /// How something boots the image: its kernel and initramfs (paths in the assembled root filesystem) and the
+    /// kernel command line. A bootable ISO's (`iso.boot`) and an A/B disk's (`disk`; cosci adds
+    /// `cosci.root=image:LABEL:PATH`, which the image's initramfs must honour).
     public struct Boot: Sendable, Hashable {
         public let kernel: String
         public let initrd: String
         public let cmdline: String
+
+        public init(kernel: String, initrd: String, cmdline: String) {
+            self.kernel = kernel
+            self.initrd = initrd
+            self.cmdline = cmdline
+        }
+
+        /// Reads `kernel`, `initrd` and `cmdline` of a mapping; `prefix` names the section in errors.
+        init(_ node: YAMLNode, in doc: YAMLDocument, prefix: String) throws(Diagnostic) {
+            guard case .mapping = node else {
+                throw Diagnostic(at: doc.location(of: node), field: prefix, "expected a mapping with kernel, initrd and cmdline")
+            }
+            let f = FieldReader(doc: doc, node: node, prefix: prefix)
+            let kernel = try f.optionalString("kernel") ?? "boot/vmlinuz"
+            let initrd = try f.optionalString("initrd") ?? "boot/initrd.img"
+            for (field, path) in [("kernel", kernel), ("initrd", initrd)] where path.isEmpty || path.split(separator: "/").contains("..") {
+                throw Diagnostic(
+                    at: doc.location(of: node.entry(field)), field: "\(prefix).\(field)",
+                    "\"\(path)\" must be a path inside the image's root filesystem", hint: "e.g. boot/vmlinuz")
+            }
+            self.kernel = String(kernel.trimmingPrefix("/"))
+            self.initrd = String(initrd.trimmingPrefix("/"))
+            cmdline = try f.optionalString("cmdline") ?? "console=ttyS0"
+        }
     }
 
     public struct Step: Sendable, Hashable {
@@ -45,7 +63,7 @@ public struct ImageSpec: Sendable, Hashable {
     public let labels: [String: String]
     public let iso: ISO?
     /// An A/B raw disk to write (`--disk`), if any.
-    public let disk: Disk?
+    public let disk: Boot?
     /// A directory of files laid over the packages (relative to the spec's directory): the image's own
     /// configuration. Recorded with git's modes and owner 0:0, so the image does not depend on the checkout.
     public let overlay: String?
@@ -102,37 +120,10 @@ public struct ImageSpec: Sendable, Hashable {
             if let fnode = node.entry("files"), case .mapping = fnode {
                 for (k, v) in (try? fnode.value(in: doc))?.mapValue ?? [:] { files[k] = v.scalarText ?? "" }
             }
-            var boot: Boot?
-            if let bnode = node.entry("boot"), case .mapping = bnode {
-                let b = FieldReader(doc: doc, node: bnode, prefix: "iso.boot")
-                let kernel = try b.optionalString("kernel") ?? "boot/vmlinuz"
-                let initrd = try b.optionalString("initrd") ?? "boot/initrd.img"
-                for (field, path) in [("kernel", kernel), ("initrd", initrd)]
-                where path.isEmpty || path.split(separator: "/").contains("..") {
-                    throw Diagnostic(
-                        at: doc.location(of: bnode.entry(field)), field: "iso.boot.\(field)",
-                        "\"\(path)\" must be a path inside the image's root filesystem", hint: "e.g. boot/vmlinuz")
-                }
-                boot = Boot(
-                    kernel: String(kernel.trimmingPrefix("/")), initrd: String(initrd.trimmingPrefix("/")),
-                    cmdline: try b.optionalString("cmdline") ?? "console=ttyS0")
-            }
+            let boot = try node.entry("boot").map { (b) throws(Diagnostic) in try Boot(b, in: doc, prefix: "iso.boot") }
             iso = ISO(label: try g.optionalString("label") ?? name.uppercased(), files: files, boot: boot)
         }
-        var disk: Disk?
-        if let dnode = root.entry("disk"), case .mapping = dnode {
-            let d = FieldReader(doc: doc, node: dnode, prefix: "disk")
-            let kernel = try d.optionalString("kernel") ?? "boot/vmlinuz"
-            let initrd = try d.optionalString("initrd") ?? "boot/initrd.img"
-            for (field, path) in [("kernel", kernel), ("initrd", initrd)] where path.isEmpty || path.split(separator: "/").contains("..") {
-                throw Diagnostic(
-                    at: doc.location(of: dnode.entry(field)), field: "disk.\(field)",
-                    "\"\(path)\" must be a path inside the image's root filesystem", hint: "e.g. boot/vmlinuz")
-            }
-            disk = Disk(
-                kernel: String(kernel.trimmingPrefix("/")), initrd: String(initrd.trimmingPrefix("/")),
-                cmdline: try d.optionalString("cmdline") ?? "console=ttyS0")
-        }
+        let disk = try root.entry("disk").map { (d) throws(Diagnostic) in try Boot(d, in: doc, prefix: "disk") }
         let overlay = try f.optionalString("overlay")
         if let overlay, overlay.isEmpty || overlay.hasPrefix("/") || overlay.split(separator: "/").contains("..") {
             throw Diagnostic(

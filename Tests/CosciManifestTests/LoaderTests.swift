@@ -317,5 +317,14 @@ struct ScratchTree {
             #expect(error.field == "iso.boot.kernel")
             #expect(error.location?.line == 5)
         }
+        let disk = try ImageSpec.parse("name: a\nbase: system/os\ndisk:\n  cmdline: console=ttyS0\n", file: "images/a.yaml")
+        #expect(disk.disk == ImageSpec.Boot(kernel: "boot/vmlinuz", initrd: "boot/initrd.img", cmdline: "console=ttyS0"))
+        do {
+            _ = try ImageSpec.parse("name: a\nbase: system/os\ndisk: yes\n", file: "images/a.yaml")
+            Issue.record("a disk: that is not a mapping was accepted")
+        } catch {
+            #expect(error.field == "disk")
+            #expect(error.location?.line == 3)
+        }
     }
 }
