@@ -1,5 +1,6 @@
 import CosciTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// End to end: the built `cosci` binary builds the sample tree and publishes it to real registries, checked
@@ -203,28 +204,29 @@ final class Locked<T>: @unchecked Sendable {
         let plan = try Cosci.run(["plan", "--all", "--shards", "4", "--cache", cache, "--report", "plan.json"], in: planner)
         #expect(plan.status == 0, "\(plan.stderr)")
         let planFile = planner.appendingPathComponent("plan.json").path
-        // Four CI jobs: four clones, four local caches, one registry.
-        var shards: [(Process, Pipe, URL)] = []
+        // Four CI jobs at once: four clones, four local caches, one registry.
+        let clones = try (0..<4).map { _ in try Cosci.sample() }
+        let results = Mutex([Result<ProcessResult, any Error>?](repeating: nil, count: 4))
+        let done = DispatchGroup()
         for i in 0..<4 {
-            let clone = try Cosci.sample()
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: TestPaths.cosci.path)
-            p.arguments = ["build", "--plan", planFile, "--shard", "\(i)/4", "--cache", cache, "--wait-timeout", "120"]
-            p.currentDirectoryURL = clone
-            p.environment = ProcessInfo.processInfo.environment.merging(["CI": "true"]) { $1 }
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            shards.append((p, pipe, clone))
+            done.enter()
+            Thread.detachNewThread {
+                let r = Result {
+                    try runCosci(
+                        ["build", "--plan", planFile, "--shard", "\(i)/4", "--cache", cache, "--wait-timeout", "120"], cwd: clones[i],
+                        env: ["CI": "true"], timeout: 900)
+                }
+                results.withLock { $0[i] = r }
+                done.leave()
+            }
         }
+        done.wait()
         var built = 0
-        for (i, (p, pipe, clone)) in shards.enumerated() {
-            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "shard \(i): \(out)")
-            built += out.split(separator: "\n").filter { $0.hasPrefix("built   ") }.count
-            try? FileManager.default.removeItem(at: clone)
+        for (i, r) in results.withLock({ $0 }).enumerated() {
+            let shard = try #require(try r?.get())
+            #expect(shard.status == 0, "shard \(i): \(shard.stdout)\n\(shard.stderr)")
+            built += shard.stdout.split(separator: "\n").filter { $0.hasPrefix("built   ") }.count
+            try? FileManager.default.removeItem(at: clones[i])
         }
         #expect(built == 26, "every package built once across the shards")
 

@@ -22,39 +22,61 @@ public func runTool(
 ) throws -> ProcessResult {
     let directory = try makeTemporaryDirectory(prefix: "cosci-run-tool")
     defer { try? FileManager.default.removeItem(at: directory) }
-    let outURL = directory.appendingPathComponent("stdout")
-    let errURL = directory.appendingPathComponent("stderr")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try executablePath(path))
-    process.arguments = args
-    process.environment = (environment ?? ProcessInfo.processInfo.environment).merging(env) { $1 }
-    if let cwd { process.currentDirectoryURL = cwd }
-    process.standardInput = FileHandle.nullDevice
-    let outHandle = try createLogFile(outURL)
-    let errHandle = try createLogFile(errURL)
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    let exited = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in exited.signal() }
-    do {
-        try process.run()
-    } catch {
-        try? outHandle.close()
-        try? errHandle.close()
-        throw TestSupportError("cannot run \(path): \(error)")
+    let outPath = directory.appendingPathComponent("stdout").path
+    let errPath = directory.appendingPathComponent("stderr").path
+    let executable = try executablePath(path)
+    let variables = (environment ?? ProcessInfo.processInfo.environment).merging(env) { $1 }
+    // posix_spawn and waitpid on this one pid, not Foundation's Process: its shared child monitor can miss an
+    // exit when many tests start programs at once, leaving the caller waiting on a zombie.
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    // Children start with no signal blocked (the test runner's threads may block some) and default handlers.
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    // A working directory through sh (glibc's addchdir is not visible to Swift): `cd DIR && exec PROGRAM ARGS`.
+    let program = cwd == nil ? executable : "/bin/sh"
+    let arguments = cwd.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0.path, executable] + args } ?? ([executable] + args)
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        for p in argv { free(p) }
+        for p in envp { free(p) }
     }
-    try? outHandle.close()
-    try? errHandle.close()
-    if exited.wait(timeout: .now() + timeout) == .timedOut {
-        // SIGKILL: the program may have inherited a signal mask that blocks SIGTERM.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        throw TestSupportError("\(path) \(args.joined(separator: " ")) still running after \(Int(timeout)) s; killed")
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+    guard spawned == 0 else { throw TestSupportError("cannot run \(path): \(String(cString: strerror(spawned)))") }
+    let deadline = Date().addingTimeInterval(timeout)
+    var status: Int32 = 0
+    var delay: useconds_t = 1000
+    while true {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { break }
+        if r < 0 && errno != EINTR { throw TestSupportError("waitpid \(path): \(String(cString: strerror(errno)))") }
+        if Date() >= deadline {
+            kill(pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            throw TestSupportError("\(path) \(args.joined(separator: " ")) still running after \(Int(timeout)) s; killed")
+        }
+        usleep(delay)
+        delay = min(delay * 2, 20_000)
     }
-    process.waitUntilExit()
-    let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-    let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-    return ProcessResult(status: process.terminationStatus, stdout: out, stderr: err)
+    // WIFEXITED / WEXITSTATUS, and 128 + the signal for a program killed by one (as a shell reports it).
+    let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    return ProcessResult(status: exitStatus, stdout: out, stderr: err)
 }
 
 /// `sh -ec SCRIPT`, which must succeed; its stdout.
