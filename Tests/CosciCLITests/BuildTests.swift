@@ -284,7 +284,7 @@ func json(_ text: String) -> [String: Any] {
         var built = 0
         for (p, pipe) in procs {
             let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
+            try #require(p.waitUntilExit(atMost: 600), "cosci did not end")
             #expect(p.terminationStatus == 0, "\(out)")
             built += out.split(separator: "\n").filter { $0.hasPrefix("built   ") }.count
         }
@@ -316,7 +316,7 @@ func json(_ text: String) -> [String: Any] {
         var builtBy: [String: Int] = [:]
         for (i, (p, pipe)) in procs.enumerated() {
             let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
+            try #require(p.waitUntilExit(atMost: 600), "shard \(i) did not end")
             #expect(p.terminationStatus == 0, "shard \(i): \(out)")
             for line in out.split(separator: "\n") where line.hasPrefix("built   ") {
                 builtBy[String(line.split(separator: " ")[1])] = i

@@ -64,7 +64,7 @@ import Testing
         try p.run()
         defer {
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-            p.waitUntilExit()
+            p.waitUntilExit(atMost: 30)
         }
         var text = ""
         while Date().timeIntervalSince(start) < limit {

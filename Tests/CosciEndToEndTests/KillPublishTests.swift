@@ -169,7 +169,7 @@ struct PublishedRepository {
             }
             usleep(2000)
         }
-        p.waitUntilExit()
+        guard p.waitUntilExit(atMost: 120) else { return false }
         return killed && p.terminationReason == .uncaughtSignal
     }
 

@@ -156,7 +156,8 @@ import Testing
                 usleep(50_000)
             }
             for r in running {
-                r.process.waitUntilExit()
+                // The job wrote its status as its last act: the wrapper is ending (a bounded wait: see waitUntilExit(atMost:)).
+                r.process.waitUntilExit(atMost: 30)
                 let text = (try? String(contentsOf: r.log, encoding: .utf8)) ?? ""
                 results[r.job.name] = (status(r.log) ?? -2, text)
                 try? FileManager.default.removeItem(at: r.dir)

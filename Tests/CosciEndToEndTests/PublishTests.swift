@@ -10,7 +10,7 @@ enum Cosci {
     static func sample() throws -> URL {
         let dir = try TestPaths.temporaryDirectory("cosci-publish")
         let fresh = try Sample.fresh()
-        try withExtendedLifetime(fresh) { try shell("cp -a '\(fresh.root.path)/.' '\(dir.path)/'") }
+        _ = try withExtendedLifetime(fresh) { try shell("cp -a '\(fresh.root.path)/.' '\(dir.path)/'") }
         return dir
     }
 

@@ -139,3 +139,18 @@ public func runCosci(
     let inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("COSCI_") }
     return try runTool(TestPaths.cosci.path, args, env: env, timeout: timeout, cwd: cwd, environment: inherited)
 }
+
+extension Process {
+    /// Waits at most `seconds` for the process to end; whether it ended. Foundation learns of a child's end from a
+    /// shared monitor that can miss one when many children end at once: a bounded wait keeps a suite from hanging
+    /// on it (read `terminationStatus` only when this returned true).
+    @discardableResult
+    public func waitUntilExit(atMost seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning {
+            if Date() >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+}

@@ -393,7 +393,7 @@ private final class ChildProcess {
             while process.isRunning && Date() < deadline { usleep(10_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
-        process.waitUntilExit()
+        process.waitUntilExit(atMost: 30)
     }
 
     /// Waits (up to 10 s) for the `PORT <n>` line a fixture server prints once it listens.
@@ -410,7 +410,7 @@ private final class ChildProcess {
                 return port
             }
             if !process.isRunning {
-                process.waitUntilExit()
+                process.waitUntilExit(atMost: 30)
                 throw TestSupportError(
                     "\(name) exited \(process.terminationStatus) before listening:\n\(contents(of: stderr))")
             }
@@ -432,7 +432,7 @@ private func waitUntilAnswering(host: String, process: ChildProcess) -> Readines
     let deadline = Date().addingTimeInterval(10)
     while Date() < deadline {
         if !process.process.isRunning {
-            process.process.waitUntilExit()
+            process.process.waitUntilExit(atMost: 30)
             return .exited(log: contents(of: process.stdout))
         }
         if let response = try? loopbackRequest(host: host, method: "GET", path: "/v2/", timeout: 1),
