@@ -398,6 +398,18 @@ public enum ISOWriter {
         return digest
     }
 
+    /// A kernel or initramfs of the assembled root filesystem: the image's own file, followed through links that
+    /// stay inside it; an error naming `field.what` when there is none.
+    static func bootFile(_ path: String, what: String, field: String, in rootfs: String) throws(Diagnostic) -> String {
+        let resolved = URL(fileURLWithPath: rootfs + "/" + path).resolvingSymlinksInPath().path
+        guard resolved.hasPrefix(rootfs + "/"), FileManager.default.fileExists(atPath: resolved) else {
+            throw Diagnostic(
+                at: nil, field: "\(field).\(what)", "the image has no \(path) to boot",
+                hint: "its packages must put the \(what) there (or name where it is)")
+        }
+        return resolved
+    }
+
     /// `YYYYMMDDhhmmsscc` of an epoch (UTC), as xorriso's `-volume_date uuid` takes it.
     static func volumeDate(_ epoch: Int64) -> String {
         var t = time_t(epoch)
@@ -444,13 +456,7 @@ public enum ISOWriter {
         }
         try? FileManager.default.createDirectory(atPath: isoRoot + "/boot/grub", withIntermediateDirectories: true)
         for (what, path, name) in [("kernel", boot.kernel, "vmlinuz"), ("initrd", boot.initrd, "initrd.img")] {
-            // The image's own file, followed through links that stay inside the root filesystem.
-            let source = URL(fileURLWithPath: rootfs + "/" + path).resolvingSymlinksInPath().path
-            guard source.hasPrefix(rootfs + "/"), FileManager.default.fileExists(atPath: source) else {
-                throw Diagnostic(
-                    at: nil, field: "iso.boot.\(what)", "the image has no \(path) to boot",
-                    hint: "its packages must put the \(what) there (or name where it is)")
-            }
+            let source = try bootFile(path, what: what, field: "iso.boot", in: rootfs)
             do { try FileManager.default.copyItem(atPath: source, toPath: isoRoot + "/boot/" + name) } catch {
                 throw Diagnostic(at: nil, "cannot copy \(path) into the ISO: \(error.localizedDescription)")
             }

@@ -45,11 +45,7 @@ public enum DiskWriter {
             tools[tool] = path
         }
         for (what, path) in [("kernel", disk.kernel), ("initrd", disk.initrd)] {
-            let resolved = URL(fileURLWithPath: rootfs + "/" + path).resolvingSymlinksInPath().path
-            guard resolved.hasPrefix(rootfs + "/"), FileManager.default.fileExists(atPath: resolved) else {
-                throw Diagnostic(
-                    at: nil, field: "disk.\(what)", "the image has no \(path) to boot", hint: "its packages must put the \(what) there")
-            }
+            _ = try ISOWriter.bootFile(path, what: what, field: "disk", in: rootfs)
         }
         let mib = 1 << 20
         let work = scratch + "/disk"

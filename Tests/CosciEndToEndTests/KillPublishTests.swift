@@ -3,6 +3,7 @@
 #endif
 import CosciTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// A luet client's view of a docker repository, read straight from the registry's API: what the current
@@ -151,18 +152,18 @@ struct PublishedRepository {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         let start = Date()
-        let seen = Locked("")
+        let seen = Mutex("")
         let reader = Thread {
             while true {
                 let d = err.fileHandleForReading.availableData
                 if d.isEmpty { break }
-                seen.set(seen.value + String(decoding: d, as: UTF8.self))
+                seen.withLock { $0 += String(decoding: d, as: UTF8.self) }
             }
         }
         reader.start()
         var killed = false
         while p.isRunning {
-            if when(seen.value, Date().timeIntervalSince(start)) {
+            if when(seen.withLock { $0 }, Date().timeIntervalSince(start)) {
                 kill(p.processIdentifier, SIGKILL)
                 killed = true
                 break

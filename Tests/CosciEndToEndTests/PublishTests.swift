@@ -35,18 +35,6 @@ enum Cosci {
     }
 }
 
-/// A value set once by another thread.
-final class Locked<T>: @unchecked Sendable {
-    // @unchecked: `value` and `done` are only touched under `lock`.
-    private let lock = NSLock()
-    private var stored: T
-    private var finished = false
-    init(_ value: T) { stored = value }
-    func set(_ v: T) { lock.withLock { stored = v; finished = true } }
-    var value: T { lock.withLock { stored } }
-    var done: Bool { lock.withLock { finished } }
-}
-
 @Suite(.serialized) struct PublishTests {
     @Test func publishesTheSampleRepositoryToARegistryAndALayout() throws {
         let registry = try LocalRegistry.start()
