@@ -9,7 +9,7 @@ import Foundation
 /// A/B raw disks in the style of cOS/elemental, written without loop devices or mounts (mkfs.ext4 -d, mtools,
 /// sfdisk on a file):
 ///
-///     GPT  1 efi             FAT, EFI/BOOT/BOOTX64.EFI: GRUB with the boot entries built in
+///     GPT  1 efi             FAT, EFI/BOOT/BOOTX64.EFI (GRUB) and EFI/BOOT/grub.cfg (the boot entries)
 ///          2 COS_STATE       ext4: cOS/a.img and cOS/b.img (the two systems, ext4 images of the root
 ///                            filesystem) and grubenv (`active=a|b`: which one boots)
 ///          3 COS_RECOVERY    ext4: cOS/recovery.img
@@ -17,8 +17,8 @@ import Foundation
 ///
 /// GRUB boots the kernel and initramfs inside the active system's image with `cosci.root=image:LABEL:PATH`
 /// added to the spec's command line; the image's initramfs mounts that file as the root filesystem. The disk
-/// boots under UEFI. Filesystem UUIDs, hash seeds, the FAT serial, the GPT GUIDs and file times come from the
-/// image's name and the epoch.
+/// boots under UEFI. Filesystem UUIDs, hash seeds, the FAT serial, the GPT GUIDs and every file time come from
+/// the image's name and the epoch: the same root filesystem gives the same disk bytes.
 public enum DiskWriter {
     /// One partition: its label, its GPT type, its size in 512-byte sectors, and the file holding its bytes.
     struct Partition {
@@ -37,7 +37,7 @@ public enum DiskWriter {
         var tools: [String: String] = [:]
         for (tool, package) in [
             ("mkfs.ext4", "e2fsprogs"), ("sfdisk", "fdisk"), ("mformat", "mtools"), ("mmd", "mtools"), ("mcopy", "mtools"),
-            ("grub-mkstandalone", "grub-common grub-efi-amd64-bin"),
+            ("debugfs", "e2fsprogs"), ("dumpe2fs", "e2fsprogs"), ("grub-mkimage", "grub-common grub-efi-amd64-bin"),
         ] {
             guard let path = Executables.find(tool) else {
                 throw Diagnostic(at: nil, "\(tool) is not installed, so no disk image can be written", hint: "apt-get install \(package)")
@@ -63,6 +63,7 @@ public enum DiskWriter {
             var args = ["-q", "-F", "-L", label, "-U", id, "-E", "root_owner=0:0,hash_seed=\(id)", "-T", "default"]
             if let directory { args += ["-d", directory] }
             try ISOWriter.run(tools["mkfs.ext4"]!, args + [file, "\(size)M"], epoch: epoch, what: "mkfs.ext4 (\(label))", environment: env)
+            try pinInodeTimes(file, label: label, epoch: epoch, tools: tools, scratch: work, environment: env)
         }
         try ext4("COS_SYSTEM", from: rootfs, size: systemMiB, to: work + "/state/cOS/a.img")
         for copy in ["state/cOS/b.img", "recovery/cOS/recovery.img"] {
@@ -85,19 +86,19 @@ public enum DiskWriter {
         try ext4("COS_RECOVERY", from: work + "/recovery", size: recoveryMiB, to: work + "/recovery.img")
         try ext4("COS_PERSISTENT", from: nil, size: persistentMiB, to: work + "/persistent.img")
 
-        // GRUB: one EFI binary with the menu built in.
+        // GRUB for UEFI: its modules built into one EFI binary (grub-mkimage writes the same bytes every time),
+        // its menu beside it on the ESP (prefix /EFI/BOOT on the device it was loaded from).
         let config = grubConfig(disk)
         guard FileManager.default.createFile(atPath: work + "/grub.cfg", contents: Data(config.utf8)) else {
             throw Diagnostic(at: nil, "cannot write grub.cfg")
         }
         try ISOWriter.run(
-            tools["grub-mkstandalone"]!,
-            [
-                "-O", "x86_64-efi", "-o", work + "/BOOTX64.EFI", "--locales=", "--fonts=", "--themes=",
-                "--install-modules=part_gpt ext2 fat loopback search search_label loadenv serial terminal linux normal configfile test echo",
-                "--modules=part_gpt ext2 loopback search_label loadenv serial",
-                "boot/grub/grub.cfg=" + work + "/grub.cfg",
-            ], epoch: epoch, what: "grub-mkstandalone", environment: env)
+            tools["grub-mkimage"]!,
+            ["-O", "x86_64-efi", "-p", "/EFI/BOOT", "-o", work + "/BOOTX64.EFI"] + grubModules, epoch: epoch, what: "grub-mkimage",
+            environment: env)
+        ISOWriter.pinTimes(work + "/BOOTX64.EFI", epoch)
+        ISOWriter.pinTimes(work + "/grub.cfg", epoch)
+        // mtools takes every FAT time from SOURCE_DATE_EPOCH; the volume serial is given.
         let espImage = work + "/esp.img"
         let serial = String(format: "%08X", UInt32(truncatingIfNeeded: epoch))
         try ISOWriter.run(
@@ -105,7 +106,7 @@ public enum DiskWriter {
             epoch: epoch, what: "mformat", environment: env)
         try ISOWriter.run(tools["mmd"]!, ["-i", espImage, "::/EFI", "::/EFI/BOOT"], epoch: epoch, what: "mmd", environment: env)
         try ISOWriter.run(
-            tools["mcopy"]!, ["-i", espImage, work + "/BOOTX64.EFI", "::/EFI/BOOT/BOOTX64.EFI"], epoch: epoch, what: "mcopy",
+            tools["mcopy"]!, ["-i", espImage, work + "/BOOTX64.EFI", work + "/grub.cfg", "::/EFI/BOOT/"], epoch: epoch, what: "mcopy",
             environment: env)
 
         // The GPT, then each partition's bytes in place (sparse: the disk takes the space its data needs).
@@ -143,6 +144,67 @@ public enum DiskWriter {
         try? FileManager.default.removeItem(atPath: work)
         guard let digest = Digest.sha256(ofFile: output) else { throw Diagnostic(at: nil, "cannot read \(output)") }
         return digest
+    }
+
+    /// What GRUB needs to find the systems and boot their kernels, built into its EFI binary.
+    static let grubModules = [
+        "part_gpt", "fat", "ext2", "loopback", "search", "search_label", "loadenv", "serial", "terminal", "linux", "normal",
+        "configfile", "test", "echo",
+    ]
+
+    /// `mkfs.ext4 -d` copies each file's access and change times from the host (the change time cannot be set
+    /// there, and reading a file moves its access time): a debugfs pass sets both to the epoch on every inode in use
+    /// (dumpe2fs's per-group free ranges tell which are), so the same tree gives the same filesystem bytes.
+    static func pinInodeTimes(
+        _ file: String, label: String, epoch: Int64, tools: [String: String], scratch: String, environment: [String: String]
+    ) throws(Diagnostic) {
+        let listing = scratch + "/dumpe2fs.txt"
+        try ISOWriter.run(
+            "/bin/sh", ["-c", "exec \"$0\" \"$1\" > \"$2\" 2>/dev/null", tools["dumpe2fs"]!, file, listing], epoch: epoch,
+            what: "dumpe2fs (\(label))", environment: environment)
+        guard let text = try? String(contentsOfFile: listing, encoding: .utf8) else {
+            throw Diagnostic(at: nil, "cannot read what dumpe2fs said about \(label)")
+        }
+        let used = try inodesInUse(dumpe2fs: text)
+        var script = ""
+        for inode in used { script += "sif <\(inode)> ctime @\(epoch)\nsif <\(inode)> atime @\(epoch)\n" }
+        let path = scratch + "/debugfs.script"
+        guard FileManager.default.createFile(atPath: path, contents: Data(script.utf8)) else {
+            throw Diagnostic(at: nil, "cannot write \(path)")
+        }
+        try ISOWriter.run(
+            "/bin/sh", ["-c", "exec \"$0\" -w -f \"$1\" \"$2\" > /dev/null", tools["debugfs"]!, path, file], epoch: epoch,
+            what: "debugfs (\(label))", environment: environment)
+    }
+
+    /// The inodes in use, from dumpe2fs's output: all of `Inode count` but the groups' `Free inodes:` ranges.
+    static func inodesInUse(dumpe2fs text: String) throws(Diagnostic) -> [Int] {
+        var count: Int?
+        var free: [ClosedRange<Int>] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("Inode count:") {
+                count = Int(line.dropFirst("Inode count:".count).trimmingCharacters(in: .whitespaces))
+            } else if line.hasPrefix("  Free inodes:") {
+                // A full group lists none.
+                for part in line.dropFirst("  Free inodes:".count).split(separator: ",") where !part.allSatisfy(\.isWhitespace) {
+                    let bounds = part.trimmingCharacters(in: .whitespaces).split(separator: "-").compactMap { Int($0) }
+                    guard let low = bounds.first, let high = bounds.last, low <= high, bounds.count <= 2 else {
+                        throw Diagnostic(at: nil, "unexpected dumpe2fs line: \(line)")
+                    }
+                    free.append(low...high)
+                }
+            }
+        }
+        guard let count, count > 0 else { throw Diagnostic(at: nil, "dumpe2fs gave no inode count") }
+        free.sort { $0.lowerBound < $1.lowerBound }
+        var used: [Int] = []
+        var next = 1
+        for range in free {
+            if next < range.lowerBound { used += Array(next..<min(range.lowerBound, count + 1)) }
+            next = max(next, range.upperBound + 1)
+        }
+        if next <= count { used += Array(next...count) }
+        return used
     }
 
     /// The boot menu: system A or B as grubenv's `active` says, and recovery; each boots the kernel inside its

@@ -79,9 +79,20 @@ public struct ImagePuller: Sendable {
     /// The manifest digest a reference names now (a registry HEAD, or the layout's index).
     public func resolve(_ image: ImageReference) throws(Diagnostic) -> Digest {
         if let d = try? Digest(parsing: image.reference) { return d }
+        if case .layout(let path) = image.source, !FileManager.default.fileExists(atPath: path + "/index.json") {
+            throw Diagnostic(
+                at: nil, "the image \(image) does not exist: there is no OCI image layout at \(path)",
+                hint: "write the layout there first (a Debian base: scripts/make-base --output \(path)), or fix the reference")
+        }
         let store = try self.store(image)
         do {
             guard let d = try store.digest(ofTag: image.reference) else {
+                if case .layout(let path) = image.source {
+                    let tags = ((try? store.tags()) ?? []).sorted()
+                    throw Diagnostic(
+                        at: nil, "the image \(image) does not exist: the layout \(path) has no tag \(image.reference)",
+                        hint: tags.isEmpty ? "the layout holds no tagged image" : "its tags: \(tags.joined(separator: ", "))")
+                }
                 throw Diagnostic(at: nil, "the image \(image) does not exist", hint: "check the name and tag, or push it first")
             }
             return d

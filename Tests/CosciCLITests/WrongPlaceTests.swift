@@ -55,6 +55,23 @@ import Testing
         #expect(help.stdout.contains("Parallel builds"))
         #expect(help.stdout.contains("--load-jobs <n>"))
     }
+
+    /// The bootable example before `scripts/make-base`: its base layout is missing. The error names the path and
+    /// how to make it; with the layout there but another tag asked for, it lists the tags there are.
+    @Test func aMissingBaseLayoutIsNamedWithHowToMakeIt() throws {
+        let project = try GitScratch(copying: CLI.packageRoot.appendingPathComponent("examples/bootable"), epoch: Sample.epoch)
+        let missing = try CLI.run(["lock"], cwd: project.root, env: ["CI": "true"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("there is no OCI image layout at .cosci/base"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("scripts/make-base --output .cosci/base"), "\(missing.stderr)")
+        try project.write(".cosci/base/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}")
+        try project.write(
+            ".cosci/base/index.json",
+            "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:\(String(repeating: "a", count: 64))\",\"size\":2,\"annotations\":{\"org.opencontainers.image.ref.name\":\"trixie\"}}]}")
+        let wrongTag = try CLI.run(["lock"], cwd: project.root, env: ["CI": "true"])
+        #expect(wrongTag.stderr.contains("the layout .cosci/base has no tag bookworm"), "\(wrongTag.stderr)")
+        #expect(wrongTag.stderr.contains("its tags: trixie"), "\(wrongTag.stderr)")
+    }
 }
 
 @Suite struct DidYouMean {
