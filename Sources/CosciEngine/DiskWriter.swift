@@ -149,7 +149,7 @@ public enum DiskWriter {
     /// What GRUB needs to find the systems and boot their kernels, built into its EFI binary.
     static let grubModules = [
         "part_gpt", "fat", "ext2", "loopback", "search", "search_label", "loadenv", "serial", "terminal", "linux", "normal",
-        "configfile", "test", "echo",
+        "configfile", "test", "echo", "efi_gop",
     ]
 
     /// `mkfs.ext4 -d` copies each file's access and change times from the host (the change time cannot be set
