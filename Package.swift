@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "CosciRegistryTests", dependencies: ["CosciRegistry", "CosciImage", "CosciModel", "CosciTestSupport"]),
         .testTarget(name: "CosciImageTests", dependencies: ["CosciImage", "CosciModel"]),
         .testTarget(name: "CosciGitTests", dependencies: ["CosciGit", "CosciTestSupport"]),
-        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel", "CosciTemplate", "CosciTestSupport"]),
+        .testTarget(name: "CosciEngineTests", dependencies: ["CosciEngine", "CosciBuild", "CosciPlanner", "CosciManifest", "CosciGit", "CosciModel", "CosciTemplate", "CosciTestSupport"]),
         .testTarget(name: "CosciCLITests", dependencies: ["CosciModel", "CosciTestSupport"]),
         /** End to end: the built binary against real registries, pipelines as CI runs them, luet-style clients. */
         .testTarget(name: "CosciEndToEndTests", dependencies: ["CosciTestSupport"]),

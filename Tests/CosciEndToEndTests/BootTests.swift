@@ -86,16 +86,15 @@ import Testing
 
         for firmware in [Firmware.bios, .uefi] where firmware == .bios || Self.hasUEFI {
             let machine = try Machine(firmware: firmware, cdrom: built.iso.path)
-            let at = try machine.expect("cosci-boot: root live:COSCI_LIVE", after: 0)  // the system's own initramfs found the ISO
-            try machine.expect(Self.booted("1.0.0"), after: at)
+            // The system's own initramfs found the ISO, then its init ran.
+            try machine.expect(inOrder: ["cosci-boot: root live:COSCI_LIVE", Self.booted("1.0.0")], after: 0)
             print("boot ISO (\(firmware)): \(machine.elapsed) s")
         }
 
         // The A/B raw disk boots its active system (A) under UEFI, from the image file on COS_STATE.
         if Self.hasUEFI {
             let machine = try Machine(firmware: .uefi, disks: [built.disk.path])
-            let at = try machine.expect("cosci-boot: root image:COS_STATE:/cOS/a.img", after: 0)
-            try machine.expect(Self.booted("1.0.0"), after: at)
+            try machine.expect(inOrder: ["cosci-boot: root image:COS_STATE:/cOS/a.img", Self.booted("1.0.0")], after: 0)
             print("boot disk (uefi): \(machine.elapsed) s")
         }
     }
@@ -145,24 +144,25 @@ import Testing
         at = try machine.expect("exit=1", after: at)
         #expect(machine.text(from: mark).contains("cosci-upgrade: error: digest mismatch"), "\(machine.text(from: mark))")
         machine.type("busybox reboot -f")
-        at = try machine.expect("cosci-boot: root image:COS_STATE:/cOS/a.img", after: at)
-        at = try machine.expect(Self.booted("1.0.0"), after: at)
+        at = try machine.expect(inOrder: ["cosci-boot: root image:COS_STATE:/cOS/a.img", Self.booted("1.0.0")], after: at)
         print("corrupt image refused, A 1.0.0 booted again: \(machine.elapsed) s")
 
         // By channel: the newest system/bootable of the channel's index goes to B, which boots next.
         machine.type("cosci-upgrade --channel; echo \"exit=$?\"")
-        at = try machine.expect("cosci-upgrade: reading channel channel: system/bootable 1.1.0", after: at)
-        at = try machine.expect("cosci-upgrade: writing system b", after: at)
-        at = try machine.expect("cosci-upgrade: rebooting", after: at)
-        at = try machine.expect("cosci-boot: root image:COS_STATE:/cOS/b.img", after: at)
-        at = try machine.expect(Self.booted("1.1.0"), after: at)
+        at = try machine.expect(
+            inOrder: [
+                "cosci-upgrade: reading channel channel: system/bootable 1.1.0", "cosci-upgrade: writing system b", "cosci-upgrade: rebooting",
+                "cosci-boot: root image:COS_STATE:/cOS/b.img", Self.booted("1.1.0"),
+            ], after: at)
         print("upgraded by channel, B 1.1.0 booted: \(machine.elapsed) s")
 
         // By image reference: the image's layers go to A (the passive one now), which boots next.
         machine.type("cosci-upgrade --image bootable:1.1.0; echo \"exit=$?\"")
-        at = try machine.expect("cosci-upgrade: writing system a", after: at)
-        at = try machine.expect("cosci-boot: root image:COS_STATE:/cOS/a.img", after: at)
-        at = try machine.expect(Self.booted("1.1.0"), after: at)
+        at = try machine.expect(
+            inOrder: [
+                "cosci-upgrade: reading image bootable:1.1.0", "cosci-upgrade: writing system a", "cosci-upgrade: rebooting",
+                "cosci-boot: root image:COS_STATE:/cOS/a.img", Self.booted("1.1.0"),
+            ], after: at)
         print("upgraded by image reference, A 1.1.0 booted: \(machine.elapsed) s")
         print(machine.text(from: 0).split(whereSeparator: \.isNewline).filter { $0.hasPrefix("cosci-") || $0.contains("exit=") }.joined(separator: "\n"))
     }
@@ -316,6 +316,14 @@ final class Machine {
             usleep(200_000)
         }
         throw TestSupportError("the console did not show \"\(wanted)\" within \(Int(limit)) s; it ends:\n\(text(from: offset).suffix(4000))")
+    }
+
+    /// `expect` for each of `lines` in turn: they show in this order.
+    @discardableResult
+    func expect(inOrder lines: [String], after offset: Int, limit: Double = 600) throws -> Int {
+        var at = offset
+        for line in lines { at = try expect(line, after: at, limit: limit) }
+        return at
     }
 
     /// Types a line on the console (after a moment, so the shell that printed its prompt reads it).
