@@ -187,8 +187,8 @@ public enum DiskWriter {
             } else if line.hasPrefix("  Free inodes:") {
                 // A full group lists none.
                 for part in line.dropFirst("  Free inodes:".count).split(separator: ",") where !part.allSatisfy(\.isWhitespace) {
-                    let bounds = part.trimmingCharacters(in: .whitespaces).split(separator: "-").compactMap { Int($0) }
-                    guard let low = bounds.first, let high = bounds.last, low <= high, bounds.count <= 2 else {
+                    let bounds = part.trimmingCharacters(in: .whitespaces).split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+                    guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low <= high else {
                         throw Diagnostic(at: nil, "unexpected dumpe2fs line: \(line)")
                     }
                     free.append(low...high)

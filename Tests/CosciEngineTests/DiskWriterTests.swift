@@ -26,7 +26,10 @@ import Testing
         // The superblock's "Free inodes: 27" is a count, not a range: only the groups' lines are read; a full
         // group lists no free inode.
         #expect(try DiskWriter.inodesInUse(dumpe2fs: text) == Array(1...11) + [17] + Array(19...30))
-        #expect(throws: Diagnostic.self) { try DiskWriter.inodesInUse(dumpe2fs: "  Free inodes: 3-x\n") }
+        for broken in ["3-x", "7-5", "1-2-3", "-4"] {
+            #expect(throws: Diagnostic.self, "\(broken)") { try DiskWriter.inodesInUse(dumpe2fs: "Inode count: 9\n  Free inodes: \(broken)\n") }
+        }
+        #expect(throws: Diagnostic.self) { try DiskWriter.inodesInUse(dumpe2fs: "  Free inodes: 3-4\n") }  // no inode count
     }
 
     /// Two disks written from the same root filesystem, the second after its files were read and touched again
