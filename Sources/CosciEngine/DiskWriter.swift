@@ -257,26 +257,51 @@ public enum DiskWriter {
         return total
     }
 
-    /// Copies `source` into `target` at `offset`, leaving holes where the source has zeros in whole 64 KiB blocks.
+    /// Copies `source` into `target` at `offset`, leaving holes: only the source's data extents are read
+    /// (SEEK_DATA/SEEK_HOLE; a filesystem without them reports the whole file as data), and 64 KiB blocks of zeros
+    /// in them are not written.
     static func copySparse(_ source: String, into target: String, at offset: off_t) throws(Diagnostic) {
+        // Linux's lseek whence values (glibc declares SEEK_DATA and SEEK_HOLE only under _GNU_SOURCE).
+        let seekData: Int32 = 3
+        let seekHole: Int32 = 4
         let input = open(source, O_RDONLY)
         guard input >= 0 else { throw Diagnostic(at: nil, "cannot read \(source)") }
         defer { close(input) }
         let output = open(target, O_WRONLY)
         guard output >= 0 else { throw Diagnostic(at: nil, "cannot write \(target)") }
         defer { close(output) }
+        func failure(_ what: String, _ path: String) -> Diagnostic {
+            Diagnostic(at: nil, "cannot \(what) \(path): \(String(cString: strerror(errno)))")
+        }
         let size = 64 * 1024
         var buffer = [UInt8](repeating: 0, count: size)
+        let zeros = [UInt8](repeating: 0, count: size)
         var position: off_t = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, size) }
-            if n < 0 { throw Diagnostic(at: nil, "cannot read \(source): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            if !buffer[0..<n].allSatisfy({ $0 == 0 }) {
-                let written = buffer.withUnsafeBytes { pwrite(output, $0.baseAddress, n, offset + position) }
-                guard written == n else { throw Diagnostic(at: nil, "cannot write \(target): \(String(cString: strerror(errno)))") }
+            let data = lseek(input, position, seekData)
+            if data < 0 {
+                if errno == ENXIO { break }  // no data after position
+                throw failure("read", source)
             }
-            position += off_t(n)
+            let hole = lseek(input, data, seekHole)
+            guard hole > data else { throw failure("read", source) }
+            position = data
+            while position < hole {
+                let want = Int(min(off_t(size), hole - position))
+                let n = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress, want, position) }
+                if n < 0 { throw failure("read", source) }
+                if n == 0 { break }
+                let blank = buffer.withUnsafeBytes { b in zeros.withUnsafeBytes { z in memcmp(b.baseAddress!, z.baseAddress!, n) == 0 } }
+                if !blank {
+                    var done = 0
+                    while done < n {
+                        let w = buffer.withUnsafeBytes { pwrite(output, $0.baseAddress! + done, n - done, offset + position + off_t(done)) }
+                        guard w > 0 else { throw failure("write", target) }
+                        done += w
+                    }
+                }
+                position += off_t(n)
+            }
         }
     }
 }
