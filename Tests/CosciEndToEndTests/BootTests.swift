@@ -148,23 +148,26 @@ import Testing
         print("corrupt image refused, A 1.0.0 booted again: \(machine.elapsed) s")
 
         // By channel: the newest system/bootable of the channel's index goes to B, which boots next.
-        machine.type("cosci-upgrade --channel; echo \"exit=$?\"")
-        at = try machine.expect(
-            inOrder: [
-                "cosci-upgrade: reading channel channel: system/bootable 1.1.0", "cosci-upgrade: writing system b", "cosci-upgrade: rebooting",
-                "cosci-boot: root image:COS_STATE:/cOS/b.img", Self.booted("1.1.0"),
-            ], after: at)
+        at = try Self.upgrade(machine, "--channel", reading: "channel channel: system/bootable 1.1.0", slot: "b", to: "1.1.0", after: at)
         print("upgraded by channel, B 1.1.0 booted: \(machine.elapsed) s")
 
         // By image reference: the image's layers go to A (the passive one now), which boots next.
-        machine.type("cosci-upgrade --image bootable:1.1.0; echo \"exit=$?\"")
-        at = try machine.expect(
-            inOrder: [
-                "cosci-upgrade: reading image bootable:1.1.0", "cosci-upgrade: writing system a", "cosci-upgrade: rebooting",
-                "cosci-boot: root image:COS_STATE:/cOS/a.img", Self.booted("1.1.0"),
-            ], after: at)
+        at = try Self.upgrade(machine, "--image bootable:1.1.0", reading: "image bootable:1.1.0", slot: "a", to: "1.1.0", after: at)
         print("upgraded by image reference, A 1.1.0 booted: \(machine.elapsed) s")
         print(machine.text(from: 0).split(whereSeparator: \.isNewline).filter { $0.hasPrefix("cosci-") || $0.contains("exit=") }.joined(separator: "\n"))
+    }
+
+    /// Types `cosci-upgrade ARGUMENTS` on the console and waits until the agent read `source`, wrote `slot` and
+    /// rebooted, and the machine booted `slot` running `version`; the console offset after that.
+    static func upgrade(
+        _ machine: Machine, _ arguments: String, reading source: String, slot: String, to version: String, after at: Int
+    ) throws -> Int {
+        machine.type("cosci-upgrade \(arguments); echo \"exit=$?\"")
+        return try machine.expect(
+            inOrder: [
+                "cosci-upgrade: reading \(source)", "cosci-upgrade: writing system \(slot)", "cosci-upgrade: rebooting",
+                "cosci-boot: root image:COS_STATE:/cOS/\(slot).img", booted(version),
+            ], after: at)
     }
 
     /// An ext4 image of `directory` (mkfs.ext4 -d, no mount), labelled `label`, beside it.
