@@ -34,6 +34,13 @@ public func runTool(
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    // Nothing else of the test process's (files, sockets, pipes other tests hold open) reaches the child: a leaked
+    // descriptor changes what a program sees (mmdebstrap fails with one). glibc 2.34's addclosefrom_np is looked up
+    // at run time, as Swift does not see its declaration.
+    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
+    }
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
