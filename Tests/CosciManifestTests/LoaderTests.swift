@@ -291,14 +291,19 @@ struct ScratchTree {
         let ok = try ImageSpec.parse("name: a\nbase: system/cos\noverlay: files/a\n", file: "images/a.yaml")
         #expect(ok.overlay == "files/a")
         for bad in ["../outside", "/etc", "a/../../b"] {
-            do {
-                _ = try ImageSpec.parse("name: a\nbase: system/cos\noverlay: \(bad)\n", file: "images/a.yaml")
-                Issue.record("\(bad) accepted")
-            } catch {
-                #expect(error.field == "overlay")
-                #expect(error.location?.line == 3)
-            }
+            expectSpecError("name: a\nbase: system/cos\noverlay: \(bad)\n", field: "overlay", line: 3)
         }
+    }
+}
+
+/// `text` is not a valid image spec, and the error names `field` at `line`.
+func expectSpecError(_ text: String, field: String, line: Int, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    do {
+        _ = try ImageSpec.parse(text, file: "images/a.yaml")
+        Issue.record("accepted: \(text)", sourceLocation: sourceLocation)
+    } catch {
+        #expect(error.field == field, sourceLocation: sourceLocation)
+        #expect(error.location?.line == line, sourceLocation: sourceLocation)
     }
 }
 
@@ -310,21 +315,11 @@ struct ScratchTree {
             file: "images/a.yaml")
         #expect(spec.iso?.boot == ImageSpec.Boot(kernel: "boot/vmlinuz", initrd: "boot/initrd.gz", cmdline: "console=ttyS0 quiet"))
         #expect(try ImageSpec.parse("name: a\nbase: system/os\niso: {label: A}\n", file: "images/a.yaml").iso?.boot == nil)
-        do {
-            _ = try ImageSpec.parse("name: a\nbase: system/os\niso:\n  boot:\n    kernel: ../../etc/shadow\n", file: "images/a.yaml")
-            Issue.record("a kernel outside the image was accepted")
-        } catch {
-            #expect(error.field == "iso.boot.kernel")
-            #expect(error.location?.line == 5)
-        }
+        // A kernel outside the image.
+        expectSpecError("name: a\nbase: system/os\niso:\n  boot:\n    kernel: ../../etc/shadow\n", field: "iso.boot.kernel", line: 5)
         let disk = try ImageSpec.parse("name: a\nbase: system/os\ndisk:\n  cmdline: console=ttyS0\n", file: "images/a.yaml")
         #expect(disk.disk == ImageSpec.Boot(kernel: "boot/vmlinuz", initrd: "boot/initrd.img", cmdline: "console=ttyS0"))
-        do {
-            _ = try ImageSpec.parse("name: a\nbase: system/os\ndisk: yes\n", file: "images/a.yaml")
-            Issue.record("a disk: that is not a mapping was accepted")
-        } catch {
-            #expect(error.field == "disk")
-            #expect(error.location?.line == 3)
-        }
+        // A disk: that is not a mapping.
+        expectSpecError("name: a\nbase: system/os\ndisk: yes\n", field: "disk", line: 3)
     }
 }
