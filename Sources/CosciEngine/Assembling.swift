@@ -27,6 +27,12 @@ public struct AssembleOptions: Sendable {
     public init() {}
 }
 
+/// A file an assembly wrote beside the image (an ISO, a raw disk) and its sha256.
+public struct AssembledFile: Sendable {
+    public let path: String
+    public let sha256: Digest
+}
+
 /// One assembled OS image.
 public struct AssembledImage: Sendable {
     public let name: String
@@ -39,12 +45,9 @@ public struct AssembledImage: Sendable {
     /// Where it was pushed.
     public let pushed: String?
     /// The ISO written, if any.
-    public let iso: String?
-    /// The ISO's sha256.
-    public let isoDigest: Digest?
-    /// The A/B raw disk written, if any, and its sha256.
-    public var disk: String? = nil
-    public var diskDigest: Digest? = nil
+    public let iso: AssembledFile?
+    /// The A/B raw disk written, if any.
+    public let disk: AssembledFile?
     /// Platforms under the image (more than one: `digest` is a multi-arch index).
     public let platforms: Int
 }
@@ -316,26 +319,25 @@ public enum Assembling {
             }
             pushed = "\(full):\(tag)"
         }
-        var isoPath: String?
-        var isoDigest: Digest?
+        var isoFile: AssembledFile?
         if options.iso, let iso = spec.iso {
             let file = "\(output)/images/\(spec.name)-\(tag).iso"
             let specDir = ((project.root + "/" + spec.file) as NSString).deletingLastPathComponent
-            isoDigest = try ISOWriter.write(
+            let digest = try ISOWriter.write(
                 rootfs: rootfs, files: iso.files, boot: iso.boot, specDirectory: specDir, label: iso.label, epoch: epoch, to: file,
                 scratch: scratch)
-            isoPath = file
+            isoFile = AssembledFile(path: file, sha256: digest)
         }
-        var assembled = AssembledImage(
-            name: spec.name, version: tag, digest: image.digest,
-            layers: ((try? Manifest.decode((children.first ?? image).manifest))?.layers.count) ?? 0,  // per platform, for an index
-            layout: layout, pushed: pushed, iso: isoPath, isoDigest: isoDigest, platforms: max(1, children.count))
+        var diskFile: AssembledFile?
         if options.disk, let disk = spec.disk {
             let file = "\(output)/images/\(spec.name)-\(tag).raw"
-            assembled.diskDigest = try DiskWriter.write(rootfs: rootfs, disk: disk, name: spec.name, epoch: epoch, to: file, scratch: scratch)
-            assembled.disk = file
+            let digest = try DiskWriter.write(rootfs: rootfs, disk: disk, name: spec.name, epoch: epoch, to: file, scratch: scratch)
+            diskFile = AssembledFile(path: file, sha256: digest)
         }
-        return assembled
+        return AssembledImage(
+            name: spec.name, version: tag, digest: image.digest,
+            layers: ((try? Manifest.decode((children.first ?? image).manifest))?.layers.count) ?? 0,  // per platform, for an index
+            layout: layout, pushed: pushed, iso: isoFile, disk: diskFile, platforms: max(1, children.count))
     }
 }
 

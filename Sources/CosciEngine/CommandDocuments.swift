@@ -42,8 +42,10 @@ public enum CommandDocuments {
                     .map([
                         "name": .string(i.name), "version": .string(i.version), "digest": .string(i.digest.description),
                         "layers": .int(i.layers), "platforms": .int(i.platforms), "layout": .string(i.layout),
-                        "pushed": i.pushed.map(Value.string) ?? .null, "iso": i.iso.map(Value.string) ?? .null,
-                        "isoDigest": i.isoDigest.map { .string($0.description) } ?? .null,
+                        "pushed": i.pushed.map(Value.string) ?? .null, "iso": i.iso.map { .string($0.path) } ?? .null,
+                        "isoDigest": i.iso.map { .string($0.sha256.description) } ?? .null,
+                        "disk": i.disk.map { .string($0.path) } ?? .null,
+                        "diskDigest": i.disk.map { .string($0.sha256.description) } ?? .null,
                     ])
                 }),
         ])

@@ -80,7 +80,8 @@ public struct RunReport: Sendable {
             var m: [String: Value] = [
                 "name": .string(i.name), "tag": .string(i.version), "digest": .string(i.digest.description), "layers": .int(i.layers),
             ]
-            if let iso = i.isoDigest { m["iso"] = .string(iso.description) }
+            if let iso = i.iso { m["iso"] = .string(iso.sha256.description) }
+            if let disk = i.disk { m["disk"] = .string(disk.sha256.description) }
             return .map(m)
         })
         if let repository {
@@ -130,7 +131,9 @@ public struct RunReport: Sendable {
             out += "Repository not written: a package failed.\n\n"
         }
         for i in images {
-            out += "Image `\(i.name):\(i.version)`: `\(i.digest)` (\(i.layers) layer(s))\(i.isoDigest.map { ", ISO `\($0.hex.prefix(12))`" } ?? "").\n\n"
+            let iso = i.iso.map { ", ISO `\($0.sha256.hex.prefix(12))`" } ?? ""
+            let disk = i.disk.map { ", disk `\($0.sha256.hex.prefix(12))`" } ?? ""
+            out += "Image `\(i.name):\(i.version)`: `\(i.digest)` (\(i.layers) layer(s))\(iso)\(disk).\n\n"
         }
         let shown = result.outcomes.filter { $0.status != .cached }
         if !shown.isEmpty {

@@ -174,8 +174,8 @@ enum AssembleSummary {
     static func line(_ image: AssembledImage) -> String {
         var s = "image \(image.name):\(image.version)  \(image.digest)  \(image.layers) layer(s)  oci:\(Output.display(image.layout)):\(image.version)"
         if let p = image.pushed { s += "  pushed \(p)" }
-        if let iso = image.iso { s += "\n  iso \(Output.display(iso))  \(image.isoDigest?.description ?? "")" }
-        if let disk = image.disk { s += "\n  disk \(Output.display(disk))  \(image.diskDigest?.description ?? "")" }
+        if let iso = image.iso { s += "\n  iso \(Output.display(iso.path))  \(iso.sha256)" }
+        if let disk = image.disk { s += "\n  disk \(Output.display(disk.path))  \(disk.sha256)" }
         return s + "\n"
     }
 }

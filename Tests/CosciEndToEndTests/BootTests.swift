@@ -77,12 +77,21 @@ import Testing
     func theLiveISOAndTheABDiskBoot() throws {
         let built = try Self.bootable()
         // The same inputs give the same ISO and the same disk (dates, GUIDs, serials and inode times are pinned).
-        func sha256(_ file: URL) throws -> String { try shell("sha256sum '\(file.path)' | cut -d' ' -f1") }
+        func sha256(_ file: URL) throws -> String {
+            try shell("sha256sum '\(file.path)' | cut -d' ' -f1").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let first = (iso: try sha256(built.iso), disk: try sha256(built.disk))
-        let again = try runCosci(["assemble", "--iso", "--disk"], cwd: built.project.root, env: ["CI": "true"])
+        let again = try runCosci(["assemble", "--iso", "--disk", "--json"], cwd: built.project.root, env: ["CI": "true"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try sha256(built.iso) == first.iso, "a second assembly writes the same ISO")
         #expect(try sha256(built.disk) == first.disk, "a second assembly writes the same disk")
+        // What was written is reported: the assembly's JSON names both files and their sha256s, as the run's report does.
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        let image = try #require((document["images"] as? [[String: Any]])?.first, "\(again.stdout)")
+        #expect(image["isoDigest"] as? String == "sha256:" + first.iso && image["iso"] as? String == built.iso.path, "\(image)")
+        #expect(image["diskDigest"] as? String == "sha256:" + first.disk && image["disk"] as? String == built.disk.path, "\(image)")
+        let report = try String(contentsOf: built.project.path("dist/report.json"), encoding: .utf8)
+        #expect(report.contains("sha256:" + first.disk) && report.contains("sha256:" + first.iso), "\(report)")
 
         for firmware in [Firmware.bios, .uefi] where firmware == .bios || Self.hasUEFI {
             let machine = try Machine(firmware: firmware, cdrom: built.iso.path)
